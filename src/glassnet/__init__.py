@@ -1,0 +1,33 @@
+"""glassnet: the neural network you can see through.
+
+Neurons hold values, layers are arrays of neurons, weights and biases connect them
+(``z = W·x + b``), a loss says how wrong the output is, backpropagation finds the
+direction and an optimizer takes the step, epoch after epoch. Needs only NumPy.
+
+    >>> import glassnet as gn
+    >>> net = gn.Network.mlp([784, 128, 64, 10], activation="relu", seed=0)
+"""
+
+__version__ = "0.1.0"
+
+from . import datasets, initializers, losses, optimizers, schedules
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .callbacks import Checkpoint, EarlyStopping, ProgressBar
+from .errors import GlassnetError, MissingExtraError, ModelFileError, TrainingDiverged
+from .gradcheck import GradcheckReport, gradcheck
+from .layers import Dense, Dropout, Layer
+from .losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError
+from .network import Network
+from .optimizers import SGD, Adam, AdamW, Optimizer
+from .schedules import Constant, Cosine, OneCycle, StepDecay
+from .serialization import load, save
+from .training import Callback, History
+
+__all__ = [
+    "Network", "Layer", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Identity",
+    "Loss", "MeanSquaredError", "CrossEntropy", "BinaryCrossEntropy",
+    "Optimizer", "SGD", "Adam", "AdamW", "Constant", "StepDecay", "Cosine", "OneCycle",
+    "Callback", "History", "ProgressBar", "EarlyStopping", "Checkpoint",
+    "gradcheck", "GradcheckReport", "save", "load", "datasets", "initializers", "losses", "optimizers",
+    "schedules", "GlassnetError", "ModelFileError", "TrainingDiverged", "MissingExtraError", "__version__",
+]

@@ -1,0 +1,182 @@
+"""Layers: arrays of neurons and the weights that connect them.
+
+A layer turns the values of one array of neurons into the values of the next.
+Each layer has ``forward`` and ``backward`` side by side:
+
+- ``forward(x)`` computes the layer's output ``a`` (the neurons' values, kept in
+  ``layer.output`` for inspection) and keeps only what ``backward`` needs.
+- ``backward(delta)`` takes ``delta = dL/da`` (how the loss changes with each output),
+  fills ``layer.grads`` next to ``layer.params`` and returns ``dL/dx`` for the layer below.
+
+Conventions, fixed once: rows are samples, ``x`` is ``(n_samples, n_in)``; a dense layer's
+``weights`` are ``(n_out, n_in)`` (row ``W[j]`` feeds neuron ``j``, as in PyTorch ``Linear``)
+and ``biases`` are ``(n_out,)``, so one neuron computes ``z = w·x + b`` and a batch
+``Z = X @ W.T + b``.
+
+Layers compute gradients; they never apply them (that is the optimizer's job).
+Not here: convolutions, normalisation layers, recurrent layers.
+"""
+
+import numpy as np
+
+from . import initializers
+from ._validation import as_generator, check_params
+
+
+class Layer:
+    """Base class. Subclasses set ``params`` (name -> array) and write ``forward``/``backward``."""
+
+    #: True for layers that behave differently while training (dropout).
+    has_training_mode = False
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.output = None  # the neurons' values from the last forward pass
+
+    # -- the two passes -------------------------------------------------------------
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, delta):
+        raise NotImplementedError
+
+    # -- description --------------------------------------------------------------
+    def output_size(self, n_in):
+        """Number of neurons this layer outputs for ``n_in`` inputs (shape-preserving by default)."""
+        return n_in
+
+    @property
+    def n_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    def get_config(self):
+        """The constructor arguments, as JSON-serialisable data."""
+        return {}
+
+    def astype(self, dtype):
+        """Convert parameters (and gradient buffers) to ``dtype`` in place; returns self."""
+        for name, value in self.params.items():
+            self.params[name] = value.astype(dtype)
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        return self
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    """Fully connected layer: every input neuron feeds every output neuron.
+
+    ``z = x @ W.T + b``; gradients ``dW = delta.T @ x``, ``db = sum(delta)``, ``dx = delta @ W``.
+
+    Args:
+        n_in: number of input neurons (features).
+        n_out: number of output neurons.
+        init: weight initializer name (``"he"``, ``"glorot"``/``"xavier"``, ``"lecun"``, ``"zeros"``, ...)
+            or a callable ``init(shape, rng, dtype)``.
+        seed: int or ``np.random.Generator`` for the initial weights.
+        dtype: ``np.float32`` (default, fast) or ``np.float64`` (gradient checks).
+
+    Shapes:
+        input ``(n_samples, n_in)`` -> output ``(n_samples, n_out)``;
+        ``weights`` ``(n_out, n_in)``, ``biases`` ``(n_out,)``.
+
+    Example:
+        >>> layer = Dense(3, 2, seed=0)
+        >>> layer.forward(np.ones((4, 3), dtype=np.float32)).shape
+        (4, 2)
+    """
+
+    _limits = {"n_in": ("int", 1, 1 << 24, False), "n_out": ("int", 1, 1 << 24, False)}
+
+    def __init__(self, n_in, n_out, init="he", seed=None, dtype=np.float32):
+        super().__init__()
+        check_params("Dense", self._limits, {"n_in": n_in, "n_out": n_out})
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.init = init if isinstance(init, str) else getattr(init, "__name__", "custom")
+        make = initializers.get(init)
+        self.params = {
+            "weights": np.asarray(make((self.n_out, self.n_in), as_generator(seed), dtype), dtype=dtype),
+            "biases": np.zeros(self.n_out, dtype=dtype),
+        }
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self.x = None
+
+    @property
+    def weights(self):
+        return self.params["weights"]
+
+    @weights.setter
+    def weights(self, value):
+        self.params["weights"][...] = value
+
+    @property
+    def biases(self):
+        return self.params["biases"]
+
+    @biases.setter
+    def biases(self, value):
+        self.params["biases"][...] = value
+
+    def forward(self, x, training=False):
+        self.x = x                                   # backward needs the inputs for dW
+        z = x @ self.params["weights"].T             # Z = X W^T
+        z += self.params["biases"]                   #   + b (broadcast over samples)
+        self.output = z
+        return z
+
+    def backward(self, delta):
+        W = self.params["weights"]
+        np.matmul(delta.T, self.x, out=self.grads["weights"])  # dL/dW[j,i] = sum_n delta[n,j] x[n,i]
+        np.sum(delta, axis=0, out=self.grads["biases"])        # dL/db[j]   = sum_n delta[n,j]
+        return delta @ W                                        # dL/dx[n,i] = sum_j delta[n,j] W[j,i]
+
+    def output_size(self, n_in):
+        return self.n_out
+
+    def get_config(self):
+        return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init}
+
+
+class Dropout(Layer):
+    """Inverted dropout: while training, each neuron is switched off with probability ``p``.
+
+    Training: ``a = x * m / (1 - p)`` with ``m ~ Bernoulli(1 - p)``, so the expected value is
+    unchanged; ``dx = delta * m / (1 - p)``. Prediction: ``a = x`` (the layer does nothing).
+
+    Args:
+        p: probability of dropping a neuron, in ``[0, 1)``.
+        seed: int or ``np.random.Generator`` for the masks (``fit(seed=...)`` reseeds it).
+    """
+
+    has_training_mode = True
+    _limits = {"p": ("float", 0.0, 1.0, False)}
+
+    def __init__(self, p=0.5, seed=None):
+        super().__init__()
+        check_params("Dropout", self._limits, {"p": p})
+        if p >= 1.0:
+            raise ValueError(f"Dropout: p expected a value in [0, 1), received {p!r} (p=1 drops every neuron)")
+        self.p = float(p)
+        self.rng = as_generator(seed)
+        self.scaled_mask = None
+
+    def forward(self, x, training=False):
+        if not training or self.p == 0.0:
+            self.scaled_mask = None
+            self.output = x
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
+        self.scaled_mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
+        self.output = x * self.scaled_mask
+        return self.output
+
+    def backward(self, delta):
+        if self.scaled_mask is None:
+            return delta
+        return delta * self.scaled_mask              # only the kept neurons pass gradient back
+
+    def get_config(self):
+        return {"p": self.p}

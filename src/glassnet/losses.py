@@ -1,0 +1,145 @@
+"""Losses: one number that says how wrong the network's outputs are.
+
+Training makes this number small. Each loss is a small object with ``value`` (the
+mean over the samples of the batch) and ``gradient`` (``dL/d(output)``, already
+divided by the number of samples, ready for backpropagation).
+
+Classification losses take *logits* (scores before softmax / sigmoid) and are computed
+with log-sum-exp, never ``log(p + eps)``: exact, and finite for any finite logits.
+Targets are integer labels ``(n_samples,)`` or one-hot rows ``(n_samples, n_classes)``.
+
+Not here: weighted classes, label smoothing, ranking or contrastive losses.
+"""
+
+import numpy as np
+
+from .activations import Sigmoid, Softmax, sigmoid, softmax
+
+
+def one_hot(labels, n_classes, dtype=np.float32):
+    """Rows with a single 1 at each label: ``T[n, y_n] = 1``."""
+    T = np.zeros((len(labels), n_classes), dtype=dtype)
+    T[np.arange(len(labels)), labels] = 1
+    return T
+
+
+def _as_matrix(y, out):
+    """Targets as a matrix shaped like ``out`` (labels become one-hot rows)."""
+    y = np.asarray(y)
+    if y.ndim == 1 and out.shape[1] > 1:
+        return one_hot(y.astype(np.int64), out.shape[1], out.dtype)
+    return y.reshape(out.shape).astype(out.dtype, copy=False)
+
+
+class Loss:
+    """Base class: ``value(out, y)`` and ``gradient(out, y)``.
+
+    ``fused_head`` names an output layer (Softmax, Sigmoid) that the loss includes itself,
+    so a network ending in that layer hands the loss the logits before it.
+    """
+
+    name = "loss"
+    fused_head = None
+
+    def value(self, out, y):
+        raise NotImplementedError
+
+    def gradient(self, out, y):
+        raise NotImplementedError
+
+    def __call__(self, out, y):
+        return self.value(out, y)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class MeanSquaredError(Loss):
+    """``L = mean over samples and outputs of (a - t)^2``; ``dL/da = 2 (a - t) / (n k)``.
+
+    Example:
+        >>> MeanSquaredError().value(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]))
+        0.5
+    """
+
+    name = "mse"
+
+    def value(self, out, y):
+        diff = out - _as_matrix(y, out)
+        return float(np.mean(diff * diff))
+
+    def gradient(self, out, y):
+        diff = out - _as_matrix(y, out)
+        return diff * out.dtype.type(2.0 / diff.size)
+
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy from logits: ``L = mean_n [logsumexp(z_n) - z_n[y_n]]``.
+
+    Gradient (softmax fused): ``dL/dz = (softmax(z) - onehot(y)) / n``.
+
+    Example:
+        >>> round(CrossEntropy().value(np.array([[0.0, 0.0]]), np.array([1])), 6)
+        0.693147
+    """
+
+    name = "cross_entropy"
+    fused_head = Softmax
+
+    def value(self, out, y):
+        z = out - out.max(axis=1, keepdims=True)            # shift: exp never overflows
+        log_sum_exp = np.log(np.exp(z).sum(axis=1))
+        y = np.asarray(y)
+        if y.ndim == 1:
+            picked = z[np.arange(len(z)), y.astype(np.int64)]
+        else:
+            picked = (z * _as_matrix(y, out)).sum(axis=1)
+        return float(np.mean(log_sum_exp - picked))
+
+    def gradient(self, out, y):
+        grad = softmax(out)
+        y = np.asarray(y)
+        if y.ndim == 1:
+            grad[np.arange(len(grad)), y.astype(np.int64)] -= 1
+        else:
+            grad -= _as_matrix(y, out)
+        grad *= out.dtype.type(1.0 / len(out))
+        return grad
+
+
+class BinaryCrossEntropy(Loss):
+    """Sigmoid cross-entropy from logits, per output: ``L = mean[max(z,0) - z t + log(1 + exp(-|z|))]``.
+
+    That is ``-[t log s + (1-t) log(1-s)]`` with ``s = sigmoid(z)``, rearranged so it never
+    takes the log of 0. Gradient: ``dL/dz = (sigmoid(z) - t) / (n k)``.
+    """
+
+    name = "binary_cross_entropy"
+    fused_head = Sigmoid
+
+    def value(self, out, y):
+        t = _as_matrix(y, out)
+        return float(np.mean(np.maximum(out, 0) - out * t + np.log1p(np.exp(-np.abs(out)))))
+
+    def gradient(self, out, y):
+        t = _as_matrix(y, out)
+        return (sigmoid(out) - t) * out.dtype.type(1.0 / out.size)
+
+
+LOSSES = {
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "cross_entropy": CrossEntropy, "crossentropy": CrossEntropy, "ce": CrossEntropy,
+    "binary_cross_entropy": BinaryCrossEntropy, "bce": BinaryCrossEntropy,
+}
+
+
+def get(loss):
+    """Return a loss object from a name (``"cross_entropy"``, ``"mse"``, ``"bce"``) or a Loss."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, type) and issubclass(loss, Loss):
+        return loss()
+    key = str(loss).lower().replace("-", "_")
+    if key not in LOSSES:
+        raise ValueError(f"loss expected one of {sorted(LOSSES)} or a Loss, received {loss!r}")
+    return LOSSES[key]()

@@ -1,0 +1,299 @@
+"""The network: an ordered stack of layers, from input neurons to output neurons.
+
+``forward`` runs the layers in order (each layer's output is the next one's input);
+``backward`` runs them in reverse, passing ``delta = dL/d(output)`` down and leaving
+each layer's gradients in ``layer.grads``. Training (``fit``) lives in ``training.py``;
+this module only wires layers together and answers questions about them
+(``predict``, ``evaluate``, ``summary``, parameter lists).
+
+Outputs are *logits* unless the last layer is an activation: ``predict_proba`` turns
+logits into probabilities (softmax for several outputs, sigmoid for one).
+Not here: branching graphs (every network is a straight line of layers).
+"""
+
+import copy as _copy
+from collections import namedtuple
+
+import numpy as np
+
+from . import activations, initializers, losses
+from ._validation import as_generator, check_params, check_targets, check_X, describe
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, sigmoid, softmax
+from .layers import Dense, Dropout, Layer
+
+Evaluation = namedtuple("Evaluation", ["loss", "accuracy"])
+
+#: Every layer type a saved model may contain, by name.
+LAYER_TYPES = {cls.__name__: cls for cls in (Dense, Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity)}
+
+_DEFAULT_INIT = {"relu": "he", "leaky_relu": "he", "tanh": "glorot", "sigmoid": "glorot",
+                 "identity": "lecun", "linear": "lecun", "softmax": "glorot"}
+
+_PREDICT_CHUNK = 4096  # samples per forward pass in predict: bounds memory on big inputs
+
+
+class Network:
+    """A feed-forward network: ``Network([Dense(784, 128), ReLU(), Dense(128, 10)])``.
+
+    Args:
+        layers: the layers in order. Sizes must chain: each ``Dense.n_in`` equals the number
+            of neurons coming out of the layer before.
+        n_features: number of inputs; only needed when the first layer is not ``Dense``.
+
+    Example:
+        >>> import glassnet as gn
+        >>> net = gn.Network.mlp([4, 3, 2], seed=0)
+        >>> net.predict_proba(np.zeros((1, 4))).shape
+        (1, 2)
+    """
+
+    def __init__(self, layers, n_features=None):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("Network expected at least one layer, received an empty list")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Network layer {i} expected a glassnet Layer (Dense, ReLU, ...), "
+                                f"received {describe(layer)}")
+        if n_features is None:
+            if not isinstance(layers[0], Dense):
+                raise ValueError("Network: n_features is required when the first layer is not Dense")
+            n_features = layers[0].n_in
+        check_params("Network", {"n_features": ("int", 1, None, False)}, {"n_features": n_features})
+        self.layers = layers
+        self.n_features = int(n_features)
+        self.sizes = self._chain_sizes()
+        dtypes = {p.dtype for layer in layers for p in layer.params.values()}
+        if len(dtypes) > 1:
+            raise ValueError(f"Network: all layers must share one dtype, received {sorted(map(str, dtypes))}")
+        self.dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
+        self.history_ = None
+        self.loss_ = None
+
+    def _chain_sizes(self):
+        """Neurons after each layer, checking that Dense sizes chain."""
+        n, sizes = self.n_features, []
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dense) and layer.n_in != n:
+                raise ValueError(f"Network layer {i} {layer!r} expected {layer.n_in} inputs, but the layer "
+                                 f"before gives {n} neurons; use Dense({n}, {layer.n_out})")
+            n = layer.output_size(n)
+            sizes.append(n)
+        return sizes
+
+    @classmethod
+    def mlp(cls, sizes, activation="relu", output=None, dropout=0.0, init=None, seed=None, dtype=np.float32):
+        """A multi-layer perceptron: ``Dense`` layers of the given sizes with an activation between.
+
+        Args:
+            sizes: neurons per layer, input first: ``[784, 128, 64, 10]``.
+            activation: hidden activation name (``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"sigmoid"``).
+            output: optional output activation (``"softmax"``, ``"sigmoid"``); default none (logits).
+            dropout: dropout probability after each hidden activation (0 = none).
+            init: weight initializer; default He for ReLU, Glorot for tanh/sigmoid.
+            seed: int or Generator: the same seed gives the same initial weights.
+        """
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
+            raise ValueError(f"Network.mlp: sizes expected at least [n_inputs, n_outputs], received {sizes!r}")
+        rng = as_generator(seed)
+        activation_key = str(activation).lower().replace("-", "_")
+        activations.get(activation_key)  # validates the name before building anything
+        init = init or _DEFAULT_INIT.get(activation_key, "he")
+        initializers.get(init)
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(Dense(n_in, n_out, init=init, seed=rng, dtype=dtype))
+            if i < len(sizes) - 2:
+                layers.append(activations.get(activation_key))
+                if dropout:
+                    layers.append(Dropout(dropout, seed=rng))
+        if output is not None:
+            layers.append(activations.get(output))
+        return cls(layers)
+
+    # -- the two passes -------------------------------------------------------------
+    def forward(self, X, training=False, upto=None):
+        """Run ``X`` through the layers (the first ``upto`` of them) and return the last output."""
+        a = X
+        for layer in self.layers[:upto]:
+            a = layer.forward(a, training=training)
+        return a
+
+    __call__ = forward
+
+    def backward(self, delta, upto=None):
+        """Backpropagate ``delta = dL/d(output)`` through the first ``upto`` layers; returns ``dL/dX``."""
+        for layer in reversed(self.layers[:upto]):
+            delta = layer.backward(delta)
+        return delta
+
+    def _body(self, loss):
+        """How many layers feed the loss: a final Softmax/Sigmoid is fused into a matching loss."""
+        head = loss.fused_head
+        if head is not None and isinstance(self.layers[-1], head):
+            return len(self.layers) - 1
+        return len(self.layers)
+
+    def loss_and_gradients(self, X, y, loss, training=True):
+        """Forward, loss and backward for one batch: returns ``(loss value, dL/dX)``; fills ``grads``.
+
+        ``X`` and ``y`` must already be validated (see ``fit``).
+        """
+        upto = self._body(loss)
+        out = self.forward(X, training=training, upto=upto)
+        if upto < len(self.layers):
+            self.layers[-1].forward(out, training=training)  # keep the output neurons' values visible
+        value = loss.value(out, y)
+        delta = loss.gradient(out, y)
+        return value, self.backward(delta, upto=upto), out
+
+    def outputs_probabilities(self, upto=None):
+        """Whether the output of the first ``upto`` layers is already a probability (ends in softmax/sigmoid)."""
+        return isinstance(self.layers[:upto][-1], (Softmax, Sigmoid))
+
+    # -- parameters -----------------------------------------------------------------
+    def named_parameters(self):
+        """``[("0.weights", array), ("0.biases", array), ...]``: layer index and parameter name."""
+        return [(f"{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.params.items()]
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def gradients(self):
+        return [layer.grads[name] for layer in self.layers for name in layer.params]
+
+    @property
+    def n_params(self):
+        return sum(layer.n_params for layer in self.layers)
+
+    @property
+    def n_outputs(self):
+        return self.sizes[-1]
+
+    def get_weights(self):
+        """A copy of every parameter, by name."""
+        return {name: p.copy() for name, p in self.named_parameters()}
+
+    def set_weights(self, weights):
+        """Copy ``weights`` (as from ``get_weights``) into the network, checking names and shapes first."""
+        own = dict(self.named_parameters())
+        if set(weights) != set(own):
+            raise ValueError(f"set_weights expected parameters {sorted(own)}, received {sorted(weights)}")
+        for name, value in weights.items():
+            if np.shape(value) != own[name].shape:
+                raise ValueError(f"set_weights: {name} expected shape {own[name].shape}, received {np.shape(value)}")
+        for name, value in weights.items():
+            own[name][...] = value
+
+    def copy(self):
+        """An independent deep copy (weights, layers, history)."""
+        return _copy.deepcopy(self)
+
+    def astype(self, dtype):
+        """A copy of the network with every parameter in ``dtype`` (e.g. ``np.float64`` for gradcheck)."""
+        net = self.copy()
+        for layer in net.layers:
+            layer.astype(dtype)
+        net.dtype = np.dtype(dtype)
+        return net
+
+    # -- using the network ------------------------------------------------------------
+    def _check_X(self, X):
+        return check_X(X, self.n_features, dtype=self.dtype)
+
+    def _outputs(self, X):
+        """Outputs in chunks (eval mode), so huge inputs never build one huge activation."""
+        return np.concatenate([self.forward(X[s:s + _PREDICT_CHUNK]) for s in range(0, len(X), _PREDICT_CHUNK)])
+
+    def predict_proba(self, X):
+        """Class probabilities, ``(n_samples, n_outputs)``; rows sum to 1 for several classes.
+
+        Softmax of the logits (sigmoid for a single output), unless the network already ends in one.
+        """
+        X = self._check_X(X)
+        out = self._outputs(X)
+        if isinstance(self.layers[-1], (Softmax, Sigmoid)):
+            return out
+        return softmax(out) if out.shape[1] > 1 else sigmoid(out)
+
+    def predict(self, X):
+        """Predicted class per sample: the output neuron with the highest value (or ``p >= 0.5``)."""
+        proba = self.predict_proba(X)
+        if proba.shape[1] == 1:
+            return (proba[:, 0] >= 0.5).astype(np.int64)
+        return proba.argmax(axis=1)
+
+    def evaluate(self, X, y, loss=None):
+        """``Evaluation(loss, accuracy)`` on ``(X, y)``; accuracy is ``None`` for real-valued targets."""
+        loss = losses.get(loss or self.loss_ or "cross_entropy")
+        X = self._check_X(X)
+        y, is_labels = prepare_targets(y, len(X), self.n_outputs, loss)
+        upto = self._body(loss)
+        outs, total = [], 0.0
+        for s in range(0, len(X), _PREDICT_CHUNK):
+            out = self.forward(X[s:s + _PREDICT_CHUNK], upto=upto)
+            total += loss.value(out, y[s:s + _PREDICT_CHUNK]) * len(out)
+            outs.append(out)
+        out = np.concatenate(outs)
+        accuracy = float(np.mean(labels_from_outputs(out, self.outputs_probabilities(upto)) == y)) if is_labels else None
+        return Evaluation(total / len(X), accuracy)
+
+    def fit(self, X, y, **kwargs):
+        """Train on ``(X, y)``; see :func:`glassnet.training.fit` for the arguments. Returns a ``History``."""
+        from .training import fit
+
+        return fit(self, X, y, **kwargs)
+
+    def save(self, path, **kwargs):
+        """Save architecture (JSON) and weights (safetensors); see :func:`glassnet.serialization.save`."""
+        from .serialization import save
+
+        return save(self, path, **kwargs)
+
+    # -- showing itself -------------------------------------------------------------
+    def get_config(self):
+        return {"n_features": self.n_features,
+                "layers": [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]}
+
+    def summary(self):
+        """A table of layers: neurons out, output shape, parameters; with totals."""
+        rows = [("#", "layer", "neurons", "output shape", "parameters")]
+        rows.append(("", "input", str(self.n_features), f"(n, {self.n_features})", "0"))
+        for i, (layer, n) in enumerate(zip(self.layers, self.sizes)):
+            rows.append((str(i), _short(layer), str(n), f"(n, {n})", f"{layer.n_params:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(5)]
+        lines = ["  ".join(cell.ljust(w) if c < 4 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
+                 for r in rows]
+        rule = "-" * len(lines[0])
+        kib = self.n_params * self.dtype.itemsize / 1024
+        return "\n".join([lines[0], rule, *lines[1:], rule,
+                          f"Total parameters: {self.n_params:,} ({kib:,.1f} KiB as {self.dtype})"])
+
+    def __repr__(self):
+        body = "\n".join(f"  ({i}): {_short(layer)}" + (f"  {layer.n_params:,} params" if layer.n_params else "")
+                         for i, layer in enumerate(self.layers))
+        return f"Network(\n{body}\n)  # {self.n_features} inputs -> {self.n_outputs} outputs, {self.n_params:,} parameters"
+
+
+def _short(layer):
+    if isinstance(layer, Dense):
+        return f"Dense({layer.n_in} -> {layer.n_out})"
+    return repr(layer)
+
+
+def prepare_targets(y, n_samples, n_outputs, loss):
+    """Validate targets for ``loss``; returns ``(targets, are_class_labels)``."""
+    wants_labels = isinstance(loss, losses.CrossEntropy) or (
+        np.ndim(y) == 1 and (n_outputs > 1 or isinstance(loss, losses.BinaryCrossEntropy)))
+    if isinstance(loss, losses.BinaryCrossEntropy) and n_outputs == 1:
+        wants_labels = True
+    if wants_labels:
+        return check_targets(y, n_samples, n_outputs, kind="labels"), True
+    return check_targets(y, n_samples, n_outputs, kind="values"), False
+
+
+def labels_from_outputs(out, probabilities=False):
+    """Class predicted by each row of outputs: argmax, or for one output ``p >= 0.5`` (logit ``>= 0``)."""
+    if out.shape[1] == 1:
+        return (out[:, 0] >= (0.5 if probabilities else 0.0)).astype(np.int64)
+    return out.argmax(axis=1)

@@ -1,0 +1,209 @@
+"""Optimizers: take a step downhill, given the gradient.
+
+Backpropagation gives the direction (the gradient ``g = dL/dw``, which points uphill);
+the optimizer decides how far to move against it. Layers compute gradients, optimizers
+apply them: ``optimizer.step(params, grads)`` updates each parameter array in place and
+owns all the state this needs (velocities, Adam moments, the step count), which can be
+saved with ``state_dict()`` and restored with ``load_state_dict()``.
+
+The learning rate ``lr`` may be a number or a schedule (``glassnet.schedules``).
+Update rules follow PyTorch's conventions (noted per class) so results can be compared.
+Not here: second-order methods, gradient clipping, per-layer learning rates.
+"""
+
+import numpy as np
+
+from . import schedules as _schedules
+from ._validation import check_params
+
+_common = {"momentum": ("float", 0.0, 1.0, False), "weight_decay": ("float", 0.0, None, False),
+           "beta1": ("float", 0.0, 1.0, False), "beta2": ("float", 0.0, 1.0, False),
+           "eps": ("float", 0.0, None, True), "nesterov": ("bool", None, None, False)}
+
+
+class Optimizer:
+    """Base class: holds the learning rate (or schedule), the step count and per-parameter state.
+
+    Subclasses write only ``_update(i, w, g, lr)``, the rule for parameter number ``i``.
+    """
+
+    #: names of the per-parameter state buffers, saved by ``state_dict``
+    buffers = ()
+
+    def __init__(self, lr):
+        if not isinstance(lr, _schedules.Schedule):
+            check_params(type(self).__name__, {"lr": ("float", 0.0, None, True)}, {"lr": lr})
+        self.schedule = _schedules.as_schedule(lr)
+        self.iterations = 0                              # steps taken so far (t)
+        self.state = {}                                  # i -> {buffer name: array}
+
+    @property
+    def lr(self):
+        """The learning rate the next step will use."""
+        return float(self.schedule(self.iterations))
+
+    @lr.setter
+    def lr(self, value):
+        """Set a constant learning rate from now on (replaces any schedule)."""
+        check_params(type(self).__name__, {"lr": ("float", 0.0, None, True)}, {"lr": value})
+        self.schedule = _schedules.Constant(value)
+
+    def step(self, params, grads):
+        """Update every array in ``params`` in place using the matching array in ``grads``."""
+        lr = self.lr
+        for i, (w, g) in enumerate(zip(params, grads)):
+            if i not in self.state:
+                self.state[i] = {name: np.zeros_like(w) for name in self.buffers}
+            self._update(i, w, g, lr)
+        self.iterations += 1
+
+    def _update(self, i, w, g, lr):
+        raise NotImplementedError
+
+    # -- saving --------------------------------------------------------------------
+    def get_config(self):
+        return {}
+
+    def state_dict(self):
+        """``(config, arrays)``: JSON-serialisable settings and the named state arrays."""
+        config = {"type": type(self).__name__, "lr": _schedules.to_config(self.schedule),
+                  "iterations": self.iterations, **self.get_config()}
+        arrays = {f"{i}.{name}": buf for i, bufs in self.state.items() for name, buf in bufs.items()}
+        return config, arrays
+
+    def load_state_dict(self, config, arrays):
+        """Restore what ``state_dict`` returned (the optimizer type must match)."""
+        if config.get("type") != type(self).__name__:
+            raise ValueError(f"optimizer state is for {config.get('type')!r}, this optimizer is {type(self).__name__}")
+        self.schedule = _schedules.from_config(config["lr"])
+        self.iterations = int(config["iterations"])
+        self.state = {}
+        for key, value in arrays.items():
+            index, name = key.split(".", 1)
+            self.state.setdefault(int(index), {})[name] = np.array(value)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}(lr={self.schedule!r}{', ' if args else ''}{args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
+
+    Update (PyTorch's convention, velocity not scaled by lr)::
+
+        g = g + weight_decay * w
+        v = momentum * v + g                           # if momentum > 0
+        step = g + momentum * v  if nesterov  else  v  (plain SGD: step = g)
+        w = w - lr * step
+
+    Args:
+        lr: learning rate (step size) or a schedule.
+        momentum: fraction of the previous velocity kept, in ``[0, 1]``.
+        nesterov: look-ahead momentum (needs ``momentum > 0``).
+        weight_decay: L2 penalty coefficient added to the gradient.
+    """
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(lr)
+        check_params("SGD", _common, {"momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay})
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov=True expected momentum > 0, received momentum=0")
+        self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
+        self.buffers = ("velocity",) if momentum > 0 else ()
+
+    def _update(self, i, w, g, lr):
+        if self.weight_decay:
+            g = g + self.weight_decay * w
+        if self.momentum:
+            v = self.state[i]["velocity"]
+            v *= self.momentum
+            v += g                                         # v = mu v + g
+            g = g + self.momentum * v if self.nesterov else v
+        w -= w.dtype.type(lr) * g                          # w = w - lr step
+
+    def get_config(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2014, https://arxiv.org/abs/1412.6980), with bias correction.
+
+    Update at step t = 1, 2, ... (weight decay is L2, added to the gradient, as PyTorch ``Adam``)::
+
+        g = g + weight_decay * w
+        m = beta1 m + (1 - beta1) g            v = beta2 v + (1 - beta2) g^2
+        m_hat = m / (1 - beta1^t)              v_hat = v / (1 - beta2^t)
+        w = w - lr * m_hat / (sqrt(v_hat) + eps)
+    """
+
+    buffers = ("m", "v")
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(lr)
+        check_params(type(self).__name__, _common,
+                     {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay})
+        if beta1 >= 1 or beta2 >= 1:
+            raise ValueError(f"{type(self).__name__}: beta1 and beta2 expected values in [0, 1), "
+                             f"received {beta1!r}, {beta2!r}")
+        self.beta1, self.beta2, self.eps, self.weight_decay = float(beta1), float(beta2), float(eps), float(weight_decay)
+
+    def _decay(self, w, g, lr):
+        """Adam: L2 penalty in the gradient."""
+        return g + self.weight_decay * w if self.weight_decay else g
+
+    def _update(self, i, w, g, lr):
+        g = self._decay(w, g, lr)
+        m, v = self.state[i]["m"], self.state[i]["v"]
+        t = self.iterations + 1
+        m *= self.beta1
+        m += (1 - self.beta1) * g                          # first moment: running mean of g
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g                      # second moment: running mean of g^2
+        m_hat = m / (1 - self.beta1 ** t)
+        v_hat = v / (1 - self.beta2 ** t)
+        w -= (lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(w.dtype, copy=False)
+
+    def get_config(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "weight_decay": self.weight_decay}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, https://arxiv.org/abs/1711.05101).
+
+    As PyTorch ``AdamW``: first ``w = w - lr * weight_decay * w``, then the Adam step with the
+    plain gradient (no L2 term in ``g``).
+    """
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        super().__init__(lr, beta1, beta2, eps, weight_decay)
+
+    def _decay(self, w, g, lr):
+        if self.weight_decay:
+            w *= w.dtype.type(1 - lr * self.weight_decay)   # shrink the weight itself
+        return g
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+
+
+def get(optimizer, **kwargs):
+    """Return an optimizer from a name (``"sgd"``, ``"adam"``, ``"adamw"``) or an Optimizer."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    key = str(optimizer).lower()
+    if key not in OPTIMIZERS:
+        raise ValueError(f"optimizer expected one of {sorted(OPTIMIZERS)} or an Optimizer, received {optimizer!r}")
+    return OPTIMIZERS[key](**kwargs)
+
+
+def from_config(config, arrays):
+    """Rebuild an optimizer and its state from ``state_dict()`` output."""
+    kinds = {cls.__name__: cls for cls in (SGD, Adam, AdamW)}
+    if config.get("type") not in kinds:
+        raise ValueError(f"optimizer type expected one of {sorted(kinds)}, received {config.get('type')!r}")
+    cls = kinds[config["type"]]
+    args = {k: v for k, v in config.items() if k not in ("type", "lr", "iterations")}
+    opt = cls(lr=_schedules.from_config(config["lr"]), **args)
+    opt.load_state_dict(config, arrays)
+    return opt

@@ -1,0 +1,157 @@
+"""Learning-rate schedules: how the step size changes as training goes on.
+
+A schedule is called with the optimizer's step number ``t`` (0-based, one step per
+mini-batch) and returns the learning rate for that step. Schedules that need the
+length of training (cosine, one-cycle, step in epochs) get it from ``fit`` through
+``bind(total_steps, steps_per_epoch)`` unless it was given explicitly.
+
+Not here: schedules that react to the validation loss (plateau) — use a callback.
+"""
+
+import math
+
+from ._validation import check_params
+
+_lr = ("float", 0.0, None, True)
+
+
+class Schedule:
+    """Base class: ``schedule(t) -> lr``."""
+
+    def __call__(self, t):
+        raise NotImplementedError
+
+    def bind(self, total_steps, steps_per_epoch):
+        """Fill in the training length if it was not given; returns self."""
+        return self
+
+    def get_config(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Constant(Schedule):
+    """``lr_t = lr`` for every step."""
+
+    def __init__(self, lr):
+        check_params("Constant", {"lr": _lr}, {"lr": lr})
+        self.lr = float(lr)
+
+    def __call__(self, t):
+        return self.lr
+
+    def get_config(self):
+        return {"lr": self.lr}
+
+
+class StepDecay(Schedule):
+    """``lr_t = lr * gamma ** floor(epoch / step_size)``: drop by ``gamma`` every ``step_size`` epochs."""
+
+    _limits = {"lr": _lr, "gamma": ("float", 0.0, 1.0, True), "step_size": ("int", 1, None, False)}
+
+    def __init__(self, lr, gamma=0.1, step_size=10, steps_per_epoch=None):
+        check_params("StepDecay", self._limits, {"lr": lr, "gamma": gamma, "step_size": step_size})
+        self.lr, self.gamma, self.step_size = float(lr), float(gamma), int(step_size)
+        self.steps_per_epoch = steps_per_epoch
+
+    def bind(self, total_steps, steps_per_epoch):
+        if self.steps_per_epoch is None:
+            self.steps_per_epoch = int(steps_per_epoch)
+        return self
+
+    def __call__(self, t):
+        epoch = t // (self.steps_per_epoch or 1)
+        return self.lr * self.gamma ** (epoch // self.step_size)
+
+    def get_config(self):
+        return {"lr": self.lr, "gamma": self.gamma, "step_size": self.step_size,
+                "steps_per_epoch": self.steps_per_epoch}
+
+
+class Cosine(Schedule):
+    """Cosine annealing: ``lr_t = min_lr + (lr - min_lr) (1 + cos(pi t / T)) / 2``, from ``lr`` to ``min_lr``."""
+
+    _limits = {"lr": _lr, "min_lr": ("float", 0.0, None, False)}
+
+    def __init__(self, lr, total_steps=None, min_lr=0.0):
+        check_params("Cosine", self._limits, {"lr": lr, "min_lr": min_lr})
+        self.lr, self.min_lr, self.total_steps = float(lr), float(min_lr), total_steps
+
+    def bind(self, total_steps, steps_per_epoch):
+        if self.total_steps is None:
+            self.total_steps = int(total_steps)
+        return self
+
+    def __call__(self, t):
+        progress = min(t / max(self.total_steps or 1, 1), 1.0)
+        return self.min_lr + (self.lr - self.min_lr) * (1 + math.cos(math.pi * progress)) / 2
+
+    def get_config(self):
+        return {"lr": self.lr, "total_steps": self.total_steps, "min_lr": self.min_lr}
+
+
+class OneCycle(Schedule):
+    """One-cycle policy (Smith 2018, https://arxiv.org/abs/1708.07120), cosine-shaped as in PyTorch.
+
+    Warm up from ``max_lr / div_factor`` to ``max_lr`` over the first ``pct_start`` of the steps,
+    then anneal to ``max_lr / (div_factor * final_div_factor)``.
+    """
+
+    _limits = {"max_lr": _lr, "pct_start": ("float", 0.0, 1.0, True),
+               "div_factor": ("float", 1.0, None, False), "final_div_factor": ("float", 1.0, None, False)}
+
+    def __init__(self, max_lr, total_steps=None, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+        check_params("OneCycle", self._limits, {"max_lr": max_lr, "pct_start": pct_start,
+                                                "div_factor": div_factor, "final_div_factor": final_div_factor})
+        self.max_lr, self.total_steps, self.pct_start = float(max_lr), total_steps, float(pct_start)
+        self.div_factor, self.final_div_factor = float(div_factor), float(final_div_factor)
+
+    def bind(self, total_steps, steps_per_epoch):
+        if self.total_steps is None:
+            self.total_steps = int(total_steps)
+        return self
+
+    @staticmethod
+    def _cos(start, end, progress):
+        return end + (start - end) * (1 + math.cos(math.pi * progress)) / 2
+
+    def __call__(self, t):
+        total = max(self.total_steps or 1, 2)
+        warm = max(int(self.pct_start * total), 1)
+        start = self.max_lr / self.div_factor
+        if t < warm:
+            return self._cos(start, self.max_lr, t / warm)
+        final = start / self.final_div_factor
+        return self._cos(self.max_lr, final, min((t - warm) / max(total - 1 - warm, 1), 1.0))
+
+    def get_config(self):
+        return {"max_lr": self.max_lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
+                "div_factor": self.div_factor, "final_div_factor": self.final_div_factor}
+
+
+SCHEDULES = {"constant": Constant, "step": StepDecay, "cosine": Cosine, "one_cycle": OneCycle,
+             "onecycle": OneCycle}
+
+
+def as_schedule(lr):
+    """A schedule from a number (constant) or a Schedule."""
+    if isinstance(lr, Schedule):
+        return lr
+    return Constant(lr)
+
+
+def from_config(config):
+    """Rebuild a schedule from ``{"type": name, **args}``."""
+    kinds = {cls.__name__: cls for cls in (Constant, StepDecay, Cosine, OneCycle)}
+    args = dict(config)
+    kind = args.pop("type")
+    if kind not in kinds:
+        raise ValueError(f"schedule type expected one of {sorted(kinds)}, received {kind!r}")
+    return kinds[kind](**args)
+
+
+def to_config(schedule):
+    return {"type": type(schedule).__name__, **schedule.get_config()}

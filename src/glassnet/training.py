@@ -1,0 +1,363 @@
+"""Training: show the network labelled examples, measure the loss, step downhill, repeat.
+
+One *epoch* is one pass over the training set in mini-batches from a fresh shuffle.
+For each mini-batch: forward pass, loss, backward pass (the gradient: which way is
+uphill), optimizer step (move the other way). The loop here is short on purpose;
+everything else (progress bars, early stopping, checkpoints, live plots) is a
+:class:`Callback` plugged into five hooks.
+
+Work is never lost: a NaN/inf loss stops training with :class:`TrainingDiverged` and
+restores the last good weights; Ctrl-C stops cleanly at the end of the current batch
+(press it twice to stop at once) and keeps the weights and history so far; a
+``Checkpoint`` makes ``fit(..., resume_from=...)`` continue exactly where it stopped.
+
+Randomness is derived from ``seed`` and the epoch number (shuffle, dropout masks), so the
+same seed gives the same weights and a resumed run equals an uninterrupted one.
+"""
+
+import math
+import signal
+import threading
+import time
+
+import numpy as np
+
+from . import losses, optimizers
+from ._validation import check_params, describe
+from .errors import TrainingDiverged
+from .network import labels_from_outputs, prepare_targets
+
+
+class History:
+    """What happened in each epoch: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``.
+
+    ``history["loss"]`` (or ``history.loss``) is the list over epochs; ``history.epochs`` holds
+    one dict per epoch. ``interrupted`` / ``stopped_early`` say how training ended, and
+    ``seed`` replays the run.
+    """
+
+    keys = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+
+    def __init__(self, seed=None):
+        self.epochs = []
+        self.seed = seed
+        self.interrupted = False
+        self.stopped_early = False
+
+    def append(self, record):
+        self.epochs.append(dict(record))
+
+    def __len__(self):
+        return len(self.epochs)
+
+    def __getitem__(self, key):
+        if key not in self.keys:
+            raise KeyError(f"History has {list(self.keys)}, not {key!r}")
+        return [record.get(key) for record in self.epochs]
+
+    def __getattr__(self, key):
+        if key in History.keys:
+            return self[key]
+        raise AttributeError(key)
+
+    def to_dict(self):
+        return {"seed": self.seed, "interrupted": self.interrupted, "stopped_early": self.stopped_early,
+                "epochs": self.epochs}
+
+    @classmethod
+    def from_dict(cls, data):
+        history = cls(data.get("seed"))
+        history.interrupted = bool(data.get("interrupted", False))
+        history.stopped_early = bool(data.get("stopped_early", False))
+        history.epochs = [dict(r) for r in data.get("epochs", [])]
+        return history
+
+    def __repr__(self):
+        if not self.epochs:
+            return "History(no epochs)"
+        last = self.epochs[-1]
+        shown = ", ".join(f"{k}={last[k]:.4g}" for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+                          if last.get(k) is not None)
+        return f"History({len(self)} epochs; last: {shown})"
+
+
+class Callback:
+    """Base class for code that runs during ``fit``. Override any of the five hooks.
+
+    ``self.run`` (a :class:`TrainingRun`) gives the network, optimizer, history and
+    ``run.stop()`` to end training after the current epoch.
+    """
+
+    run = None
+
+    def on_train_begin(self, logs):
+        pass
+
+    def on_epoch_begin(self, epoch, logs):
+        pass
+
+    def on_batch_end(self, batch, logs):
+        pass
+
+    def on_epoch_end(self, epoch, logs):
+        pass
+
+    def on_train_end(self, logs):
+        pass
+
+
+class CallbackList(Callback):
+    """Calls each hook on every callback, in order."""
+
+    def __init__(self, callbacks):
+        self.callbacks = list(callbacks)
+
+    def bind(self, run):
+        for cb in self.callbacks:
+            cb.run = run
+
+    def on_train_begin(self, logs):
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_batch_end(self, batch, logs):
+        for cb in self.callbacks:
+            cb.on_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs):
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+
+
+class TrainingRun:
+    """The state of one ``fit`` call, shared with callbacks."""
+
+    def __init__(self, network, optimizer, loss, *, epochs, batch_size, n_samples, seed, history, shuffle):
+        self.network, self.optimizer, self.loss = network, optimizer, loss
+        self.epochs, self.batch_size, self.n_samples = epochs, batch_size, n_samples
+        self.steps_per_epoch = math.ceil(n_samples / batch_size)
+        self.seed, self.history, self.shuffle = seed, history, shuffle
+        self.epoch = 0
+        self.position = None            # where training stands, for mid-epoch checkpoints
+        self.stop_requested = False
+
+    def stop(self):
+        """Ask training to stop after the current epoch (used by EarlyStopping)."""
+        self.stop_requested = True
+
+    def config(self):
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "n_samples": self.n_samples,
+                "seed": self.seed, "loss": self.loss.name, "shuffle": self.shuffle}
+
+
+class _DeferredInterrupt:
+    """Turn the first Ctrl-C into a request to stop after the current batch; a second one stops at once."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = None
+        on_main = threading.current_thread() is threading.main_thread()
+        if on_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+_fit_limits = {"epochs": ("int", 1, None, False), "batch_size": ("int", 1, None, False),
+               "verbose": ("int", 0, 2, False), "shuffle": ("bool", None, None, False)}
+
+
+def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entropy", validation_data=None,
+        callbacks=(), seed=None, verbose=0, shuffle=True, resume_from=None):
+    """Train ``net`` on ``(X, y)`` with mini-batch gradient descent; returns a :class:`History`.
+
+    Args:
+        X: ``(n_samples, n_features)`` inputs.
+        y: integer labels ``(n_samples,)``, one-hot rows, or real targets (for ``loss="mse"``).
+        epochs: passes over the training set (the total, counting resumed ones).
+        batch_size: samples per gradient step.
+        optimizer: an ``Optimizer`` or name; default ``SGD(lr=0.01, momentum=0.9)``.
+        loss: ``"cross_entropy"`` (default), ``"mse"``, ``"binary_cross_entropy"`` or a ``Loss``.
+        validation_data: ``(X_val, y_val)`` evaluated after each epoch.
+        callbacks: ``Callback`` objects (``ProgressBar``, ``EarlyStopping``, ``Checkpoint``...).
+        seed: int for shuffling and dropout; ``None`` picks one and records it in ``history.seed``.
+        verbose: 0 silent, 1 a progress bar (one line per epoch when not on a terminal).
+        shuffle: reshuffle the samples every epoch.
+        resume_from: a ``Checkpoint`` directory to continue from (same data and batch size).
+
+    Raises:
+        TrainingDiverged: the loss became NaN/inf; the network keeps the last good weights.
+    """
+    from . import serialization
+    from .callbacks import ProgressBar
+
+    check_params("fit", _fit_limits, {"epochs": epochs, "batch_size": batch_size, "verbose": verbose,
+                                      "shuffle": shuffle})
+    loss = losses.get(loss)
+    X = net._check_X(X)
+    y, is_labels = prepare_targets(y, len(X), net.n_outputs, loss)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError(f"validation_data expected a pair (X_val, y_val), received {describe(validation_data)}")
+        X_val = net._check_X(validation_data[0])
+        y_val, _ = prepare_targets(validation_data[1], len(X_val), net.n_outputs, loss)
+        validation_data = (X_val, y_val)
+    callbacks = list(callbacks or ())
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks expected Callback objects, received {describe(cb)}")
+    if optimizer is None:
+        optimizer = optimizers.SGD(lr=0.01, momentum=0.9)
+    optimizer = optimizers.get(optimizer)
+
+    resumed = None
+    if resume_from is not None:
+        resumed = serialization.load_checkpoint(resume_from)
+        _check_resume(resumed, net, loss, batch_size, len(X), shuffle, seed)
+        seed = resumed["run"]["seed"]
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    check_params("fit", {"seed": ("int", 0, None, False)}, {"seed": seed})
+
+    # Everything is valid: from here on, state changes.
+    if resumed is not None:
+        net.set_weights(resumed["weights"])
+        if type(optimizer).__name__ != resumed["optimizer"][0]["type"]:
+            optimizer = optimizers.from_config(*resumed["optimizer"])
+        else:
+            optimizer.load_state_dict(*resumed["optimizer"])
+    history = resumed["history"] if resumed else History(seed)
+    history.interrupted = False
+    run = TrainingRun(net, optimizer, loss, epochs=epochs, batch_size=batch_size, n_samples=len(X), seed=seed,
+                      history=history, shuffle=shuffle)
+    optimizer.schedule.bind(epochs * run.steps_per_epoch, run.steps_per_epoch)
+    if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.append(ProgressBar())
+    cbs = CallbackList(callbacks)
+    cbs.bind(run)
+    net.loss_, net.history_ = loss, history
+    position = resumed["position"] if resumed else None
+
+    with _DeferredInterrupt() as interrupt:
+        cbs.on_train_begin({"epochs": epochs, "steps_per_epoch": run.steps_per_epoch, "seed": seed})
+        end_logs = {}
+        try:
+            start = position["epoch"] + (position["batch"] >= run.steps_per_epoch) if position else 1
+            for epoch in range(start, epochs + 1):
+                resume_at = position if position and position["epoch"] == epoch else None
+                _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, resume_at)
+                if run.stop_requested:
+                    history.stopped_early = True
+                    break
+        except KeyboardInterrupt:
+            history.interrupted = True
+            end_logs["interrupted"] = True
+        except TrainingDiverged as exc:
+            cbs.on_train_end({"diverged": str(exc)})
+            raise
+        cbs.on_train_end(end_logs)
+    return history
+
+
+def _check_resume(resumed, net, loss, batch_size, n_samples, shuffle, seed):
+    """Refuse to resume a checkpoint made for another network, data size or batch size."""
+    if resumed["architecture"] != net.get_config():
+        raise ValueError("resume_from: the checkpoint's architecture differs from this network's; "
+                         "resume with the network the checkpoint was made for")
+    expected = resumed["run"]
+    got = {"batch_size": batch_size, "n_samples": n_samples, "loss": loss.name, "shuffle": shuffle}
+    for key, value in got.items():
+        if expected[key] != value:
+            raise ValueError(f"resume_from: the checkpoint was made with {key}={expected[key]!r}, "
+                             f"received {key}={value!r}; resume with the same data and settings")
+    if seed is not None and seed != expected["seed"]:
+        raise ValueError(f"resume_from: the checkpoint was made with seed={expected['seed']}, received seed={seed}")
+
+
+def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, resume_at):
+    """One pass over the data in mini-batches; appends the epoch's record to the history."""
+    net, optimizer, loss = run.network, run.optimizer, run.loss
+    run.epoch = epoch
+    rng = np.random.default_rng([run.seed, epoch])
+    order = rng.permutation(run.n_samples) if run.shuffle else np.arange(run.n_samples)
+    for i, layer in enumerate(net.layers):
+        if layer.has_training_mode:              # dropout masks: seeded per epoch and layer
+            layer.rng = np.random.default_rng([run.seed, epoch, i])
+    sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+    first = 0
+    if resume_at:
+        first, sums = resume_at["batch"], dict(resume_at["sums"])
+        for i, state in resume_at["rng"].items():
+            net.layers[int(i)].rng.bit_generator.state = state
+    params, grads = net.parameters(), net.gradients()
+    backup = [np.empty_like(p) for p in params]     # the last good weights
+    stepped = False
+    upto = net._body(loss)
+    probabilities = net.outputs_probabilities(upto)
+    cbs.on_epoch_begin(epoch, {})
+    started = time.perf_counter()
+    for b in range(first, run.steps_per_epoch):
+        idx = order[b * run.batch_size:(b + 1) * run.batch_size]
+        xb, yb = X[idx], y[idx]
+        lr = optimizer.lr
+        value, _, out = net.loss_and_gradients(xb, yb, loss)
+        if not math.isfinite(value):
+            _diverged(net, params, backup if stepped else None, epoch, b + 1, lr, value)
+        for saved, p in zip(backup, params):
+            np.copyto(saved, p)
+        stepped = True
+        optimizer.step(params, grads)
+        sums["loss"] += value * len(idx)
+        sums["seen"] += len(idx)
+        batch_logs = {"loss": value, "size": len(idx), "lr": lr}
+        if is_labels:
+            correct = int(np.sum(labels_from_outputs(out, probabilities) == yb))
+            sums["correct"] += correct
+            batch_logs["accuracy"] = correct / len(idx)
+        run.position = {"epoch": epoch, "batch": b + 1,
+                        "sums": {**sums, "seconds": sums["seconds"] + time.perf_counter() - started},
+                        "rng": {str(i): layer.rng.bit_generator.state
+                                for i, layer in enumerate(net.layers) if layer.has_training_mode}}
+        cbs.on_batch_end(b + 1, batch_logs)
+        if interrupt.requested:
+            raise KeyboardInterrupt
+    if stepped and not all(np.isfinite(p).all() for p in params):
+        _diverged(net, params, backup, epoch, run.steps_per_epoch, lr, float("nan"))
+    record = {"epoch": epoch, "loss": sums["loss"] / sums["seen"],
+              "accuracy": sums["correct"] / sums["seen"] if is_labels else None,
+              "val_loss": None, "val_accuracy": None, "lr": lr,
+              "seconds": sums["seconds"] + time.perf_counter() - started}
+    if validation_data is not None:
+        record["val_loss"], record["val_accuracy"] = net.evaluate(*validation_data, loss=loss)
+    run.history.append(record)
+    cbs.on_epoch_end(epoch, record)
+
+
+def _diverged(net, params, backup, epoch, batch, lr, value):
+    if backup is not None:
+        for saved, p in zip(backup, params):
+            np.copyto(p, saved)
+        kept = "the weights from before that step"
+    else:
+        kept = "its weights unchanged"
+    raise TrainingDiverged(
+        f"training stopped: the loss became {value} at epoch {epoch}, batch {batch} with learning rate {lr:.4g}; "
+        f"the network keeps {kept}. The learning rate is probably too high: try a smaller one "
+        f"(e.g. {lr / 10:.2g})", epoch=epoch, batch=batch, lr=lr, loss=value)
