@@ -223,15 +223,16 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks expected Callback objects, received {describe(cb)}")
-    if optimizer is None:
-        optimizer = optimizers.SGD(lr=0.01, momentum=0.9)
-    optimizer = optimizers.get(optimizer)
-
     resumed = None
     if resume_from is not None:
         resumed = serialization.load_checkpoint(resume_from)
-        _check_resume(resumed, net, loss, batch_size, len(X), shuffle, seed)
+        _check_resume(resumed, net, loss, batch_size, len(X), shuffle, seed, optimizer)
         seed = resumed["run"]["seed"]
+    if optimizer is None and resumed is not None:
+        optimizer = optimizers.from_config(*resumed["optimizer"])
+    elif optimizer is None:
+        optimizer = optimizers.SGD(lr=0.01, momentum=0.9)
+    optimizer = optimizers.get(optimizer)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
     check_params("fit", {"seed": ("int", 0, None, False)}, {"seed": seed})
@@ -239,10 +240,7 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     # Everything is valid: from here on, state changes.
     if resumed is not None:
         net.set_weights(resumed["weights"])
-        if type(optimizer).__name__ != resumed["optimizer"][0]["type"]:
-            optimizer = optimizers.from_config(*resumed["optimizer"])
-        else:
-            optimizer.load_state_dict(*resumed["optimizer"])
+        optimizer.load_state_dict(*resumed["optimizer"])
     history = resumed["history"] if resumed else History(seed)
     history.interrupted = False
     run = TrainingRun(net, optimizer, loss, epochs=epochs, batch_size=batch_size, n_samples=len(X), seed=seed,
@@ -259,7 +257,9 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
         cbs.on_train_begin({"epochs": epochs, "steps_per_epoch": run.steps_per_epoch, "seed": seed})
         end_logs = {}
         try:
-            start = position["epoch"] + (position["batch"] >= run.steps_per_epoch) if position else 1
+            start = 1
+            if position:   # an epoch whose last batch ran but whose record was not written is finished first
+                start = position["epoch"] + (len(history) >= position["epoch"])
             for epoch in range(start, epochs + 1):
                 resume_at = position if position and position["epoch"] == epoch else None
                 _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, resume_at)
@@ -276,8 +276,16 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     return history
 
 
-def _check_resume(resumed, net, loss, batch_size, n_samples, shuffle, seed):
-    """Refuse to resume a checkpoint made for another network, data size or batch size."""
+def _check_resume(resumed, net, loss, batch_size, n_samples, shuffle, seed, optimizer):
+    """Refuse to resume a checkpoint made for another network, data, batch size or optimizer."""
+    saved_config = resumed["optimizer"][0]
+    if optimizer is not None:
+        optimizer = optimizers.get(optimizer)
+        mine = {"type": type(optimizer).__name__, **optimizer.get_config()}
+        theirs = {k: v for k, v in saved_config.items() if k not in ("lr", "iterations")}
+        if mine != theirs:
+            raise ValueError(f"resume_from: the checkpoint was trained with {theirs}, received optimizer {mine}; "
+                             f"omit optimizer= to continue with the checkpoint's optimizer and its state")
     if resumed["architecture"] != net.get_config():
         raise ValueError("resume_from: the checkpoint's architecture differs from this network's; "
                          "resume with the network the checkpoint was made for")
@@ -300,7 +308,7 @@ def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, res
     for i, layer in enumerate(net.layers):
         if layer.has_training_mode:              # dropout masks: seeded per epoch and layer
             layer.rng = np.random.default_rng([run.seed, epoch, i])
-    sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+    sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "lr": optimizer.lr}
     first = 0
     if resume_at:
         first, sums = resume_at["batch"], dict(resume_at["sums"])
@@ -326,6 +334,7 @@ def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, res
         optimizer.step(params, grads)
         sums["loss"] += value * len(idx)
         sums["seen"] += len(idx)
+        sums["lr"] = lr
         batch_logs = {"loss": value, "size": len(idx), "lr": lr}
         if is_labels:
             correct = int(np.sum(labels_from_outputs(out, probabilities) == yb))
@@ -339,10 +348,10 @@ def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, res
         if interrupt.requested:
             raise KeyboardInterrupt
     if stepped and not all(np.isfinite(p).all() for p in params):
-        _diverged(net, params, backup, epoch, run.steps_per_epoch, lr, float("nan"))
+        _diverged(net, params, backup, epoch, run.steps_per_epoch, sums["lr"], float("nan"))
     record = {"epoch": epoch, "loss": sums["loss"] / sums["seen"],
               "accuracy": sums["correct"] / sums["seen"] if is_labels else None,
-              "val_loss": None, "val_accuracy": None, "lr": lr,
+              "val_loss": None, "val_accuracy": None, "lr": sums["lr"],
               "seconds": sums["seconds"] + time.perf_counter() - started}
     if validation_data is not None:
         record["val_loss"], record["val_accuracy"] = net.evaluate(*validation_data, loss=loss)
