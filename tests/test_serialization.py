@@ -1,0 +1,217 @@
+import json
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import _safetensors
+from glassnet.serialization import weights_digest
+
+
+def _trained(blobs, **kwargs):
+    X, y = blobs
+    net = gn.Network([gn.Dense(5, 8, seed=0), gn.LeakyReLU(0.1), gn.Dropout(0.1), gn.Dense(8, 6, seed=1),
+                      gn.Tanh(), gn.Dense(6, 3, seed=2), gn.Softmax()])
+    net.fit(X, y, epochs=2, batch_size=32, seed=0, **kwargs)
+    return net
+
+
+@pytest.mark.parametrize("name", ["model", "model.safetensors"])
+def test_save_then_load_gives_identical_predictions(blobs, tmp_path, name):
+    X, _ = blobs
+    net = _trained(blobs)
+    path = net.save(tmp_path / name, metadata={"dataset": "blobs"})
+    loaded = gn.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+    assert loaded.get_config() == net.get_config()
+    assert loaded.history_.loss == net.history_.loss and loaded.loss_.name == "cross_entropy"
+    assert loaded.metadata_ == {"dataset": "blobs"}
+    assert repr(loaded) == repr(net)
+
+
+def test_directory_layout_is_json_plus_safetensors(blobs, tmp_path):
+    net = _trained(blobs)
+    net.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.json", "weights.safetensors"]
+    doc = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert doc["format"] == "glassnet.model" and doc["format_version"] == 1
+    assert [layer["type"] for layer in doc["architecture"]["layers"]] == [
+        "Dense", "LeakyReLU", "Dropout", "Dense", "Tanh", "Dense", "Softmax"]
+    assert doc["weights"]["sha256"] == weights_digest(net.get_weights())
+    raw = (tmp_path / "m" / "weights.safetensors").read_bytes()
+    assert b"pickle" not in raw and not raw.startswith(b"\x80")       # not a pickle
+
+
+def test_files_load_with_the_reference_safetensors_library(blobs, tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    net = _trained(blobs)
+    net.save(tmp_path / "m")
+    theirs = st.load_file(str(tmp_path / "m" / "weights.safetensors"))
+    for name, value in net.get_weights().items():
+        np.testing.assert_array_equal(theirs[name], value)
+    # and the other way round: a file written by the reference library reads back here
+    st.save_file({"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(4)}, str(tmp_path / "x.st"),
+                 metadata={"k": "v"})
+    arrays, meta = _safetensors.loads((tmp_path / "x.st").read_bytes())
+    np.testing.assert_array_equal(arrays["a"], np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert arrays["b"].dtype == np.float64 and meta == {"k": "v"}
+
+
+def test_float64_network_round_trips(tmp_path):
+    net = gn.Network.mlp([3, 4, 2], seed=0).astype(np.float64)
+    loaded = gn.load(net.save(tmp_path / "m"))
+    assert loaded.dtype == np.float64
+    np.testing.assert_array_equal(loaded.layers[0].weights, net.layers[0].weights)
+
+
+def test_save_is_atomic_and_replaces_an_old_model(blobs, tmp_path):
+    a = _trained(blobs)
+    b = gn.Network([gn.Dense(5, 3, seed=5)])
+    a.save(tmp_path / "m")
+    b.save(tmp_path / "m")
+    assert gn.load(tmp_path / "m").get_config() == b.get_config()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "m"]
+    assert leftovers == []                          # no temporary files left behind
+
+
+def test_a_failed_save_leaves_the_old_model_intact(blobs, tmp_path, monkeypatch):
+    net = _trained(blobs)
+    net.save(tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("glassnet.serialization._write_model_files", boom)
+    with pytest.raises(OSError, match="disk full"):
+        gn.Network([gn.Dense(5, 3)]).save(tmp_path / "m")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_save_refuses_to_replace_a_folder_with_other_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(gn.GlassnetError, match="did not write"):
+        gn.Network([gn.Dense(2, 2)]).save(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+# -- damaged, tampered, mismatched files -------------------------------------------------------------
+@pytest.fixture
+def saved(blobs, tmp_path):
+    return _trained(blobs).save(tmp_path / "m")
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(gn.ModelFileError, match="no model there"):
+        gn.load(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(gn.ModelFileError, match="model.json: file not found"):
+        gn.load(tmp_path / "empty")
+
+
+def test_missing_weights_file(saved):
+    (saved / "weights.safetensors").unlink()
+    with pytest.raises(gn.ModelFileError, match="weights.safetensors: file not found"):
+        gn.load(saved)
+
+
+@pytest.mark.parametrize("keep", [0, 5, 8, 40, -1])
+def test_truncated_weights(saved, keep):
+    path = saved / "weights.safetensors"
+    data = path.read_bytes()
+    path.write_bytes(data[:keep] if keep >= 0 else data[:-3])
+    with pytest.raises(gn.ModelFileError):
+        gn.load(saved)
+
+
+def test_bit_flips_never_load_wrong_weights(saved):
+    path = saved / "weights.safetensors"
+    original = path.read_bytes()
+    expected = gn.load(saved).get_weights()
+    data_start = 8 + int.from_bytes(original[:8], "little")
+    rng = np.random.default_rng(0)
+    positions = sorted(set(rng.integers(0, len(original), size=200).tolist()) | {0, 3, 9, len(original) - 1})
+    for pos in positions:
+        flipped = bytearray(original)
+        flipped[pos] ^= 1 << int(rng.integers(0, 8))
+        path.write_bytes(bytes(flipped))
+        try:
+            weights = gn.load(saved).get_weights()
+        except gn.ModelFileError:
+            continue
+        # only a flip inside a free-text metadata string can go unnoticed, and it changes no weight
+        assert pos < data_start, f"bit flip in the tensor data at byte {pos} was not detected"
+        assert all(np.array_equal(weights[k], expected[k]) for k in expected)
+    path.write_bytes(original)
+    assert gn.load(saved).get_config()
+
+
+def test_tampered_weight_value_is_caught(saved):
+    tensors, meta = _safetensors.loads((saved / "weights.safetensors").read_bytes())
+    tensors["0.weights"] = tensors["0.weights"].copy()
+    tensors["0.weights"][0, 0] += 1.0
+    (saved / "weights.safetensors").write_bytes(_safetensors.dumps(tensors, meta))
+    with pytest.raises(gn.ModelFileError, match="SHA-256"):
+        gn.load(saved)
+
+
+def _edit(saved, change):
+    doc = json.loads((saved / "model.json").read_text())
+    change(doc)
+    (saved / "model.json").write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(format_version=2), "newer glassnet"),
+    (lambda d: d.update(format_version="1"), "format_version"),
+    (lambda d: d.update(format="keras"), "not a glassnet model"),
+    (lambda d: d["architecture"]["layers"][0].update(n_out=9), "inconsistent architecture"),
+    (lambda d: d["architecture"]["layers"][5].update(n_out=4), "do not match the architecture"),
+    (lambda d: d["architecture"]["layers"].append({"type": "Dense", "n_in": 3, "n_out": 2}),
+     "missing"),
+    (lambda d: d["architecture"]["layers"].insert(1, {"type": "Conv2d"}), "unknown type 'Conv2d'"),
+    (lambda d: d["architecture"]["layers"][2].update(p=3), "invalid settings"),
+    (lambda d: d["architecture"]["layers"][1].update(bogus=1), "invalid settings"),
+    (lambda d: d.update(dtype="int8"), "dtype"),
+    (lambda d: d.pop("architecture"), "'architecture' is missing"),
+])
+def test_model_json_mismatch_is_a_clear_error(saved, change, message):
+    _edit(saved, change)
+    with pytest.raises(gn.ModelFileError, match=message):
+        gn.load(saved)
+
+
+def test_model_json_not_json(saved):
+    (saved / "model.json").write_text('{"format": "glassnet.model", ')
+    with pytest.raises(gn.ModelFileError, match="not valid JSON"):
+        gn.load(saved)
+
+
+def test_single_file_without_glassnet_metadata(tmp_path):
+    (tmp_path / "x.safetensors").write_bytes(_safetensors.dumps({"a": np.zeros(2, np.float32)}))
+    with pytest.raises(gn.ModelFileError, match="not saved by glassnet"):
+        gn.load(tmp_path / "x.safetensors")
+
+
+def test_single_file_truncated(blobs, tmp_path):
+    path = _trained(blobs).save(tmp_path / "m.safetensors")
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(gn.ModelFileError, match="truncated|unexpected|outside"):
+        gn.load(path)
+
+
+def test_safetensors_reader_rejects_overlaps_and_bad_dtypes():
+    blob = _safetensors.dumps({"a": np.zeros(2, np.float32), "b": np.zeros(2, np.float32)})
+    header_len = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + header_len])
+    header["b"]["data_offsets"] = [0, 8]
+    raw = json.dumps(header).encode()
+    with pytest.raises(gn.ModelFileError, match="overlaps"):
+        _safetensors.loads(len(raw).to_bytes(8, "little") + raw + blob[8 + header_len:])
+    header["b"] = {"dtype": "X9", "shape": [2], "data_offsets": [8, 16]}
+    raw = json.dumps(header).encode()
+    with pytest.raises(gn.ModelFileError, match="malformed"):
+        _safetensors.loads(len(raw).to_bytes(8, "little") + raw + blob[8 + header_len:])
+    with pytest.raises(gn.ModelFileError, match="header says"):
+        _safetensors.loads((10**12).to_bytes(8, "little") + b"{}")

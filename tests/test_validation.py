@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from glassnet._validation import as_generator, check_params, check_targets, check_X
+
+
+def test_check_params_messages():
+    table = {"lr": ("float", 0.0, None, True), "n": ("int", 1, 10, False), "flag": ("bool", None, None, False)}
+    check_params("T", table, {"lr": 0.1, "n": 3, "flag": True})
+    with pytest.raises(ValueError, match=r"T: lr expected a value in \(0.0, inf\], received 0"):
+        check_params("T", table, {"lr": 0})
+    with pytest.raises(ValueError, match=r"n expected a value in \[1, 10\], received 11"):
+        check_params("T", table, {"n": 11})
+    with pytest.raises(TypeError, match="n expected an int, received float"):
+        check_params("T", table, {"n": 2.0})
+    with pytest.raises(TypeError, match="lr expected a number, received str"):
+        check_params("T", table, {"lr": "0.1"})
+    with pytest.raises(TypeError, match="lr expected a number, received bool"):
+        check_params("T", table, {"lr": True})
+    with pytest.raises(ValueError, match="finite"):
+        check_params("T", table, {"lr": float("nan")})
+    with pytest.raises(TypeError, match="bool"):
+        check_params("T", table, {"flag": 1})
+
+
+def test_check_X_accepts_lists_and_ints_and_converts():
+    X = check_X([[1, 2], [3, 4]], 2)
+    assert X.dtype == np.float32 and X.shape == (2, 2)
+    with pytest.raises(ValueError, match="ragged"):
+        check_X([[1, 2], [3]], 2)
+
+
+def test_check_targets_one_hot_and_errors():
+    np.testing.assert_array_equal(check_targets(np.eye(3)[[2, 0]], 2, 3), [2, 0])
+    with pytest.raises(ValueError, match="one-hot rows"):
+        check_targets(np.array([[0.5, 0.5, 0], [1, 0, 0]]), 2, 3)
+    assert check_targets(np.array([1.0, 0.0]), 2, 3).dtype == np.int64
+    with pytest.raises(ValueError, match="scalar"):
+        check_targets(np.int64(1), 2, 3)
+
+
+def test_as_generator():
+    assert isinstance(as_generator(None), np.random.Generator)
+    g = np.random.default_rng(1)
+    assert as_generator(g) is g
+    assert as_generator(5).random() == np.random.default_rng(5).random()
+    with pytest.raises(TypeError, match="seed expected"):
+        as_generator("5")
