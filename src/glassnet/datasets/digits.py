@@ -66,7 +66,7 @@ def load_digits(flatten=True, scale=True):
     Example:
         >>> data = load_digits()
         >>> data.X_train.shape, data.X_train.dtype, data.y_train[:3].dtype
-        ((8000, 784), dtype('float32'), dtype('int64'))
+        ((8004, 784), dtype('float32'), dtype('int64'))
     """
     with resources.files(__package__).joinpath("mnist-sample-10k.npz").open("rb") as f:
         with np.load(f, allow_pickle=False) as archive:
