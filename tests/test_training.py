@@ -1,4 +1,3 @@
-import io
 import os
 import signal
 
@@ -122,23 +121,6 @@ def test_schedule_is_bound_to_the_training_length(blobs):
     assert schedule.total_steps == 4 * 10
     assert history.lr[-1] < 0.1 / 1000            # annealed to nearly zero by the end
     assert max(history.lr) <= 0.1 + 1e-12
-
-
-def test_early_stopping_restores_best_weights(blobs):
-    X, y = blobs
-    Xv, yv = X[:60], (y[:60] + 1) % 3           # validation labels that training makes worse
-    net = _net()
-    stopper = gn.EarlyStopping(monitor="val_loss", patience=1)
-    history = net.fit(X, y, epochs=30, batch_size=32, validation_data=(Xv, yv), callbacks=[stopper], seed=0)
-    assert history.stopped_early and len(history) < 30
-    best = int(np.argmin(history.val_loss))
-    assert net.evaluate(Xv, yv).loss == pytest.approx(history.val_loss[best], rel=1e-5)
-
-
-def test_early_stopping_without_validation_data_says_so(blobs):
-    X, y = blobs
-    with pytest.raises(ValueError, match="pass validation_data"):
-        _net().fit(X, y, epochs=2, callbacks=[gn.EarlyStopping()], seed=0)
 
 
 # -- never lose work -----------------------------------------------------------------------------
@@ -274,40 +256,6 @@ def test_fit_rejects_bad_settings(blobs, kwargs, exc):
     with pytest.raises(exc):
         net.fit(X, y, **kwargs)
     assert _weights_equal_dict(before, net.get_weights())
-
-
-# -- progress output ----------------------------------------------------------------------------
-def test_progress_bar_prints_one_line_per_epoch_when_not_a_tty(blobs):
-    X, y = blobs
-    stream = io.StringIO()
-    _net().fit(X, y, epochs=3, batch_size=32, seed=0, callbacks=[gn.ProgressBar(stream)])
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 3
-    assert lines[0].startswith("epoch 1/3") and "loss" in lines[0] and "accuracy" in lines[0]
-    assert "\r" not in stream.getvalue()
-
-
-def test_progress_bar_redraws_in_place_on_a_terminal(blobs):
-    X, y = blobs
-
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    stream = Terminal()
-    bar = gn.ProgressBar(stream)
-    _net().fit(X, y, epochs=1, batch_size=8, seed=0, callbacks=[bar])
-    text = stream.getvalue()
-    assert "\r" in text and "[" in text and "ETA" in text or "s" in text
-    assert text.rstrip().splitlines()[-1].lstrip("\r").startswith("epoch 1/1")
-
-
-def test_verbose_adds_a_progress_bar(blobs, capsys):
-    X, y = blobs
-    _net().fit(X, y, epochs=2, batch_size=32, seed=0, verbose=1)
-    assert capsys.readouterr().err.count("epoch ") == 2
-    _net().fit(X, y, epochs=2, batch_size=32, seed=0)
-    assert capsys.readouterr().err == ""
 
 
 def test_resume_refuses_a_different_optimizer(blobs, tmp_path):
