@@ -45,7 +45,7 @@ class LeakyReLU(Layer):
     """``a = z if z > 0 else alpha * z``; ``da/dz = 1 if z > 0 else alpha`` (never fully dead).
 
     Args:
-        alpha: slope for negative inputs, in ``[0, 1)``.
+        alpha: slope for negative inputs, in ``[0, 1]`` (1 makes it the identity).
     """
 
     _limits = {"alpha": ("float", 0.0, 1.0, False)}

@@ -10,6 +10,7 @@ Each tensor's agreement is the relative error ``||g_bp - g_fd|| / (||g_bp|| + ||
 (0 = identical; below 1e-6 means backpropagation is right, above 1e-3 means a bug).
 """
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,10 +43,11 @@ class GradcheckReport:
 
     @property
     def per_layer(self):
-        """Maximum relative error per layer (and for the input)."""
+        """Maximum relative error per layer, keyed ``"<index>: <layer>"`` (and ``"input"``)."""
         result = {}
         for t in self.tensors:
-            result[t.layer] = max(result.get(t.layer, 0.0), t.relative_error)
+            key = t.layer if t.name == "input" else f"{t.name.split('.')[0]}: {t.layer}"
+            result[key] = max(result.get(key, 0.0), t.relative_error)
         return result
 
     @property
@@ -96,11 +98,13 @@ def gradcheck(net, X, y, loss="cross_entropy", h=1e-6, max_checks=None, check_in
     X = net64._check_X(X)
     y, _ = prepare_targets(y, len(X), net64.n_outputs, loss)
     rng = as_generator(seed)
+    # an int seeds the frozen masks directly; None or a Generator gives one int for all of them
+    mask_seed = seed if isinstance(seed, numbers.Integral) else int(rng.integers(2**32))
 
     def freeze_masks():
         for i, layer in enumerate(net64.layers):
             if layer.has_training_mode:
-                layer.rng = np.random.default_rng([seed, i])
+                layer.rng = np.random.default_rng([mask_seed, i])
 
     def loss_at(inputs):
         freeze_masks()

@@ -135,7 +135,9 @@ class Network:
         return len(self.layers)
 
     def loss_and_gradients(self, X, y, loss, training=True):
-        """Forward, loss and backward for one batch: returns ``(loss value, dL/dX)``; fills ``grads``.
+        """Forward, loss and backward for one batch; fills every layer's ``grads``.
+
+        Returns ``(loss value, dL/dX, output fed to the loss)``.
 
         ``X`` and ``y`` must already be validated (see ``fit``).
         """

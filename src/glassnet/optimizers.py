@@ -68,7 +68,7 @@ class Optimizer:
         """``(config, arrays)``: JSON-serialisable settings and the named state arrays."""
         config = {"type": type(self).__name__, "lr": _schedules.to_config(self.schedule),
                   "iterations": self.iterations, **self.get_config()}
-        arrays = {f"{i}.{name}": buf for i, bufs in self.state.items() for name, buf in bufs.items()}
+        arrays = {f"{i}.{name}": buf.copy() for i, bufs in self.state.items() for name, buf in bufs.items()}
         return config, arrays
 
     def load_state_dict(self, config, arrays):

@@ -120,12 +120,13 @@ class OneCycle(Schedule):
 
     def __call__(self, t):
         total = max(self.total_steps or 1, 2)
-        warm = max(int(self.pct_start * total), 1)
+        peak = self.pct_start * total - 1            # step where max_lr is reached, as in PyTorch (may be fractional)
         start = self.max_lr / self.div_factor
-        if t < warm:
-            return self._cos(start, self.max_lr, t / warm)
+        if peak > 0 and t <= peak:
+            return self._cos(start, self.max_lr, t / peak)
         final = start / self.final_div_factor
-        return self._cos(self.max_lr, final, min((t - warm) / max(total - 1 - warm, 1), 1.0))
+        span = total - 1 - peak
+        return self._cos(self.max_lr, final, min((t - peak) / span, 1.0) if span > 0 else 1.0)
 
     def get_config(self):
         return {"max_lr": self.max_lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
