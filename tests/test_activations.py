@@ -8,29 +8,11 @@ import warnings
 
 import numpy as np
 import pytest
+from finite_differences import numeric_grad, rel_error
 
 import glassnet as gn
 from glassnet import activations
 from glassnet.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-
-
-def numeric_grad(f, w, h=1e-6):
-    """Central differences of the scalar f() with respect to every entry of w (perturbed in place)."""
-    grad = np.zeros_like(w, dtype=np.float64)
-    flat, gflat = w.reshape(-1), grad.reshape(-1)
-    for j in range(flat.size):
-        original = flat[j]
-        flat[j] = original + h
-        plus = f()
-        flat[j] = original - h
-        minus = f()
-        flat[j] = original
-        gflat[j] = (plus - minus) / (2 * h)
-    return grad
-
-
-def rel_error(a, b):
-    return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b))
 
 
 def away_from_zero(shape, seed):
