@@ -215,3 +215,18 @@ def test_safetensors_reader_rejects_overlaps_and_bad_dtypes():
         _safetensors.loads(len(raw).to_bytes(8, "little") + raw + blob[8 + header_len:])
     with pytest.raises(gn.ModelFileError, match="header says"):
         _safetensors.loads((10**12).to_bytes(8, "little") + b"{}")
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        gn.Network([gn.Dense(2, 2)]).save(tmp_path / "m")
+        gn.Network([gn.Dense(2, 2)]).save(tmp_path / "m.safetensors")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "m").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "m" / "model.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "m.safetensors").stat().st_mode) == 0o644
