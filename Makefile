@@ -15,9 +15,10 @@ demo: venv
 	@$(PIP) install -q -e ".[image]"
 	$(BIN)/glassnet train --out runs/demo
 
-# Install with the dev extras and run the whole test suite (and the docstring examples).
+# Install with the dev extras, lint, and run the whole test suite (and the docstring examples).
 test: venv
 	@$(PIP) install -q -e ".[dev]"
+	$(BIN)/python -m ruff check src tests
 	$(BIN)/python -m pytest
 
 clean:

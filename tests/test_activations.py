@@ -8,9 +8,9 @@ import warnings
 
 import numpy as np
 import pytest
-from finite_differences import numeric_grad, rel_error
 
 import glassnet as gn
+from finite_differences import numeric_grad, rel_error
 from glassnet import activations
 from glassnet.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 

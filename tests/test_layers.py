@@ -6,9 +6,9 @@ here (independent of glassnet.gradcheck), in float64.
 
 import numpy as np
 import pytest
-from finite_differences import numeric_grad, rel_error
 
 import glassnet as gn
+from finite_differences import numeric_grad, rel_error
 from glassnet.layers import Dense, Dropout
 
 # -- Dense ------------------------------------------------------------------------------

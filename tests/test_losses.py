@@ -9,9 +9,9 @@ import warnings
 
 import numpy as np
 import pytest
-from finite_differences import numeric_grad, rel_error
 
 import glassnet as gn
+from finite_differences import numeric_grad, rel_error
 from glassnet import losses
 from glassnet.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError, one_hot
 

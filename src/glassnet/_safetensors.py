@@ -53,7 +53,8 @@ def loads(blob, source="file"):
     try:
         header = json.loads(blob[8:8 + n].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{source}: the safetensors header is not valid JSON ({exc}); the file is damaged") from None
+        raise ModelFileError(f"{source}: the safetensors header is not valid JSON ({exc}); "
+                             f"the file is damaged") from None
     if not isinstance(header, dict):
         raise ModelFileError(f"{source}: the safetensors header is not a JSON object; the file is damaged")
     metadata = header.pop("__metadata__", {}) or {}

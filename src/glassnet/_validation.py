@@ -61,7 +61,8 @@ def as_float_array(X, *, name="X", dtype=np.float32):
     arr = arr.astype(dtype, copy=False)
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} expected finite numbers, received NaN or inf (first at index {tuple(int(i) for i in bad)})")
+        where = tuple(int(i) for i in bad)
+        raise ValueError(f"{name} expected finite numbers, received NaN or inf (first at index {where})")
     return arr
 
 

@@ -237,7 +237,9 @@ class Network:
             total += loss.value(out, y[s:s + _PREDICT_CHUNK]) * len(out)
             outs.append(out)
         out = np.concatenate(outs)
-        accuracy = float(np.mean(labels_from_outputs(out, self.outputs_probabilities(upto)) == y)) if is_labels else None
+        accuracy = None
+        if is_labels:
+            accuracy = float(np.mean(labels_from_outputs(out, self.outputs_probabilities(upto)) == y))
         return Evaluation(total / len(X), accuracy)
 
     def fit(self, X, y, **kwargs):
@@ -274,7 +276,8 @@ class Network:
     def __repr__(self):
         body = "\n".join(f"  ({i}): {_short(layer)}" + (f"  {layer.n_params:,} params" if layer.n_params else "")
                          for i, layer in enumerate(self.layers))
-        return f"Network(\n{body}\n)  # {self.n_features} inputs -> {self.n_outputs} outputs, {self.n_params:,} parameters"
+        sizes = f"{self.n_features} inputs -> {self.n_outputs} outputs, {self.n_params:,} parameters"
+        return f"Network(\n{body}\n)  # {sizes}"
 
 
 def _short(layer):

@@ -146,7 +146,8 @@ class Adam(Optimizer):
         if beta1 >= 1 or beta2 >= 1:
             raise ValueError(f"{type(self).__name__}: beta1 and beta2 expected values in [0, 1), "
                              f"received {beta1!r}, {beta2!r}")
-        self.beta1, self.beta2, self.eps, self.weight_decay = float(beta1), float(beta2), float(eps), float(weight_decay)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.weight_decay = float(weight_decay)
 
     def _decay(self, w, g, lr):
         """Adam: L2 penalty in the gradient."""
