@@ -151,3 +151,14 @@ def test_predict_in_chunks_matches_one_pass():
     net = gn.Network.mlp([5, 7, 3], seed=0)
     X = np.random.default_rng(1).normal(size=(9000, 5)).astype(np.float32)
     np.testing.assert_allclose(net.predict_proba(X), gn.activations.softmax(net.forward(X)), rtol=1e-6)
+
+
+def test_multi_label_binary_cross_entropy_takes_a_0_1_matrix():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4)).astype(np.float32)
+    Y = (X[:, :2] > 0).astype(np.float32)              # two independent yes/no answers per sample
+    net = gn.Network.mlp([4, 8, 2], seed=0)
+    history = net.fit(X, Y, epochs=50, batch_size=16, loss="bce", optimizer=gn.Adam(0.02), seed=0)
+    assert history.accuracy[-1] is None and history.loss[-1] < history.loss[0] / 3
+    with pytest.raises(ValueError, match=r"targets in \[0, 1\]"):
+        net.fit(X, Y * 2, epochs=1, loss="bce")

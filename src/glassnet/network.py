@@ -287,12 +287,23 @@ def _short(layer):
 
 
 def prepare_targets(y, n_samples, n_outputs, loss):
-    """Validate targets for ``loss``; returns ``(targets, are_class_labels)``."""
-    wants_labels = isinstance(loss, losses.CrossEntropy) or (
-        np.ndim(y) == 1 and (n_outputs > 1 or isinstance(loss, losses.BinaryCrossEntropy)))
-    if isinstance(loss, losses.BinaryCrossEntropy) and n_outputs == 1:
-        wants_labels = True
-    if wants_labels:
+    """Validate targets for ``loss``; returns ``(targets, are_class_labels)``.
+
+    Cross-entropy takes class labels (or one-hot rows). Binary cross-entropy takes 0/1 labels for
+    one output, or a 0/1 matrix for several (multi-label). Other losses (MSE) take class labels
+    when ``y`` is 1-D and there are several outputs, otherwise real values.
+    """
+    if isinstance(loss, losses.CrossEntropy):
+        return check_targets(y, n_samples, n_outputs, kind="labels"), True
+    if isinstance(loss, losses.BinaryCrossEntropy):
+        if n_outputs == 1:
+            return check_targets(y, n_samples, n_outputs, kind="labels"), True
+        values = check_targets(y, n_samples, n_outputs, kind="values")
+        if values.min() < 0 or values.max() > 1:
+            raise ValueError(f"y expected targets in [0, 1] for binary cross-entropy, received values from "
+                             f"{values.min()} to {values.max()}")
+        return values, False
+    if np.ndim(y) == 1 and n_outputs > 1:
         return check_targets(y, n_samples, n_outputs, kind="labels"), True
     return check_targets(y, n_samples, n_outputs, kind="values"), False
 
