@@ -24,8 +24,11 @@ def test_early_stopping_restores_best_weights(blobs):
 
 def test_early_stopping_without_validation_data_says_so(blobs):
     X, y = blobs
+    net = _net()
+    before = net.get_weights()
     with pytest.raises(ValueError, match="pass validation_data"):
-        _net().fit(X, y, epochs=2, callbacks=[gn.EarlyStopping()], seed=0)
+        net.fit(X, y, epochs=2, callbacks=[gn.EarlyStopping()], seed=0)
+    assert all(np.array_equal(before[k], v) for k, v in net.get_weights().items()) and net.history_ is None
 
 
 # -- progress output ----------------------------------------------------------------------------

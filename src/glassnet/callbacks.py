@@ -115,6 +115,9 @@ class EarlyStopping(Callback):
         self.higher_is_better = monitor.endswith("accuracy")
 
     def on_train_begin(self, logs):
+        if self.monitor.startswith("val_") and not logs.get("validation"):
+            raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which needs validation data: "
+                             f"pass validation_data to fit (or monitor 'loss')")
         self.best, self.best_epoch, self.best_weights, self.wait = None, None, None, 0
 
     def _improved(self, value):

@@ -250,11 +250,12 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
         callbacks.append(ProgressBar())
     cbs = CallbackList(callbacks)
     cbs.bind(run)
-    net.loss_, net.history_ = loss, history
     position = resumed["position"] if resumed else None
 
     with _DeferredInterrupt() as interrupt:
-        cbs.on_train_begin({"epochs": epochs, "steps_per_epoch": run.steps_per_epoch, "seed": seed})
+        cbs.on_train_begin({"epochs": epochs, "steps_per_epoch": run.steps_per_epoch, "seed": seed,
+                            "validation": validation_data is not None})
+        net.loss_, net.history_ = loss, history
         end_logs = {}
         try:
             start = 1
