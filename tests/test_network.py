@@ -162,3 +162,26 @@ def test_multi_label_binary_cross_entropy_takes_a_0_1_matrix():
     assert history.accuracy[-1] is None and history.loss[-1] < history.loss[0] / 3
     with pytest.raises(ValueError, match=r"targets in \[0, 1\]"):
         net.fit(X, Y * 2, epochs=1, loss="bce")
+
+
+def test_one_backpropagation_step_worked_by_hand():
+    """A 2-2-1 network, one sample, worked out on paper (numbers chosen to stay exact in binary).
+
+    x = (1, 2); hidden: W1 = [[1, 0], [-1, 1]], b1 = (0, -2) -> z1 = (1, -1), a1 = relu = (1, 0)
+    output: W2 = [[2, 3]], b2 = 0.5 -> z2 = 2*1 + 3*0 + 0.5 = 2.5; MSE with target 0.5: L = (2.5 - 0.5)^2 = 4
+    dL/dz2 = 2 (2.5 - 0.5) = 4 -> dW2 = 4 * a1 = (4, 0), db2 = 4
+    dL/da1 = 4 * W2 = (8, 12) -> relu' = (1, 0) -> delta1 = (8, 0)
+    dW1 = delta1^T x = [[8, 16], [0, 0]], db1 = (8, 0), dL/dx = delta1 W1 = (8, 0)
+    """
+    net = gn.Network([gn.Dense(2, 2), gn.ReLU(), gn.Dense(2, 1)]).astype(np.float64)
+    net.layers[0].weights, net.layers[0].biases = [[1, 0], [-1, 1]], [0, -2]
+    net.layers[2].weights, net.layers[2].biases = [[2, 3]], [0.5]
+    value, dX, out = net.loss_and_gradients(np.array([[1.0, 2.0]]), np.array([[0.5]]), gn.MeanSquaredError())
+    assert value == 4.0 and out.tolist() == [[2.5]]
+    assert net.layers[2].grads["weights"].tolist() == [[4, 0]] and net.layers[2].grads["biases"].tolist() == [4]
+    assert net.layers[0].grads["weights"].tolist() == [[8, 16], [0, 0]]
+    assert net.layers[0].grads["biases"].tolist() == [8, 0]
+    assert dX.tolist() == [[8, 0]]
+    # and one SGD step with lr 0.125: w <- w - lr dW
+    gn.SGD(0.125).step(net.parameters(), net.gradients())
+    assert net.layers[2].weights.tolist() == [[1.5, 3.0]] and net.layers[0].weights.tolist() == [[0, -2], [-1, 1]]

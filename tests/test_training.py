@@ -267,3 +267,45 @@ def test_resume_refuses_a_different_optimizer(blobs, tmp_path):
     same = gn.SGD(0.1, momentum=0.9)
     _net().fit(X, y, epochs=2, batch_size=32, optimizer=same, resume_from=tmp_path / "c")
     assert same.iterations == 2 * 10                 # the state came from the checkpoint and went on
+
+
+# -- against an independent implementation ---------------------------------------------------------
+@pytest.mark.parametrize("activation, optimizer", [("relu", "sgd"), ("tanh", "adam"), ("sigmoid", "adamw")])
+def test_training_matches_pytorch_step_for_step(blobs, activation, optimizer):
+    """Same weights, same batches, same optimizer: glassnet and torch end with the same weights (float64)."""
+    torch = pytest.importorskip("torch")
+    X, y = blobs
+    X = X.astype(np.float64)
+    net = gn.Network.mlp([5, 16, 8, 3], activation=activation, dropout=0.0, seed=0, dtype=np.float64)
+    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}[activation]
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), act(), torch.nn.Linear(16, 8), act(),
+                                torch.nn.Linear(8, 3)).double()
+    with torch.no_grad():
+        for dense, linear in zip(net.layers[::2], model[::2]):
+            linear.weight.copy_(torch.from_numpy(dense.weights))     # same (n_out, n_in) layout
+            linear.bias.copy_(torch.from_numpy(dense.biases))
+    if optimizer == "sgd":
+        ours = gn.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
+        theirs = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    elif optimizer == "adam":
+        ours, theirs = gn.Adam(0.01), torch.optim.Adam(model.parameters(), lr=0.01)
+    else:
+        ours, theirs = gn.AdamW(0.01, weight_decay=0.1), torch.optim.AdamW(model.parameters(), lr=0.01,
+                                                                           weight_decay=0.1)
+    history = net.fit(X, y, epochs=2, batch_size=50, optimizer=ours, shuffle=False, seed=0)
+
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    losses = []
+    for _ in range(2):
+        total = 0.0
+        for start in range(0, len(X), 50):
+            theirs.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(Xt[start:start + 50]), yt[start:start + 50])
+            loss.backward()
+            theirs.step()
+            total += loss.item() * 50
+        losses.append(total / len(X))
+    for dense, linear in zip(net.layers[::2], model[::2]):
+        np.testing.assert_allclose(dense.weights, linear.weight.detach().numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(dense.biases, linear.bias.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(history.loss, losses, rtol=1e-10)
