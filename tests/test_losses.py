@@ -174,17 +174,22 @@ def _pair(head):
     return with_head, without
 
 
+def _assert_same_loss_and_gradients(a, b, X, y, loss):
+    """Networks a and b give the same loss, dL/dX and parameter gradients; returns (loss, out_a, out_b)."""
+    v1, dx1, out1 = a.loss_and_gradients(X, y, loss)
+    v2, dx2, out2 = b.loss_and_gradients(X, y, loss)
+    assert v1 == pytest.approx(v2, rel=1e-14)
+    np.testing.assert_allclose(dx1, dx2, rtol=1e-14)
+    for g1, g2 in zip(a.gradients(), b.gradients()):
+        np.testing.assert_allclose(g1, g2, rtol=1e-14)
+    return v1, out1, out2
+
+
 def test_softmax_head_uses_fused_cross_entropy_gradient():
     with_head, logits = _pair(gn.Softmax)
     X = np.random.default_rng(8).normal(size=(6, 4))
     y = np.array([0, 1, 2, 2, 1, 0])
-    loss = CrossEntropy()
-    v1, dx1, out1 = with_head.loss_and_gradients(X, y, loss)
-    v2, dx2, out2 = logits.loss_and_gradients(X, y, loss)
-    assert v1 == pytest.approx(v2, rel=1e-14)
-    np.testing.assert_allclose(dx1, dx2, rtol=1e-14)
-    for g1, g2 in zip(with_head.gradients(), logits.gradients()):
-        np.testing.assert_allclose(g1, g2, rtol=1e-14)
+    v1, out1, out2 = _assert_same_loss_and_gradients(with_head, logits, X, y, CrossEntropy())
     # the loss saw logits, and the Softmax layer still shows the probabilities
     np.testing.assert_allclose(out1, out2, rtol=1e-14)
     np.testing.assert_allclose(with_head.layers[-1].output.sum(axis=1), 1.0, rtol=1e-12)
@@ -197,13 +202,7 @@ def test_sigmoid_head_uses_fused_binary_cross_entropy_gradient():
     with_head, logits = _pair(gn.Sigmoid)
     X = np.random.default_rng(9).normal(size=(6, 4))
     y = np.array([0, 1, 1, 0, 1, 0])
-    loss = BinaryCrossEntropy()
-    v1, dx1, _ = with_head.loss_and_gradients(X, y, loss)
-    v2, dx2, _ = logits.loss_and_gradients(X, y, loss)
-    assert v1 == pytest.approx(v2, rel=1e-14)
-    np.testing.assert_allclose(dx1, dx2, rtol=1e-14)
-    for g1, g2 in zip(with_head.gradients(), logits.gradients()):
-        np.testing.assert_allclose(g1, g2, rtol=1e-14)
+    _assert_same_loss_and_gradients(with_head, logits, X, y, BinaryCrossEntropy())
 
 
 def test_mse_does_not_fuse_a_softmax_head():
