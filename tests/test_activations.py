@@ -13,6 +13,7 @@ import glassnet as gn
 from finite_differences import numeric_grad, rel_error
 from glassnet import activations
 from glassnet.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from optional import need
 
 
 def away_from_zero(shape, seed):
@@ -186,7 +187,7 @@ def _torch_functions(torch):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_forward_and_backward_match_torch(name):
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     z = away_from_zero((4, 6), seed=8) * 3
     C = np.random.default_rng(9).normal(size=(4, 6))
     layer = CASES[name]()
@@ -200,7 +201,7 @@ def test_forward_and_backward_match_torch(name):
 
 
 def test_sigmoid_and_softmax_extremes_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     z = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
     with np.errstate(under="ignore"):
         ours = Sigmoid().forward(z)

@@ -13,6 +13,7 @@ import pytest
 import glassnet as gn
 from glassnet.callbacks import Checkpoint
 from glassnet.cli import main
+from optional import need
 
 SMALL = ["--layers", "32", "--epochs", "1", "--quiet"]
 
@@ -251,7 +252,7 @@ def test_info_reads_a_single_file_model(tmp_path, capsys):
 
 def write_pngs(digits, folder):
     """Each digit three ways: white on black, black on white, and 100x100 black on white."""
-    Image = pytest.importorskip("PIL.Image")
+    Image = need("PIL.Image")
     files = []
     for index, label in one_of_each_digit(digits):
         pixels = digits.X_test[index]
@@ -325,7 +326,7 @@ def test_no_command_prints_the_overview(capsys):
 @pytest.fixture
 def bad_files(tmp_path, small_run):
     """A corrupt model, a model folder with a stray file, a text file named .png and a blank image."""
-    Image = pytest.importorskip("PIL.Image")
+    Image = need("PIL.Image")
     corrupt = tmp_path / "corrupt"
     shutil.copytree(small_run[0] / "model", corrupt)
     (corrupt / "model.json").write_text("{not json")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from glassnet import initializers as init
+from optional import need
 
 SHAPE = (1000, 1000)  # (n_out, n_in): 10^6 draws, so the sample std is within ~0.1% of the true one
 
@@ -115,7 +116,7 @@ def test_get_callable_and_unknown_name():
 
 
 def test_matches_torch_init_scale():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     w = torch.empty(500, 2000, dtype=torch.float64)
     torch.manual_seed(0)
     torch.nn.init.kaiming_normal_(w, nonlinearity="relu")            # fan_in mode, gain sqrt(2)

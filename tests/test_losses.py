@@ -14,6 +14,7 @@ import glassnet as gn
 from finite_differences import numeric_grad, rel_error
 from glassnet import losses
 from glassnet.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError, one_hot
+from optional import need
 
 
 def strict_numpy():
@@ -218,7 +219,7 @@ def test_mse_does_not_fuse_a_softmax_head():
 # -- against PyTorch -------------------------------------------------------------------------
 
 def test_losses_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(11)
     out = rng.normal(size=(7, 4)) * 3
@@ -239,7 +240,7 @@ def test_losses_match_torch():
 
 
 def test_extreme_logits_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     F = torch.nn.functional
     out = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 500.0]])
     y = np.array([1, 2])

@@ -14,6 +14,7 @@ import pytest
 import glassnet as gn
 from glassnet import optimizers, schedules
 from glassnet.optimizers import SGD, Adam, AdamW
+from optional import need
 
 N_STEPS = 5
 
@@ -300,7 +301,7 @@ TORCH_CONFIGS = [
 @pytest.mark.parametrize("kind, torch_kwargs, make", TORCH_CONFIGS,
                          ids=[f"{k}-{'-'.join(kw) or 'defaults'}" for k, kw, _ in TORCH_CONFIGS])
 def test_ten_steps_match_torch_optim(kind, torch_kwargs, make):
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     params, grads = make_problem(seed=4, n_steps=10)
     ours = run(make(), params, grads)
     tparams = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
@@ -316,7 +317,7 @@ def test_ten_steps_match_torch_optim(kind, torch_kwargs, make):
 
 
 def test_schedule_with_sgd_matches_torch_one_cycle():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     total = 12
     params, grads = make_problem(seed=5, n_steps=total)
     ours = run(SGD(schedules.OneCycle(0.1, total_steps=total), momentum=0.9), params, grads)

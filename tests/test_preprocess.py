@@ -8,6 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 import glassnet as gn
 from glassnet.preprocess import STEPS, area_resize, load_image, to_mnist, to_mnist_steps
+from optional import need
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +160,7 @@ def test_area_resize_averages_and_keeps_the_mean():
 # -- reading files ------------------------------------------------------------------------------
 @pytest.fixture
 def Image():
-    return pytest.importorskip("PIL.Image")
+    return need("PIL.Image")
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "1", "LA", "I;16"])

@@ -8,6 +8,7 @@ import pytest
 
 from glassnet import schedules
 from glassnet.schedules import Constant, Cosine, OneCycle, StepDecay
+from optional import need
 
 
 def test_constant():
@@ -33,7 +34,7 @@ def test_step_decay_keeps_an_explicit_steps_per_epoch():
 
 
 def test_step_decay_matches_torch_step_lr():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     steps_per_epoch, epochs = 4, 9
     s = StepDecay(0.2, gamma=0.3, step_size=2).bind(steps_per_epoch * epochs, steps_per_epoch)
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.2)
@@ -64,7 +65,7 @@ def test_cosine_bind_fills_only_a_missing_length():
 
 @pytest.mark.parametrize("total, min_lr", [(10, 0.0), (37, 1e-4), (100, 0.01)])
 def test_cosine_matches_torch_cosine_annealing(total, min_lr):
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     s = Cosine(0.1, total_steps=total, min_lr=min_lr)
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=min_lr)
@@ -99,7 +100,7 @@ def test_one_cycle_bind():
     (100, 0.3, 25.0, 1e4), (40, 0.25, 10.0, 100.0), (10, 0.25, 25.0, 1e4), (7, 0.3, 5.0, 10.0), (3, 0.5, 25.0, 1e4),
 ])
 def test_one_cycle_matches_torch_one_cycle_lr(total, pct_start, div, final_div):
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     s = OneCycle(0.1, total_steps=total, pct_start=pct_start, div_factor=div, final_div_factor=final_div)
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=total, pct_start=pct_start,

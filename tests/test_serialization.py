@@ -6,6 +6,7 @@ import pytest
 import glassnet as gn
 from glassnet import _safetensors
 from glassnet.serialization import weights_digest
+from optional import need
 
 
 def _trained(blobs, **kwargs):
@@ -43,7 +44,7 @@ def test_directory_layout_is_json_plus_safetensors(blobs, tmp_path):
 
 
 def test_files_load_with_the_reference_safetensors_library(blobs, tmp_path):
-    st = pytest.importorskip("safetensors.numpy")
+    st = need("safetensors.numpy")
     net = _trained(blobs)
     net.save(tmp_path / "m")
     theirs = st.load_file(str(tmp_path / "m" / "weights.safetensors"))

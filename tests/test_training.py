@@ -6,6 +6,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.training import Callback
+from optional import need
 
 
 def _net(seed=0, dropout=0.0):
@@ -273,7 +274,7 @@ def test_resume_refuses_a_different_optimizer(blobs, tmp_path):
 @pytest.mark.parametrize("activation, optimizer", [("relu", "sgd"), ("tanh", "adam"), ("sigmoid", "adamw")])
 def test_training_matches_pytorch_step_for_step(blobs, activation, optimizer):
     """Same weights, same batches, same optimizer: glassnet and torch end with the same weights (float64)."""
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     X, y = blobs
     X = X.astype(np.float64)
     net = gn.Network.mlp([5, 16, 8, 3], activation=activation, dropout=0.0, seed=0, dtype=np.float64)
