@@ -1,0 +1,454 @@
+"""Data you already have, by path: a folder of IDX files, a ``.npz``, a ``.csv``, a folder of images.
+
+Each reader returns raw arrays and facts, ``(X_train, y_train, X_test, y_test, classes, shape,
+info)``; :func:`glassnet.datasets.load` turns them into a :class:`Dataset` (scaling, flattening).
+Every problem is reported as one line naming the file and, for CSV, the row and column.
+
+- Folder of IDX files: the four MNIST-style files ``train-images``, ``train-labels``,
+  ``t10k-images`` (or ``test-images``) and ``t10k-labels``, raw or ``.gz``. A folder holding a
+  dataset glassnet knows (recognised by checksum, else by the folder's name) gets its class
+  names and licence, so Debian's ``/usr/share/datasets/fashion-mnist`` loads as Fashion-MNIST.
+- ``.npz``: arrays ``X`` and ``y``, optionally ``X_test``/``y_test`` and ``classes``.
+- ``.csv``: one example per row; the label column by name or index (default: a column called
+  ``label``, ``class``, ``target`` or ``y``, else the only column of words, else the first); a
+  header row is detected when its cells are not all numbers. Labels may be integers 0..k-1 or
+  class names.
+- Folder of images: one sub-folder per class (its name is the class name), PNG/JPEG/BMP/GIF
+  files, read with Pillow as grayscale and resized to one size; or ``train/`` and ``test/``
+  sub-folders each organised that way.
+
+Without a test set of their own (npz without ``X_test``, CSV, image folders without ``test/``),
+one fifth of each class is held out as the test set (seeded, stratified).
+Not here: colour images, regression targets, files larger than memory (except raw IDX, memory-mapped).
+"""
+
+import csv
+import hashlib
+import itertools
+import re
+from pathlib import Path
+
+import numpy as np
+
+from . import catalog
+from .errors import DatasetError
+from .idx import read_idx
+from .transforms import validation_split
+
+TEST_FRACTION = 0.2
+SPLIT_SEED = 0
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+LABEL_COLUMN_NAMES = ("label", "labels", "class", "target", "y")
+
+
+class Raw:
+    """What a reader found: arrays, class names, example shape and a description of the source."""
+
+    def __init__(self, X_train, y_train, X_test, y_test, classes, shape, *, name, description="", licence="",
+                 source="", extra=None):
+        self.X_train, self.y_train, self.X_test, self.y_test = X_train, y_train, X_test, y_test
+        self.classes, self.shape = list(classes), tuple(shape)
+        self.name, self.description, self.licence, self.source = name, description, licence, source
+        self.extra = dict(extra or {})
+
+
+def kind_of(path):
+    """What ``path`` holds: ``"idx"``, ``"images"``, ``"npz"``, ``"csv"``; DatasetError if none of these."""
+    path = Path(path)
+    if path.is_dir():
+        if _idx_files(path, strict=False):
+            return "idx"
+        return "images"
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return "npz"
+    if suffix in (".csv", ".txt", ".tsv"):
+        return "csv"
+    raise DatasetError(f"{path}: expected a folder (of IDX files or of class sub-folders of images), "
+                       f"a .npz or a .csv file, received a {suffix or 'suffix-less'} file")
+
+
+def read_path(path, *, label_column=None, image_size=None):
+    """Read the data at ``path`` (see the module docstring for the formats) into a :class:`Raw`."""
+    path = Path(path)
+    kind = kind_of(path)
+    if kind == "idx":
+        return read_idx_folder(path)
+    if kind == "images":
+        return read_image_folder(path, image_size=image_size)
+    if kind == "npz":
+        return read_npz(path)
+    return read_csv(path, label_column=label_column)
+
+
+# -- a folder of IDX files ---------------------------------------------------------------------
+def _idx_role(name):
+    """``train_images`` ... from a file name like ``t10k-labels-idx1-ubyte.gz``, or None."""
+    lower = name.lower()
+    if lower.endswith((".part", ".tmp")) or lower.startswith("."):
+        return None
+    split = "train" if "train" in lower else "test" if ("t10k" in lower or "test" in lower) else None
+    what = ("images" if ("images" in lower or "idx3" in lower)
+            else "labels" if ("labels" in lower or "idx1" in lower) else None)
+    if split is None or what is None or not re.search(r"idx\d|ubyte", lower):
+        return None
+    return f"{split}_{what}"
+
+
+def _idx_files(folder, strict=True):
+    """role -> path of the four IDX files in ``folder`` (``{}`` if it holds none and not ``strict``)."""
+    found = {}
+    for child in sorted(folder.iterdir()):
+        role = _idx_role(child.name) if child.is_file() else None
+        if role:
+            if role in found:
+                raise DatasetError(f"{folder}: two files look like the {role.replace('_', ' ')}: "
+                                   f"{found[role].name} and {child.name}; keep one")
+            found[role] = child
+    if found and len(found) < 4 or (strict and not found):
+        missing = [r.replace("_", " ") for r in catalog.ROLES if r not in found]
+        raise DatasetError(f"{folder}: expected four IDX files (train-images, train-labels, t10k-images, "
+                           f"t10k-labels, raw or .gz); missing the {', '.join(missing)}")
+    return found
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def identify(files, folder_name=""):
+    """``(catalog entry or None, how)``: which known dataset these IDX files are, by checksum or folder name."""
+    for entry in catalog.CATALOG.values():
+        if entry.archive is not None:
+            continue
+        matches = 0
+        for role, remote in entry.files.items():
+            path = files.get(role)
+            if path is None or path.stat().st_size not in {remote.size, *(_known_sizes(remote))}:
+                break
+            if _sha256(path) not in {remote.sha256, *remote.also_known}:
+                break
+            matches += 1
+        if matches == 4:
+            return entry, "checksums match"
+    entry = catalog.lookup(folder_name)
+    return (entry, "recognised by the folder's name") if entry else (None, "")
+
+
+def _known_sizes(remote):
+    # Debian's Fashion-MNIST files lack the gzip file-name field: 24 (train) or 23 (t10k) bytes shorter.
+    return {remote.size - len(remote.name.removesuffix(".gz")) - 1} if remote.size else set()
+
+
+def read_idx_folder(folder):
+    """The four IDX files of an MNIST-style folder, checked to agree with each other."""
+    folder = Path(folder)
+    files = _idx_files(folder)
+    arrays = {role: read_idx(path) for role, path in files.items()}
+    entry, how = identify(files, folder.name)
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim not in (2, 3) or labels.ndim != 1:
+            raise DatasetError(f"{files[split + '_images']}: expected images (n, rows, cols) and labels (n,), "
+                               f"received {images.shape} and {labels.shape}")
+        if len(images) != len(labels):
+            raise DatasetError(f"{folder}: {len(images)} {split} images but {len(labels)} {split} labels")
+        if labels.dtype.kind not in "iu" or (labels.size and labels.min() < 0):
+            raise DatasetError(f"{files[split + '_labels']}: expected non-negative integer labels, "
+                               f"received {labels.dtype}")
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise DatasetError(f"{folder}: train images are {arrays['train_images'].shape[1:]} but test images are "
+                           f"{arrays['test_images'].shape[1:]}")
+    X_train, X_test = arrays["train_images"], arrays["test_images"]
+    if entry is not None and entry.transpose:
+        X_train, X_test = X_train.transpose(0, 2, 1), X_test.transpose(0, 2, 1)
+    y_train = arrays["train_labels"].astype(np.int64)
+    y_test = arrays["test_labels"].astype(np.int64)
+    n_classes = int(max(y_train.max(initial=-1), y_test.max(initial=-1))) + 1
+    if entry is not None and n_classes <= len(entry.classes):
+        classes = list(entry.classes)
+        info = dict(name=entry.name, description=f"{entry.description} (from {folder}; {how})",
+                    licence=entry.licence, source=entry.source)
+    else:
+        classes = [str(k) for k in range(n_classes)]
+        info = dict(name=folder.name, description=f"IDX files in {folder}", source=str(folder))
+    return Raw(X_train, y_train, X_test, y_test, classes, X_train.shape[1:], **info)
+
+
+# -- .npz ------------------------------------------------------------------------------------
+def read_npz(path):
+    """``X``, ``y`` (and optional ``X_test``, ``y_test``, ``classes``) from a NumPy archive (no pickles)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"{path}: not a readable .npz archive ({exc})") from None
+    missing = [key for key in ("X", "y") if key not in arrays]
+    if missing:
+        raise DatasetError(f"{path}: expected arrays named X and y (and optionally X_test, y_test, classes), "
+                           f"found {', '.join(sorted(arrays)) or 'none'}")
+    if ("X_test" in arrays) != ("y_test" in arrays):
+        raise DatasetError(f"{path}: X_test and y_test go together; found only one of them")
+    X, y = arrays["X"], arrays["y"]
+    names = [str(c) for c in arrays["classes"].tolist()] if "classes" in arrays else None
+    _check_arrays(path, X, y, "X", "y")
+    if "X_test" in arrays:
+        X_test, y_test = arrays["X_test"], arrays["y_test"]
+        _check_arrays(path, X_test, y_test, "X_test", "y_test")
+        if X_test.shape[1:] != X.shape[1:]:
+            raise DatasetError(f"{path}: X has examples of shape {X.shape[1:]} but X_test {X_test.shape[1:]}")
+        labels, classes = _labels_to_classes(np.concatenate([y, y_test]), path, names)
+        y, y_test = labels[:len(y)], labels[len(y):]
+        held_out = False
+    else:
+        y, classes = _labels_to_classes(y, path, names)
+        X, y, X_test, y_test = validation_split(X, y, TEST_FRACTION, seed=SPLIT_SEED)
+        held_out = True
+    return Raw(X, y, X_test, y_test, classes, X.shape[1:], name=path.stem, source=str(path),
+               description=f"arrays from {path}" + (_held_out_note() if held_out else ""))
+
+
+def _check_arrays(path, X, y, x_name, y_name):
+    if X.dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: {x_name} expected numbers, received dtype {X.dtype}")
+    if X.ndim < 2:
+        raise DatasetError(f"{path}: {x_name} expected one example per row (n_samples, ...), received shape {X.shape}")
+    if y.ndim != 1 or len(y) != len(X):
+        raise DatasetError(f"{path}: {y_name} expected {len(X)} labels in one dimension, received shape {y.shape}")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(X))[0])
+        raise DatasetError(f"{path}: {x_name} expected finite numbers, received NaN or inf (first at {where})")
+
+
+def _labels_to_classes(y, path, names=None):
+    """Labels as integers 0..k-1 and the class names: integers are kept, anything else is named."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iu" or (y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()):
+        y = y.astype(np.int64)
+        if y.size and y.min() < 0:
+            raise DatasetError(f"{path}: labels must be class numbers 0, 1, 2, ... or class names; "
+                               f"received {int(y.min())}")
+        n = int(y.max()) + 1 if y.size else 0
+        if names is not None and len(names) < n:
+            raise DatasetError(f"{path}: label {n - 1} has no name in classes ({len(names)} names)")
+        return y, names if names is not None else [str(k) for k in range(n)]
+    if y.dtype.kind == "f":
+        bad = int(np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))[0])
+        raise DatasetError(f"{path}: label {y[bad].item()!r} (example {bad + 1}) is not a class: expected class "
+                           f"numbers 0, 1, 2, ... or class names")
+    classes, y = np.unique(y.astype(str), return_inverse=True)
+    return y.astype(np.int64), [str(c) for c in classes]
+
+
+def _held_out_note():
+    return f"; no test set given, so {TEST_FRACTION:.0%} of each class is held out (seed {SPLIT_SEED})"
+
+
+# -- .csv ------------------------------------------------------------------------------------
+def read_csv(path, *, label_column=None):
+    """One example per row, numbers only except the label column; see the module docstring.
+
+    The file is read in one streaming pass (memory: the numbers, as float32). Errors name the
+    file, the row (1-based, as a spreadsheet counts, header included) and the column. Features
+    that are all whole numbers from 0 to 255 are kept as 8-bit pixels (uint8), so that
+    ``load(..., scale=True)`` divides them by 255 like any image.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            sample = f.read(65536)
+            f.seek(0)
+            delimiter = "\t" if path.suffix.lower() == ".tsv" or ("\t" in sample and "," not in sample) else ","
+            rows = ((n, row) for n, row in enumerate(csv.reader(f, delimiter=delimiter), start=1)
+                    if row and any(cell.strip() for cell in row))
+            X, labels, row_numbers, header, label = _read_csv_rows(path, rows, label_column)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not a text CSV file ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: not a readable CSV file ({exc})") from None
+    if X.size and (X == np.round(X)).all() and X.min() >= 0 and X.max() <= 255:
+        X = X.astype(np.uint8)
+    y, classes = _csv_labels(path, labels, row_numbers, label, header)
+    X_train, y_train, X_test, y_test = validation_split(X, y, TEST_FRACTION, seed=SPLIT_SEED)
+    return Raw(X_train, y_train, X_test, y_test, classes, (X.shape[1],), name=path.stem, source=str(path),
+               description=f"{len(X):,} rows of {path}" + _held_out_note(),
+               extra={"label_column": _column_name(label, header)})
+
+
+def _read_csv_rows(path, rows, label_column):
+    """``(X float32, labels, row numbers, header or None, label column)`` from the non-blank rows."""
+    first = next(rows, None)
+    if first is None:
+        raise DatasetError(f"{path}: the file is empty (expected a header or one example per row)")
+    header = None
+    if not all(_is_number(cell) for cell in first[1]):
+        header = [cell.strip() for cell in first[1]]
+        first = next(rows, None)
+        if first is None:
+            raise DatasetError(f"{path}: the file has a header row but no examples")
+    width = len(header) if header is not None else len(first[1])
+    if width < 2:
+        raise DatasetError(f"{path}: expected a label column and at least one feature column, "
+                           f"received {width} column")
+    label = _label_index(path, label_column, header, width, first_row=first[1])
+    features = [c for c in range(width) if c != label]
+    block, blocks, labels, row_numbers, i = np.empty((4096, width - 1), dtype=np.float32), [], [], [], 0
+    for n, row in itertools.chain([first], rows):
+        if len(row) != width:
+            raise DatasetError(f"{path}, row {n}: expected {width} columns "
+                               f"({'as in the header' if header else 'as in row ' + str(first[0])}), "
+                               f"received {len(row)}")
+        try:
+            block[i] = row[:label] + row[label + 1:]           # NumPy parses the numbers
+        except ValueError:
+            c = next(c for c in features if not _is_number(row[c]))
+            raise DatasetError(f"{path}, row {n}, column {_column_name(c, header)}: expected a number, "
+                               f"received {row[c]!r}") from None
+        if not np.isfinite(block[i]).all():
+            c = features[int(np.flatnonzero(~np.isfinite(block[i]))[0])]
+            raise DatasetError(f"{path}, row {n}, column {_column_name(c, header)}: expected a finite number, "
+                               f"received {row[c]!r}")
+        labels.append(row[label].strip())
+        row_numbers.append(n)
+        i += 1
+        if i == len(block):
+            blocks.append(block)
+            block, i = np.empty_like(block), 0
+    blocks.append(block[:i])
+    return np.concatenate(blocks), np.array(labels), row_numbers, header, label
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _column_name(c, header):
+    return f"{c + 1} ({header[c]!r})" if header else str(c + 1)
+
+
+def _label_index(path, label_column, header, width, first_row):
+    """The 0-based index of the label column.
+
+    By default: a column named like a label (``label``, ``class``...), else the only column whose
+    first value is not a number (class names), else the first column.
+    """
+    if label_column is None:
+        if header:
+            for name in LABEL_COLUMN_NAMES:
+                matches = [c for c, h in enumerate(header) if h.lower() == name]
+                if matches:
+                    return matches[0]
+        words = [c for c, cell in enumerate(first_row) if not _is_number(cell)]
+        return words[0] if len(words) == 1 else 0
+    if isinstance(label_column, str) and not label_column.lstrip("-").isdigit():
+        if not header or label_column not in header:
+            raise DatasetError(f"{path}: no column named {label_column!r}"
+                               + (f" (columns: {', '.join(header[:8])}{'...' if len(header) > 8 else ''})"
+                                  if header else " (the file has no header row)"))
+        return header.index(label_column)
+    index = int(label_column)
+    if not -width <= index < width:
+        raise DatasetError(f"{path}: label column {index} is out of range for {width} columns")
+    return index % width
+
+
+def _csv_labels(path, labels, row_numbers, label, header):
+    """Integer labels 0..k-1 and class names; numeric labels must be whole numbers >= 0."""
+    numeric = np.array([_is_number(v) for v in labels])
+    if numeric.all():
+        values = labels.astype(np.float64)
+        bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)) | (values < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise DatasetError(f"{path}, row {row_numbers[i]}, column {_column_name(label, header)}: label "
+                               f"{str(labels[i])!r} is not a class (expected whole numbers 0, 1, 2, ... "
+                               f"or class names)")
+        y = values.astype(np.int64)
+        return y, [str(k) for k in range(int(y.max()) + 1)]
+    if numeric.any():
+        i = int(np.flatnonzero(numeric)[0]) if numeric.sum() < len(numeric) / 2 else int(np.flatnonzero(~numeric)[0])
+        raise DatasetError(f"{path}, row {row_numbers[i]}, column {_column_name(label, header)}: label "
+                           f"{str(labels[i])!r} mixes with the other labels (some are numbers, some are names); "
+                           f"use one kind")
+    classes, y = np.unique(labels, return_inverse=True)
+    return y.astype(np.int64), [str(c) for c in classes]
+
+
+# -- a folder of images ------------------------------------------------------------------------
+def read_image_folder(folder, *, image_size=None):
+    """Images in one sub-folder per class (or ``train/`` and ``test/`` folders of those), as grayscale uint8.
+
+    Args:
+        image_size: ``(height, width)`` to resize every image to; default: the size of the first
+            image (sorted by class, then file name).
+    """
+    from ..errors import require
+
+    require("PIL.Image", "image")
+    folder = Path(folder)
+    split = (folder / "train").is_dir() and (folder / "test").is_dir()
+    train_dir = folder / "train" if split else folder
+    classes = _class_folders(train_dir)
+    size = tuple(image_size) if image_size is not None else None
+    X_train, y_train, size = _read_images(train_dir, classes, size)
+    if split:
+        test_classes = _class_folders(folder / "test")
+        unknown = sorted(set(test_classes) - set(classes))
+        if unknown:
+            raise DatasetError(f"{folder / 'test'}: class folders {', '.join(unknown)} are not in {train_dir}")
+        X_test, y_test, _ = _read_images(folder / "test", classes, size)
+        note = ""
+    else:
+        X_train, y_train, X_test, y_test = validation_split(X_train, y_train, TEST_FRACTION, seed=SPLIT_SEED)
+        note = _held_out_note()
+    return Raw(X_train, y_train, X_test, y_test, classes, size, name=folder.name, source=str(folder),
+               description=f"{len(X_train) + len(X_test):,} images in {len(classes)} class folders of {folder}, "
+                           f"grayscale {size[0]}x{size[1]}" + note)
+
+
+def _class_folders(folder):
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DatasetError(f"{folder}: expected one sub-folder of images per class (e.g. {folder}/cat/1.png), "
+                           f"found no sub-folders")
+    return classes
+
+
+def _read_images(folder, classes, size):
+    from PIL import Image, UnidentifiedImageError
+
+    images, labels = [], []
+    for k, name in enumerate(classes):
+        class_dir = folder / name
+        if not class_dir.is_dir():          # a class with no test images
+            continue
+        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for path in files:
+            try:
+                with Image.open(path) as image:
+                    image = image.convert("L")
+                    if size is None:
+                        size = (image.height, image.width)
+                    if (image.height, image.width) != size:
+                        image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                    images.append(np.asarray(image, dtype=np.uint8))
+            except UnidentifiedImageError:
+                raise DatasetError(f"{path}: not a readable image (an unknown format, or damaged)") from None
+            except (OSError, ValueError, SyntaxError) as exc:   # e.g. a truncated file
+                reason = " ".join(str(exc).replace(repr(str(path)), "").replace(str(path), "").split())
+                raise DatasetError(f"{path}: not a readable image ({reason or type(exc).__name__})") from None
+            labels.append(k)
+    if not images:
+        raise DatasetError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
+    return np.stack(images), np.array(labels, dtype=np.int64), size
