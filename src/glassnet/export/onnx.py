@@ -1,0 +1,147 @@
+"""Export a network to ONNX, to serve it anywhere ONNX Runtime runs.
+
+The graph is the network written out in ONNX operators, one node per layer::
+
+    Dense            Gemm(x, W, b, transB=1)     # Z = X W^T + b; W stays (n_out, n_in)
+    ReLU             Relu
+    LeakyReLU(a)     LeakyRelu(alpha=a)
+    Sigmoid / Tanh   Sigmoid / Tanh
+    Softmax          Softmax(axis=-1)             # per row
+    Identity         Identity
+    Dropout          Identity                     # dropout does nothing at inference
+
+Input ``"input"`` is float32 ``(batch, n_features)`` and output ``"output"`` float32
+``(batch, n_outputs)``; the batch axis is dynamic. Weights are stored as initializers
+named like glassnet's parameters (``"0.weights"``, ``"0.biases"``, ...). Default opset:
+:data:`DEFAULT_OPSET` (17); any opset from 13 on works (Softmax's per-row meaning is fixed
+since 13). Needs the ``onnx`` extra (``onnx`` and ``onnxruntime``, which checks every export).
+
+Not here: importing ONNX files into glassnet, quantisation, other dtypes than float32.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write_bytes
+from ..activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ..errors import require
+from ..layers import Dense, Dropout
+from ._common import TOLERANCE, check_layers, compare, parity_inputs, reference_outputs
+
+#: The ONNX opset written unless ``opset=`` says otherwise.
+DEFAULT_OPSET = 17
+#: The oldest opset accepted (Softmax over the last axis of a 2-D input since opset 13).
+MIN_OPSET = 13
+
+_SIMPLE_OPS = {ReLU: "Relu", Sigmoid: "Sigmoid", Tanh: "Tanh", Identity: "Identity", Dropout: "Identity"}
+
+
+def to_onnx(net, path, *, softmax=False, opset=DEFAULT_OPSET, tolerance=TOLERANCE):
+    """Write ``net`` as an ONNX model to ``path`` and check it in ONNX Runtime; returns a ``ParityReport``.
+
+    Before anything is written the model passes ``onnx.checker`` and runs in ONNX Runtime on a
+    batch of real inputs; the file is only written (atomically) if its outputs match glassnet's
+    (max absolute difference at most ``tolerance * max(1, largest |output|)``), otherwise
+    :class:`ParityError` is raised.
+
+    Args:
+        net: a ``Network`` of Dense, Dropout and activation layers.
+        path: the ``.onnx`` file to write.
+        softmax: add a final Softmax (a Sigmoid for a single output) so the model returns what
+            ``net.predict_proba`` returns; nothing is added if the network already ends in one.
+            Default ``False``: the model returns ``net.forward``'s outputs (logits).
+        opset: ONNX opset version, from 13 on (default 17).
+        tolerance: largest absolute difference accepted by the parity check (for outputs up to 1;
+            scaled by the largest |output| above that, see :class:`ParityReport`).
+
+    Raises:
+        UnsupportedLayerError: a layer has no ONNX equivalent (e.g. a custom ``Layer`` subclass).
+        ParityError: ONNX Runtime's outputs differ from glassnet's by more than allowed.
+
+    Example (needs ``pip install "glassnet[onnx]"``)::
+
+        report = gn.export.to_onnx(net, "model.onnx")
+        print(report)   # parity OK (model.onnx): onnxruntime and glassnet agree on 256 bundled digits ...
+    """
+    data, report = _export(net, softmax=softmax, opset=opset, tolerance=tolerance, path=path)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
+    return report
+
+
+def to_onnx_bytes(net, *, softmax=False, opset=DEFAULT_OPSET, tolerance=TOLERANCE):
+    """``(serialized ONNX model, ParityReport)`` without writing a file (same checks as :func:`to_onnx`)."""
+    return _export(net, softmax=softmax, opset=opset, tolerance=tolerance, path=None)
+
+
+def _export(net, *, softmax, opset, tolerance, path):
+    onnx = require("onnx", "onnx")
+    ort = require("onnxruntime", "onnx")
+    check_layers(net, "to_onnx")
+    max_opset = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) or not MIN_OPSET <= opset <= max_opset:
+        raise ValueError(f"to_onnx: opset expected an integer from {MIN_OPSET} to {max_opset} (the newest this "
+                         f"onnx knows), received {opset!r}")
+    if not isinstance(softmax, (bool, np.bool_)):
+        raise TypeError(f"to_onnx: softmax expected a bool, received {softmax!r}")
+    model = build_model(net, softmax=bool(softmax), opset=int(opset))
+    onnx.checker.check_model(model, full_check=True)
+    data = model.SerializeToString()
+
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    X, inputs = parity_inputs(net)
+    (received,) = session.run(None, {"input": X})
+    expected = reference_outputs(net, X, probabilities=bool(softmax))
+    return data, compare("onnxruntime", expected, received, inputs, tolerance, path)
+
+
+def build_model(net, *, softmax=False, opset=DEFAULT_OPSET):
+    """The ONNX ``ModelProto`` for ``net`` (not checked or run: :func:`to_onnx` does that)."""
+    require("onnx", "onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from .. import __version__
+
+    check_layers(net, "to_onnx")
+    nodes, initializers = [], []
+    x = "input"
+    for i, layer in enumerate(net.layers):
+        out = f"{i}.output"
+        if isinstance(layer, Dense):
+            W, b = f"{i}.weights", f"{i}.biases"
+            initializers.append(numpy_helper.from_array(np.asarray(layer.weights, dtype=np.float32), W))
+            initializers.append(numpy_helper.from_array(np.asarray(layer.biases, dtype=np.float32), b))
+            nodes.append(helper.make_node("Gemm", [x, W, b], [out], name=f"{i}.Dense", transB=1))
+        elif isinstance(layer, LeakyReLU):
+            nodes.append(helper.make_node("LeakyRelu", [x], [out], name=f"{i}.LeakyReLU", alpha=layer.alpha))
+        elif isinstance(layer, Softmax):
+            nodes.append(helper.make_node("Softmax", [x], [out], name=f"{i}.Softmax", axis=-1))
+        else:
+            op = _SIMPLE_OPS[type(layer)]
+            nodes.append(helper.make_node(op, [x], [out], name=f"{i}.{type(layer).__name__}"))
+        x = out
+    if softmax and not isinstance(net.layers[-1], (Softmax, Sigmoid)):
+        if net.n_outputs == 1:
+            nodes.append(helper.make_node("Sigmoid", [x], ["probabilities"], name="probabilities.Sigmoid"))
+        else:
+            nodes.append(helper.make_node("Softmax", [x], ["probabilities"], name="probabilities.Softmax", axis=-1))
+        x = "probabilities"
+    nodes.append(helper.make_node("Identity", [x], ["output"], name="output"))
+
+    graph = helper.make_graph(
+        nodes, "glassnet",
+        inputs=[helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", net.n_features])],
+        outputs=[helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", net.n_outputs])],
+        initializer=initializers)
+    opsets = [helper.make_opsetid("", opset)]
+    what = "probabilities (softmax)" if softmax else "network outputs (logits unless the network ends in softmax)"
+    model = helper.make_model(
+        graph, opset_imports=opsets, producer_name="glassnet", producer_version=__version__,
+        ir_version=helper.find_min_ir_version_for(opsets),
+        doc_string=f"glassnet network: input (batch, {net.n_features}) float32 -> output (batch, "
+                   f"{net.n_outputs}) float32, {what}")
+    helper.set_model_props(model, {"glassnet.architecture": json.dumps(net.get_config())})
+    return model
