@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean bench bench-quick
 
 venv:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "glassnet needs Python 3.11 or newer; found " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
@@ -18,8 +18,19 @@ demo: venv
 # Install with the dev extras, lint, and run the whole test suite (and the docstring examples).
 test: venv
 	@$(PIP) install -q -e ".[dev]"
-	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+# Benchmark glassnet against PyTorch (CPU) and scikit-learn: writes benchmarks/results.md and results.json.
+# Needs torch (pip install torch) besides the dev extras. About 15-25 minutes on 2 cores; run it on a quiet machine.
+bench: venv
+	@$(PIP) install -q -e ".[dev]"
+	$(BIN)/python -m benchmarks
+
+# A smoke run on tiny sizes (under a minute).
+bench-quick: venv
+	@$(PIP) install -q -e ".[dev]"
+	$(BIN)/python -m benchmarks --quick --out runs/bench-quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache src/*.egg-info

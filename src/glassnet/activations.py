@@ -33,12 +33,18 @@ class ReLU(Layer):
     """
 
     def forward(self, x, training=False):
-        self.active = x > 0                          # backward needs which neurons fired
-        self.output = np.maximum(x, 0)
+        if self._workspace is None or not training:
+            self.active = x > 0                      # backward needs which neurons fired
+            self.output = np.maximum(x, 0)
+        else:                                        # inside fit: the same, into reused buffers
+            self.active = np.greater(x, 0, out=self._buffer("active", x.shape, bool))
+            self.output = np.maximum(x, 0, out=self._buffer("a", x.shape, x.dtype))
         return self.output
 
     def backward(self, delta):
-        return delta * self.active
+        if self._workspace is None:
+            return delta * self.active
+        return np.multiply(delta, self.active, out=delta)  # delta is a training buffer: in place
 
 
 class LeakyReLU(Layer):

@@ -15,6 +15,12 @@ and ``biases`` are ``(n_out,)``, so one neuron computes ``z = w·x + b`` and a b
 
 Layers compute gradients; they never apply them (that is the optimizer's job).
 Not here: convolutions, normalisation layers, recurrent layers.
+
+Speed, without hiding the maths: called by you, every pass returns new arrays you may keep.
+Inside ``fit`` (and only during one training step) a layer is given a *workspace*, a dict of
+arrays it reuses from batch to batch, so the same formulas write into existing memory
+(``np.matmul(..., out=...)``, in-place element-wise steps) instead of allocating new arrays
+for every mini-batch. The numbers are the same either way (``tests/test_fastpaths.py``).
 """
 
 import numpy as np
@@ -33,6 +39,8 @@ class Layer:
         self.params = {}
         self.grads = {}
         self.output = None  # the neurons' values from the last forward pass
+        # Reused buffers: a dict only while fit runs a training step, None otherwise (see _buffer).
+        self._workspace = None
 
     # -- the two passes -------------------------------------------------------------
     def forward(self, x, training=False):
@@ -40,6 +48,22 @@ class Layer:
 
     def backward(self, delta):
         raise NotImplementedError
+
+    # -- memory -------------------------------------------------------------------
+    def _buffer(self, name, shape, dtype):
+        """An array of ``shape`` to write a result into.
+
+        Outside a training step: a new array (the caller may keep it). Inside one: the first rows of
+        a buffer kept in the workspace and reused by the next batches (a smaller last batch uses a
+        view of the same memory; a larger one grows the buffer once).
+        """
+        workspace = getattr(self, "_workspace", None)
+        if workspace is None:
+            return np.empty(shape, dtype)
+        buf = workspace.get(name)
+        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) or buf.dtype != dtype:
+            buf = workspace[name] = np.empty(shape, dtype)
+        return buf[:shape[0]]
 
     # -- description --------------------------------------------------------------
     def output_size(self, n_in):
@@ -122,16 +146,24 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         self.x = x                                   # backward needs the inputs for dW
-        z = x @ self.params["weights"].T             # Z = X W^T
-        z += self.params["biases"]                   #   + b (broadcast over samples)
+        W, b = self.params["weights"], self.params["biases"]
+        if self._workspace is None or not training:
+            z = x @ W.T                              # Z = X W^T
+        else:                                        # (the same product, written into a reused buffer)
+            z = np.matmul(x, W.T, out=self._buffer("z", (len(x), self.n_out), W.dtype))
+        z += b                                       #   + b (broadcast over samples)
         self.output = z
         return z
 
     def backward(self, delta):
         W = self.params["weights"]
         np.matmul(delta.T, self.x, out=self.grads["weights"])  # dL/dW[j,i] = sum_n delta[n,j] x[n,i]
-        np.sum(delta, axis=0, out=self.grads["biases"])        # dL/db[j]   = sum_n delta[n,j]
-        return delta @ W                                        # dL/dx[n,i] = sum_j delta[n,j] W[j,i]
+        delta.sum(axis=0, out=self.grads["biases"])            # dL/db[j]   = sum_n delta[n,j]
+        if self._workspace is None:
+            return delta @ W                                    # dL/dx[n,i] = sum_j delta[n,j] W[j,i]
+        if self._workspace.get("skip_input_gradient"):
+            return None          # first layer in fit: nobody needs dL/dX, skip a third of its work
+        return np.matmul(delta, W, out=self._buffer("dx", (len(delta), self.n_in), W.dtype))
 
     def output_size(self, n_in):
         return self.n_out
@@ -168,14 +200,23 @@ class Dropout(Layer):
             self.scaled_mask = None
             self.output = x
             return x
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
-        self.scaled_mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
-        self.output = x * self.scaled_mask
+        if self._workspace is None:
+            keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
+            self.scaled_mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
+            self.output = x * self.scaled_mask
+            return self.output
+        # Same random numbers and mask, written into reused buffers.
+        u = self.rng.random(dtype=np.float32, out=self._buffer("u", x.shape, np.float32))
+        keep = np.greater_equal(u, self.p, out=self._buffer("keep", x.shape, bool))
+        self.scaled_mask = np.divide(keep, x.dtype.type(1.0 - self.p), out=self._buffer("mask", x.shape, x.dtype))
+        self.output = np.multiply(x, self.scaled_mask, out=self._buffer("a", x.shape, x.dtype))
         return self.output
 
     def backward(self, delta):
         if self.scaled_mask is None:
             return delta
+        if self._workspace is not None:              # delta is a training buffer: scale it in place
+            return np.multiply(delta, self.scaled_mask, out=delta)
         return delta * self.scaled_mask              # only the kept neurons pass gradient back
 
     def get_config(self):

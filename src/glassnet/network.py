@@ -69,6 +69,7 @@ class Network:
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
         self.history_ = None
         self.loss_ = None
+        self._workspace = None   # reused buffers, only during a training step (see _train_step)
 
     def _chain_sizes(self):
         """Neurons after each layer, checking that Dense sizes chain."""
@@ -145,9 +146,34 @@ class Network:
         out = self.forward(X, training=training, upto=upto)
         if upto < len(self.layers):
             self.layers[-1].forward(out, training=training)  # keep the output neurons' values visible
-        value = loss.value(out, y)
-        delta = loss.gradient(out, y)
+        workspace = getattr(self, "_workspace", None)
+        grad_out = None if workspace is None else _reuse(workspace, "dout", out.shape, out.dtype)
+        value, delta = loss.value_and_gradient(out, y, grad_out)      # one softmax for both
         return value, self.backward(delta, upto=upto), out
+
+    def _train_step(self, X, y, loss, workspace):
+        """``loss_and_gradients`` for ``fit``: the same numbers, in buffers reused across batches.
+
+        ``workspace`` is ``{"network": dict, "layers": [dict per layer]}``, created by ``fit`` and kept
+        between batches. Layers see it only during this call, so arrays returned to users by any
+        other call (forward, predict, evaluate) are always new. The first Dense layer skips
+        ``dL/dX``: training never uses the gradient with respect to the data.
+        Returns ``(loss value, output fed to the loss)``.
+        """
+        layers = self.layers
+        first = layers[0]
+        workspace["layers"][0]["skip_input_gradient"] = isinstance(first, Dense) and \
+            type(first).backward is Dense.backward    # a subclass with its own backward gets dL/dX
+        for layer, own in zip(layers, workspace["layers"]):
+            layer._workspace = own
+        self._workspace = workspace["network"]
+        try:
+            value, _, out = self.loss_and_gradients(X, y, loss, training=True)
+        finally:
+            for layer in layers:
+                layer._workspace = None
+            self._workspace = None
+        return value, out
 
     def outputs_probabilities(self, upto=None):
         """Whether the output of the first ``upto`` layers is already a probability (ends in softmax/sigmoid)."""
@@ -205,6 +231,8 @@ class Network:
 
     def _outputs(self, X):
         """Outputs in chunks (eval mode), so huge inputs never build one huge activation."""
+        if len(X) <= _PREDICT_CHUNK:
+            return self.forward(X)           # one chunk (a single image: no list, no concatenate)
         return np.concatenate([self.forward(X[s:s + _PREDICT_CHUNK]) for s in range(0, len(X), _PREDICT_CHUNK)])
 
     def predict_proba(self, X):
@@ -220,10 +248,11 @@ class Network:
 
     def predict(self, X):
         """Predicted class per sample: the output neuron with the highest value (or ``p >= 0.5``)."""
-        proba = self.predict_proba(X)
-        if proba.shape[1] == 1:
-            return (proba[:, 0] >= 0.5).astype(np.int64)
-        return proba.argmax(axis=1)
+        if self.n_outputs == 1:
+            return (self.predict_proba(X)[:, 0] >= 0.5).astype(np.int64)
+        # Several classes: softmax keeps the order of the outputs, so the largest logit is the
+        # most probable class; skipping the softmax saves most of the time for a single image.
+        return self._outputs(self._check_X(X)).argmax(axis=1)
 
     def evaluate(self, X, y, loss=None):
         """``Evaluation(loss, accuracy)`` on ``(X, y)``; accuracy is ``None`` for real-valued targets."""
@@ -278,6 +307,26 @@ class Network:
                          for i, layer in enumerate(self.layers))
         sizes = f"{self.n_features} inputs -> {self.n_outputs} outputs, {self.n_params:,} parameters"
         return f"Network(\n{body}\n)  # {sizes}"
+
+    def _repr_html_(self):
+        """In Jupyter: a diagram of the layers and the summary table (see ``glassnet.notebook``)."""
+        from .notebook import network_html
+
+        return network_html(self)
+
+    def explain(self, x, **kwargs):
+        """Trace one prediction neuron by neuron; see :func:`glassnet.explain.explain` for the arguments."""
+        from .explain import explain
+
+        return explain(self, x, **kwargs)
+
+
+def _reuse(workspace, name, shape, dtype):
+    """The first ``shape[0]`` rows of a buffer kept in ``workspace`` (grown when too small)."""
+    buf = workspace.get(name)
+    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) or buf.dtype != dtype:
+        buf = workspace[name] = np.empty(shape, dtype)
+    return buf[:shape[0]]
 
 
 def _short(layer):

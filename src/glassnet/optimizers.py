@@ -30,6 +30,13 @@ class Optimizer:
     #: names of the per-parameter state buffers, saved by ``state_dict``
     buffers = ()
 
+    #: Every this many steps, state entries smaller than the smallest normal float are set to 0.
+    #: Why: a velocity whose gradient stays 0 (a pixel that is always black) decays as
+    #: ``0.9^t v`` into *subnormal* numbers and never reaches 0 (``0.9 * 1e-45`` rounds back up);
+    #: on many CPUs arithmetic on subnormals is far slower. Values this small (< 1.2e-38 in float32)
+    #: change no weight: ``lr * v`` rounds to 0 against any normal weight.
+    flush_every = 256
+
     def __init__(self, lr):
         if not isinstance(lr, _schedules.Schedule):
             check_params(type(self).__name__, {"lr": ("float", 0.0, None, True)}, {"lr": lr})
@@ -56,6 +63,23 @@ class Optimizer:
                 self.state[i] = {name: np.zeros_like(w) for name in self.buffers}
             self._update(i, w, g, lr)
         self.iterations += 1
+        if self.iterations % self.flush_every == 0:
+            self.flush_subnormals()
+
+    def flush_subnormals(self):
+        """Set state entries below the smallest normal number (subnormals) to exactly 0."""
+        for bufs in self.state.values():
+            for buf in bufs.values():
+                tiny = np.finfo(buf.dtype).tiny
+                np.copyto(buf, 0, where=np.abs(buf) < tiny)
+
+    def _scratch(self, i, w):
+        """A work array shaped like parameter ``i``, reused by every step (not part of the saved state)."""
+        scratch = self.__dict__.setdefault("_scratch_buffers", {})
+        buf = scratch.get(i)
+        if buf is None or buf.shape != w.shape or buf.dtype != w.dtype:
+            buf = scratch[i] = np.empty_like(w)
+        return buf
 
     def _update(self, i, w, g, lr):
         raise NotImplementedError
@@ -114,13 +138,14 @@ class SGD(Optimizer):
 
     def _update(self, i, w, g, lr):
         if self.weight_decay:
-            g = g + self.weight_decay * w
+            g = g + w.dtype.type(self.weight_decay) * w
         if self.momentum:
             v = self.state[i]["velocity"]
-            v *= self.momentum
+            v *= w.dtype.type(self.momentum)
             v += g                                         # v = mu v + g
-            g = g + self.momentum * v if self.nesterov else v
-        w -= w.dtype.type(lr) * g                          # w = w - lr step
+            g = g + w.dtype.type(self.momentum) * v if self.nesterov else v
+        step = np.multiply(g, w.dtype.type(lr), out=self._scratch(i, w))  # lr * step, in a reused array
+        w -= step                                          # w = w - lr step
 
     def get_config(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}

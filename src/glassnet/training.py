@@ -15,7 +15,9 @@ Randomness is derived from ``seed`` and the epoch number (shuffle, dropout masks
 same seed gives the same weights and a resumed run equals an uninterrupted one.
 """
 
+import contextlib
 import math
+import os
 import signal
 import threading
 import time
@@ -140,11 +142,13 @@ class CallbackList(Callback):
 class TrainingRun:
     """The state of one ``fit`` call, shared with callbacks."""
 
-    def __init__(self, network, optimizer, loss, *, epochs, batch_size, n_samples, seed, history, shuffle):
+    def __init__(self, network, optimizer, loss, *, epochs, batch_size, n_samples, seed, history, shuffle,
+                 augment=None):
         self.network, self.optimizer, self.loss = network, optimizer, loss
         self.epochs, self.batch_size, self.n_samples = epochs, batch_size, n_samples
         self.steps_per_epoch = math.ceil(n_samples / batch_size)
         self.seed, self.history, self.shuffle = seed, history, shuffle
+        self.augment = augment
         self.epoch = 0
         self.position = None            # where training stands, for mid-epoch checkpoints
         self.stop_requested = False
@@ -155,7 +159,7 @@ class TrainingRun:
 
     def config(self):
         return {"epochs": self.epochs, "batch_size": self.batch_size, "n_samples": self.n_samples,
-                "seed": self.seed, "loss": self.loss.name, "shuffle": self.shuffle}
+                "seed": self.seed, "loss": self.loss.name, "shuffle": self.shuffle, "augment": self.augment is not None}
 
 
 class _DeferredInterrupt:
@@ -185,7 +189,7 @@ _fit_limits = {"epochs": ("int", 1, None, False), "batch_size": ("int", 1, None,
 
 
 def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entropy", validation_data=None,
-        callbacks=(), seed=None, verbose=0, shuffle=True, resume_from=None):
+        callbacks=(), seed=None, verbose=0, shuffle=True, resume_from=None, augment=None):
     """Train ``net`` on ``(X, y)`` with mini-batch gradient descent; returns a :class:`History`.
 
     Args:
@@ -201,6 +205,12 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
         verbose: 0 silent, 1 a progress bar (one line per epoch when not on a terminal).
         shuffle: reshuffle the samples every epoch.
         resume_from: a ``Checkpoint`` directory to continue from (same data and batch size).
+        augment: optional ``augment(X_batch, rng) -> X_batch`` applied to every mini-batch (for example
+            ``glassnet.datasets.Augment``); ``rng`` is a Generator derived from ``seed`` and the epoch,
+            so augmented runs are reproducible and resume exactly. It may change ``X_batch`` in place.
+
+    ``X`` may be a memory-mapped array (``np.load(path, mmap_mode="r")``) larger than memory: it is
+    checked in chunks and each mini-batch is read from it when needed, never copied as a whole.
 
     Raises:
         TrainingDiverged: the loss became NaN/inf; the network keeps the last good weights.
@@ -211,7 +221,9 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     check_params("fit", _fit_limits, {"epochs": epochs, "batch_size": batch_size, "verbose": verbose,
                                       "shuffle": shuffle})
     loss = losses.get(loss)
-    X = net._check_X(X)
+    X = _check_training_X(net, X)
+    if augment is not None and not callable(augment):
+        raise TypeError(f"fit: augment expected a callable augment(X_batch, rng), received {describe(augment)}")
     y, is_labels = prepare_targets(y, len(X), net.n_outputs, loss)
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -226,7 +238,7 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     resumed = None
     if resume_from is not None:
         resumed = serialization.load_checkpoint(resume_from)
-        _check_resume(resumed, net, loss, batch_size, len(X), shuffle, seed, optimizer)
+        _check_resume(resumed, net, loss, batch_size, len(X), shuffle, seed, optimizer, augment)
         seed = resumed["run"]["seed"]
     if optimizer is None and resumed is not None:
         optimizer = optimizers.from_config(*resumed["optimizer"])
@@ -244,15 +256,17 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     history = resumed["history"] if resumed else History(seed)
     history.interrupted = False
     run = TrainingRun(net, optimizer, loss, epochs=epochs, batch_size=batch_size, n_samples=len(X), seed=seed,
-                      history=history, shuffle=shuffle)
+                      history=history, shuffle=shuffle, augment=augment)
     optimizer.schedule.bind(epochs * run.steps_per_epoch, run.steps_per_epoch)
+    run.workspace = {"network": {}, "layers": [{} for _ in net.layers], "batch": {}}   # reused buffers
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
         callbacks.append(ProgressBar())
     cbs = CallbackList(callbacks)
     cbs.bind(run)
     position = resumed["position"] if resumed else None
 
-    with _DeferredInterrupt() as interrupt:
+    with _DeferredInterrupt() as interrupt, _blas_threads(blas_threads_for(net, batch_size)), \
+            _random_access(X, shuffle):
         cbs.on_train_begin({"epochs": epochs, "steps_per_epoch": run.steps_per_epoch, "seed": seed,
                             "validation": validation_data is not None})
         net.loss_, net.history_ = loss, history
@@ -277,7 +291,7 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     return history
 
 
-def _check_resume(resumed, net, loss, batch_size, n_samples, shuffle, seed, optimizer):
+def _check_resume(resumed, net, loss, batch_size, n_samples, shuffle, seed, optimizer, augment=None):
     """Refuse to resume a checkpoint made for another network, data, batch size or optimizer."""
     saved_config = resumed["optimizer"][0]
     if optimizer is not None:
@@ -298,6 +312,9 @@ def _check_resume(resumed, net, loss, batch_size, n_samples, shuffle, seed, opti
                              f"received {key}={value!r}; resume with the same data and settings")
     if seed is not None and seed != expected["seed"]:
         raise ValueError(f"resume_from: the checkpoint was made with seed={expected['seed']}, received seed={seed}")
+    if expected.get("augment", False) != (augment is not None):
+        was = "with" if expected.get("augment", False) else "without"
+        raise ValueError(f"resume_from: the checkpoint was made {was} augment=; resume with the same augmentation")
 
 
 def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, resume_at):
@@ -309,47 +326,55 @@ def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, res
     for i, layer in enumerate(net.layers):
         if layer.has_training_mode:              # dropout masks: seeded per epoch and layer
             layer.rng = np.random.default_rng([run.seed, epoch, i])
+    augment_rng = np.random.default_rng([run.seed, epoch, _AUGMENT_STREAM]) if run.augment else None
     sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "lr": optimizer.lr}
     first = 0
     if resume_at:
         first, sums = resume_at["batch"], dict(resume_at["sums"])
         for i, state in resume_at["rng"].items():
-            net.layers[int(i)].rng.bit_generator.state = state
+            generator = augment_rng if i == "augment" else net.layers[int(i)].rng
+            if generator is not None:
+                generator.bit_generator.state = state
     params, grads = net.parameters(), net.gradients()
-    backup = [np.empty_like(p) for p in params]     # the last good weights
-    stepped = False
+    # No per-batch backup copy of the weights: every step is checked *before* it is applied (finite
+    # loss, finite gradients), so the weights only ever hold the result of good steps. The one copy
+    # per epoch below covers weights spoiled from outside the loop (a callback writing NaN).
+    epoch_start = [p.copy() for p in params]
     upto = net._body(loss)
     probabilities = net.outputs_probabilities(upto)
+    workspace = run.workspace
     cbs.on_epoch_begin(epoch, {})
     started = time.perf_counter()
     for b in range(first, run.steps_per_epoch):
         idx = order[b * run.batch_size:(b + 1) * run.batch_size]
-        xb, yb = X[idx], y[idx]
+        xb, yb = _gather(X, idx, workspace, net.dtype), y[idx]
+        if augment_rng is not None:
+            xb = _augmented(run.augment, xb, augment_rng, net.dtype)
         lr = optimizer.lr
-        value, _, out = net.loss_and_gradients(xb, yb, loss)
-        if not math.isfinite(value):
-            _diverged(net, params, backup if stepped else None, epoch, b + 1, lr, value)
-        for saved, p in zip(backup, params):
-            np.copyto(saved, p)
-        stepped = True
+        value, out = net._train_step(xb, yb, loss, workspace)   # forward, loss, backward: fills grads
+        if not (math.isfinite(value) and _all_finite(grads)):
+            _diverged(net, params, epoch_start, epoch, b + 1, lr, value)
         optimizer.step(params, grads)
         sums["loss"] += value * len(idx)
         sums["seen"] += len(idx)
         sums["lr"] = lr
         batch_logs = {"loss": value, "size": len(idx), "lr": lr}
         if is_labels:
-            correct = int(np.sum(labels_from_outputs(out, probabilities) == yb))
+            correct = int(np.count_nonzero(labels_from_outputs(out, probabilities) == yb))
             sums["correct"] += correct
             batch_logs["accuracy"] = correct / len(idx)
+        states = {str(i): layer.rng.bit_generator.state for i, layer in enumerate(net.layers)
+                  if layer.has_training_mode}
+        if augment_rng is not None:
+            states["augment"] = augment_rng.bit_generator.state
         run.position = {"epoch": epoch, "batch": b + 1,
                         "sums": {**sums, "seconds": sums["seconds"] + time.perf_counter() - started},
-                        "rng": {str(i): layer.rng.bit_generator.state
-                                for i, layer in enumerate(net.layers) if layer.has_training_mode}}
+                        "rng": states}
         cbs.on_batch_end(b + 1, batch_logs)
         if interrupt.requested:
             raise KeyboardInterrupt
-    if stepped and not all(np.isfinite(p).all() for p in params):
-        _diverged(net, params, backup, epoch, run.steps_per_epoch, sums["lr"], float("nan"))
+    if not _all_finite(params):
+        _diverged(net, params, epoch_start, epoch, run.steps_per_epoch, sums["lr"], float("nan"))
     record = {"epoch": epoch, "loss": sums["loss"] / sums["seen"],
               "accuracy": sums["correct"] / sums["seen"] if is_labels else None,
               "val_loss": None, "val_accuracy": None, "lr": sums["lr"],
@@ -360,14 +385,171 @@ def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, res
     cbs.on_epoch_end(epoch, record)
 
 
-def _diverged(net, params, backup, epoch, batch, lr, value):
-    if backup is not None:
-        for saved, p in zip(backup, params):
-            np.copyto(p, saved)
-        kept = "the weights from before that step"
+#: Third word of the augmentation generator's seed ``[seed, epoch, _AUGMENT_STREAM]``: dropout
+#: layers use their layer index there, and no network has this many layers.
+_AUGMENT_STREAM = 1 << 30
+
+
+def _gather(X, idx, workspace, dtype):
+    """The rows ``X[idx]`` as a ``dtype`` array, written into a buffer reused across batches.
+
+    ``np.take(..., out=)`` copies the chosen rows straight into the buffer (``X[idx]`` would
+    allocate a new array per batch). A memory-mapped ``X`` is read here, one batch at a time;
+    rows of another dtype (uint8 pixels, float64) are converted batch by batch.
+    """
+    n = len(idx)
+    xb = _rows(workspace, "x", n, X.shape[1], dtype)
+    if X.dtype == dtype:
+        return np.take(X, idx, axis=0, out=xb, mode="clip")   # "clip": idx is valid, skips a checked copy
+    raw = _rows(workspace, "x_raw", n, X.shape[1], X.dtype)
+    np.take(X, idx, axis=0, out=raw, mode="clip")
+    np.copyto(xb, raw, casting="unsafe")
+    return xb
+
+
+def _rows(workspace, name, n, n_features, dtype):
+    buf = workspace["batch"].get(name)
+    if buf is None or len(buf) < n:
+        buf = workspace["batch"][name] = np.empty((n, n_features), dtype)
+    return buf[:n]
+
+
+def _augmented(augment, xb, rng, dtype):
+    """Apply the user's ``augment(X_batch, rng)`` and check what comes back."""
+    out = augment(xb, rng)
+    if not isinstance(out, np.ndarray) or out.shape != xb.shape:
+        raise ValueError(f"fit: augment(X_batch, rng) expected to return an array of shape {xb.shape}, "
+                         f"received {describe(out)}")
+    return out if out.dtype == dtype else out.astype(dtype)
+
+
+@contextlib.contextmanager
+def _random_access(X, shuffle):
+    """Tell the kernel that a memory-mapped ``X`` is read in random order while training.
+
+    By default each page fault also reads the pages around it (read-ahead, about 128 KiB), which
+    suits reading a file in order; mini-batches of shuffled rows would then read far more from disk
+    than they use. ``MADV_RANDOM`` reads only the pages needed; the default is restored afterwards.
+    """
+    import mmap
+
+    mapping = getattr(X, "_mmap", None) if isinstance(X, np.memmap) else None
+    if not shuffle or mapping is None or not hasattr(mapping, "madvise") or not hasattr(mmap, "MADV_RANDOM"):
+        yield
+        return
+    try:
+        mapping.madvise(mmap.MADV_RANDOM)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            mapping.madvise(mmap.MADV_NORMAL)
+        except (OSError, ValueError):
+            pass
+
+
+def _check_training_X(net, X):
+    """Validate ``X`` for fit without copying a large (possibly memory-mapped) array.
+
+    A NumPy array of the right shape is kept as it is when it already has the network's dtype or
+    is memory-mapped (rows are then converted per batch), and is scanned for NaN/inf in chunks
+    (a whole-array check would build a boolean array a quarter of the data's size). Anything else
+    goes through the usual check, which converts it once.
+    """
+    lazy = (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "biuf" and len(X) > 0
+            and X.shape[1] == net.n_features and (X.dtype == net.dtype or isinstance(X, np.memmap)))
+    if not lazy:
+        return net._check_X(X)
+    if X.dtype.kind == "f":
+        rows = max(1, _SCAN_BYTES // max(1, X.shape[1] * X.itemsize))
+        for start in range(0, len(X), rows):
+            chunk = X[start:start + rows]
+            if not np.isfinite(chunk).all():
+                where = tuple(int(i) for i in np.argwhere(~np.isfinite(chunk))[0])
+                where = (where[0] + start, where[1])
+                raise ValueError(f"X expected finite numbers, received NaN or inf (first at index {where})")
+    return X
+
+
+_SCAN_BYTES = 16 << 20     # NaN/inf scan: 16 MiB of X at a time
+
+
+def blas_threads_for(net, batch_size):
+    """How many BLAS threads suit training ``net`` with ``batch_size`` samples per step.
+
+    Threads split each matrix product; for small products the hand-over between threads costs
+    more than it saves (network 784-128-64-10 at batch 64 trains faster on one thread than on two).
+    So: one thread when the largest product of a step, ``batch * n_in * n_out`` multiply-adds, is
+    below 32 million; otherwise every core this process may use. On a machine whose cores are busy
+    with other work, extra threads wait for a free core at every product and training can become
+    many times slower: there, limit BLAS to one thread around ``fit`` (``with
+    threadpoolctl.threadpool_limits(1): ...``); ``fit`` never uses more threads than the limit it finds.
+    """
+    from .layers import Dense
+
+    largest = max((batch_size * layer.n_in * layer.n_out for layer in net.layers if isinstance(layer, Dense)),
+                  default=0)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 1 if largest < _THREADS_FROM else cores
+
+
+_THREADS_FROM = 32_000_000
+_controller = []    # threadpoolctl's controller, created once (it scans the loaded libraries)
+
+
+@contextlib.contextmanager
+def _blas_threads(n):
+    """Limit the BLAS library to ``n`` threads while training (never more than it already had).
+
+    Uses threadpoolctl when it is installed (``pip install glassnet[fast]``); without it, does nothing.
+    """
+    try:
+        import threadpoolctl
+    except ImportError:
+        yield
+        return
+    if not _controller:
+        _controller.append(threadpoolctl.ThreadpoolController())
+    blas = _controller[0].select(user_api="blas")
+    current = min((lib["num_threads"] for lib in blas.info()), default=n)
+    if current <= n:
+        yield
+        return
+    with blas.limit(limits=n):
+        yield
+
+
+def _all_finite(arrays):
+    """Whether every entry of every array is finite, in one fast read-only pass per array.
+
+    ``x · x`` (a BLAS dot product) is finite exactly when no entry is NaN/inf or larger than about
+    1e19 in size; the rare finite-but-huge case is treated as diverged, which it is in practice.
+    """
+    for a in arrays:
+        flat = a.reshape(-1)
+        if not math.isfinite(np.dot(flat, flat)):
+            return False
+    return True
+
+
+def _diverged(net, params, epoch_start, epoch, batch, lr, value):
+    """Raise TrainingDiverged, keeping the last good weights.
+
+    Steps are applied only after their loss and gradients are checked, so the current weights are
+    the last good ones. If they are not finite (something outside the loop, such as a callback,
+    spoiled them), the weights from the start of the epoch are put back.
+    """
+    if _all_finite(params):
+        kept = "the weights from before that step (the step was not applied)"
     else:
-        kept = "its weights unchanged"
+        for saved, p in zip(epoch_start, params):
+            np.copyto(p, saved)
+        kept = f"the weights from the start of epoch {epoch}"
+    what = f"the loss became {value}" if not math.isfinite(value) else "the gradient became inf or NaN"
     raise TrainingDiverged(
-        f"training stopped: the loss became {value} at epoch {epoch}, batch {batch} with learning rate {lr:.4g}; "
+        f"training stopped: {what} at epoch {epoch}, batch {batch} with learning rate {lr:.4g}; "
         f"the network keeps {kept}. The learning rate is probably too high: try a smaller one "
         f"(e.g. {lr / 10:.2g})", epoch=epoch, batch=batch, lr=lr, loss=value)

@@ -1,0 +1,468 @@
+"""``python -m benchmarks [--quick] [--out DIR]``: glassnet vs PyTorch CPU vs scikit-learn.
+
+What it does, in order (each part is printed as it finishes):
+
+1. records the machine: CPU model, cores, BLAS library and kernel (threadpoolctl), versions;
+2. measures the float32 GEMM peak of this machine (1024x1024 products, 1 thread and all threads);
+3. trains networks A 784-128-64-10, B 784-256-128-10 and deep 784-512-256-128-10 at batch sizes
+   32, 64, 256, 1024 on Fashion-MNIST (and network A on the bundled digits) with SGD, momentum 0.9,
+   lr 0.01, float32: glassnet and PyTorch from the same initial weights in the same batch order,
+   scikit-learn's MLPClassifier with its own initialisation; one worker process per library, their
+   epochs interleaved (the order alternates) so that they share the machine's load. Reports the
+   median seconds per epoch over epochs 2..5 (the first warms up), min-max, samples/s, the ratio to
+   PyTorch, test accuracy after 5 epochs, GFLOP/s and % of the GEMM peak, peak RSS per library;
+4. single-image and batch-1000 prediction latency;
+5. scaling: seconds per epoch on 10k, 30k, 60k and 600k samples (600k = Fashion-MNIST plus
+   randomly shifted copies);
+6. training straight from a 4 GiB memory-mapped ``.npy`` in a child process limited to 2 GiB of
+   memory (a cgroup), with the peak RSS; and, as a control, the same limit killing a plain load.
+
+Writes ``results.json`` and ``results.md`` next to this file (or in ``--out``).
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the environment before any library loads
+(the results record whether they were set).
+"""
+
+import os
+import sys
+
+# Before NumPy loads OpenBLAS: let it pick its own kernel and cache sizes (recorded in the results).
+REMOVED_ENV = {key: os.environ.pop(key) for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if key in os.environ}
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from . import report, workers  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+FASHION = "/usr/share/datasets/fashion-mnist"
+NETWORKS = {"A": [784, 128, 64, 10], "B": [784, 256, 128, 10], "deep": [784, 512, 256, 128, 10]}
+LR = 0.01
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run on tiny sizes (about a minute)")
+    parser.add_argument("--out", type=Path, default=HERE, help="folder for results.json and results.md")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per configuration (default 5; quick 2)")
+    parser.add_argument("--threads", type=int, default=None, help="thread budget for every library (default: cores)")
+    parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
+    parser.add_argument("--libraries", default="glassnet,pytorch,sklearn",
+                        help="comma-separated libraries to compare (default glassnet,pytorch,sklearn)")
+    parser.add_argument("--skip", action="append", default=[], choices=["train", "latency", "scaling", "memmap"],
+                        help="leave a part out (repeatable)")
+    parser.add_argument("--networks", default=",".join(NETWORKS), help="networks to train (default A,B,deep)")
+    parser.add_argument("--batches", default="32,64,256,1024", help="batch sizes (default 32,64,256,1024)")
+    parser.add_argument("--memmap-gib", type=float, default=4.0, help="size of the memory-mapped file (default 4)")
+    parser.add_argument("--memory-limit-gib", type=float, default=2.0, help="memory limit for that run (default 2)")
+    args = parser.parse_args(argv)
+    threads = args.threads or len(os.sched_getaffinity(0))
+    epochs = args.epochs or (2 if args.quick else 5)
+    dataset = FASHION if Path(FASHION, "train-images-idx3-ubyte.gz").exists() else "digits"
+
+    results = {"machine": machine(threads), "settings": {
+        "quick": args.quick, "epochs": epochs, "threads": threads, "lr": LR, "momentum": 0.9, "dtype": "float32",
+        "dataset": "fashion-mnist" if dataset == FASHION else "digits",
+        "removed_env": REMOVED_ENV, "command": " ".join(["python -m benchmarks", *(argv or sys.argv[1:])])}}
+    say(f"machine: {results['machine']['cpu']}, {threads} threads; BLAS {results['machine']['blas']}")
+    results["gemm"] = gemm_peak(threads, size=256 if args.quick else 1024, seconds=0.2 if args.quick else 1.0)
+    say(f"float32 GEMM peak: {results['gemm']['gflops_1']:.0f} GFLOP/s (1 thread), "
+        f"{results['gemm']['gflops_all']:.0f} GFLOP/s ({threads} threads)")
+
+    wanted = [name.strip() for name in args.libraries.split(",")]
+    if args.no_sklearn and "sklearn" in wanted:
+        wanted.remove("sklearn")
+    libraries = ["glassnet"] + [lib for lib, module in (("pytorch", "torch"), ("sklearn", "sklearn"))
+                                if lib in wanted and _importable(module)]
+    results["libraries"] = libraries
+
+    if "train" not in args.skip or "latency" not in args.skip:
+        if args.quick:
+            plan = [("digits", "A", 256)]
+        else:
+            nets = [name for name in args.networks.split(",") if name in NETWORKS]
+            batches = [int(b) for b in args.batches.split(",")]
+            plan = [("digits", "A", 64)] * ("A" in nets) + [(dataset, net, bs) for net in nets for bs in batches]
+        results["training"], results["latency"], results["memory"] = train_all(
+            plan, libraries, threads, epochs, quick=args.quick, skip=args.skip)
+    if "scaling" not in args.skip:
+        results["scaling"] = scaling(dataset, threads, quick=args.quick)
+    if "memmap" not in args.skip:
+        results["memmap"] = memmap_run(dataset, gib=0.05 if args.quick else args.memmap_gib,
+                                       limit_gib=0.5 if args.quick else args.memory_limit_gib)
+    # Again at the end: the machine's load may have changed during the run.
+    results["gemm_end"] = gemm_peak(threads, size=256 if args.quick else 1024, seconds=0.2 if args.quick else 1.0)
+    args.out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(args.out / "results.json", json.dumps(results, indent=1, default=_json_default) + "\n")
+    _atomic_write(args.out / "results.md", report.markdown(results))
+    say(f"wrote {args.out / 'results.md'} and {args.out / 'results.json'}")
+    return 0
+
+
+def say(text):
+    print(text, flush=True)
+
+
+def _importable(name):
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value).__name__)
+
+
+def _atomic_write(path, text):
+    from glassnet._io import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
+# -- the machine ------------------------------------------------------------------------------
+def machine(threads):
+    import glassnet
+
+    info = {"platform": platform.platform(), "python": platform.python_version(), "cores": os.cpu_count(),
+            "usable_cores": len(os.sched_getaffinity(0)), "threads": threads, "numpy": np.__version__,
+            "glassnet": glassnet.__version__, "cpu": _cpu_model(), "load_average": os.getloadavg()}
+    try:
+        import threadpoolctl
+
+        blas = [lib for lib in threadpoolctl.threadpool_info() if lib.get("user_api") == "blas"]
+        info["blas_libraries"] = blas
+        info["blas"] = ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture', '?')} kernel)"
+                                 for b in blas) or "unknown"
+        info["threadpoolctl"] = threadpoolctl.__version__
+    except ImportError:
+        info["blas"] = "unknown (threadpoolctl not installed)"
+    for name in ("torch", "sklearn"):
+        if _importable(name):
+            info[name] = __import__(name).__version__
+    return info
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def gemm_peak(threads, size=1024, seconds=1.0):
+    """Best GFLOP/s of a float32 ``size x size`` matrix product, with 1 thread and with ``threads``."""
+    import threadpoolctl
+
+    rng = np.random.default_rng(0)
+    A, B = (rng.random((size, size), dtype=np.float32) for _ in range(2))
+    out = np.empty_like(A)
+    result = {"size": size}
+    for key, n in (("gflops_1", 1), ("gflops_all", threads)):
+        with threadpoolctl.threadpool_limits(n, user_api="blas"):
+            best = float("inf")
+            deadline = time.perf_counter() + seconds
+            np.matmul(A, B, out=out)
+            while time.perf_counter() < deadline:
+                t = time.perf_counter()
+                np.matmul(A, B, out=out)
+                best = min(best, time.perf_counter() - t)
+        result[key] = 2 * size**3 / best / 1e9
+    return result
+
+
+# -- training, interleaved ----------------------------------------------------------------------
+class Worker:
+    """A child process running one library (see workers.py)."""
+
+    def __init__(self, kind, threads, dataset, n_train=None):
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.kind = kind
+        self.process = context.Process(target=workers.serve, args=(child, kind, threads, dataset, n_train),
+                                       daemon=True)
+        self.process.start()
+        answer = self.conn.recv()
+        if not answer["ok"]:
+            raise RuntimeError(f"{kind} worker failed to start: {answer['error']}")
+
+    def __call__(self, command, *args):
+        self.conn.send((command, args))
+        answer = self.conn.recv()
+        if not answer["ok"]:
+            raise RuntimeError(f"{self.kind}: {command} failed: {answer['error']}")
+        return answer.get("result")
+
+    def stop(self):
+        try:
+            self("stop")
+        finally:
+            self.process.join(timeout=30)
+
+
+def train_flops(sizes, n_samples):
+    """Multiply-adds x 2 for one epoch: forward (1 product per layer), backward (dW for every layer,
+    dX for all but the first). The same count for every library."""
+    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    first = sizes[0] * sizes[1]
+    return 2 * n_samples * (3 * macs - first)
+
+
+def train_all(plan, libraries, threads, epochs, quick=False, skip=()):
+    import glassnet as gn
+
+    training, latency, memory = [], [], {}
+    by_dataset = {}
+    for dataset, net_name, batch in plan:
+        by_dataset.setdefault(dataset, []).append((net_name, batch))
+    for dataset, configs in by_dataset.items():
+        name = "digits" if dataset == "digits" else "fashion-mnist"
+        n_train = 1000 if quick else None
+        pool = {lib: Worker(lib, threads, dataset, n_train) for lib in libraries}
+        if "pytorch" in pool and not quick:
+            pool["pytorch-1thread"] = Worker("pytorch", 1, dataset, n_train)
+        try:
+            X, y, _, _ = workers.load_data(dataset, n_train)
+            n = len(X)
+            done_latency = set()
+            for net_name, batch in configs:
+                sizes = NETWORKS[net_name]
+                init = gn.Network.mlp(sizes, seed=0)
+                weights = [p for _, p in init.named_parameters()]
+                # PyTorch on one thread too, where the targets are judged (A at 64, B at 256).
+                targets = (("A", 64), ("B", 256))
+                names = [lib for lib in pool if lib != "pytorch-1thread" or (net_name, batch) in targets]
+                for lib in names:
+                    pool[lib]("setup", sizes, weights, LR, batch)
+                runs = {lib: [] for lib in names}
+                if "train" not in skip:
+                    for epoch in range(1, epochs + 1):
+                        order = names if epoch % 2 else names[::-1]       # alternate who goes first
+                        for lib in order:
+                            runs[lib].append(pool[lib]("epoch", 1000 + epoch))
+                    flops = train_flops(sizes, n)
+                    row = {"dataset": name, "network": net_name, "sizes": sizes, "batch": batch, "n_train": n,
+                           "flops_per_epoch": flops, "results": {}}
+                    for lib in names:
+                        seconds = [r["seconds"] for r in runs[lib]]
+                        timed = seconds[1:] if len(seconds) > 2 else seconds
+                        median = float(np.median(timed))
+                        row["results"][lib] = {
+                            "epoch_seconds": seconds, "median": median, "min": min(timed), "max": max(timed),
+                            "samples_per_s": n / median, "gflops": flops / median / 1e9,
+                            "threads": runs[lib][-1].get("threads"), "accuracy": pool[lib]("accuracy"),
+                            "fit_wall": [r["wall"] for r in runs[lib]], "dtype": runs[lib][-1].get("dtype")}
+                    training.append(row)
+                    say(report.training_line(row))
+                if "latency" not in skip and net_name not in done_latency:
+                    done_latency.add(net_name)
+                    entry = {"dataset": name, "network": net_name, "results": {}}
+                    for lib in names:
+                        entry["results"][lib] = pool[lib]("latency")
+                    latency.append(entry)
+                    say(report.latency_line(entry))
+            for lib in pool:
+                peak, current = pool[lib]("memory")
+                memory.setdefault(name, {})[lib] = {"peak_rss": peak, "rss": current}
+        finally:
+            for worker in pool.values():
+                worker.stop()
+    return training, latency, memory
+
+
+# -- scaling ------------------------------------------------------------------------------------
+def shifted_copies(X, n_total, rng, side=28, max_shift=2):
+    """``X`` followed by randomly shifted copies (up to ``max_shift`` pixels, black fill) up to ``n_total`` rows."""
+    out = np.empty((n_total, X.shape[1]), dtype=np.float32)
+    out[:len(X)] = X
+    for start in range(len(X), n_total, len(X)):
+        stop = min(start + len(X), n_total)
+        _shift_into(X[:stop - start], out[start:stop], rng, side, max_shift)
+    return out
+
+
+def _shift_into(X, out, rng, side, max_shift):
+    images = X.reshape(len(X), side, side)
+    target = out.reshape(len(X), side, side)
+    target[...] = 0
+    shifts = rng.integers(-max_shift, max_shift + 1, size=(len(X), 2))
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            rows = np.flatnonzero((shifts[:, 0] == dy) & (shifts[:, 1] == dx))
+            if len(rows) == 0:
+                continue
+            src = images[rows][:, max(0, -dy):side - max(0, dy), max(0, -dx):side - max(0, dx)]
+            target[rows, max(0, dy):side - max(0, -dy), max(0, dx):side - max(0, -dx)] = src
+
+
+def scaling(dataset, threads, quick=False):
+    """glassnet, network A, batch 64: seconds per epoch for growing training sets (median of 3 epochs)."""
+    import threadpoolctl
+
+    import glassnet as gn
+
+    X, y, _, _ = workers.load_data(dataset)
+    sizes = [1000, 3000, 6000] if quick else [10_000, 30_000, 60_000, 600_000]
+    rows = []
+    with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+        for n in sizes:
+            if n <= len(X):
+                Xn, yn = X[:n], y[:n]
+            else:
+                Xn, yn = shifted_copies(X, n, np.random.default_rng(0)), np.resize(y, n)
+            net = gn.Network.mlp(NETWORKS["A"], seed=0)
+            history = net.fit(Xn, yn, epochs=3, batch_size=64, optimizer=gn.SGD(LR, momentum=0.9), seed=0)
+            median = float(np.median(history.seconds))
+            rows.append({"n_samples": n, "epoch_seconds": history.seconds, "median": median,
+                         "us_per_sample": median / n * 1e6, "augmented": n > len(X)})
+            say(f"scaling: {n:>7,} samples: {median:.3f} s/epoch ({median / n * 1e6:.2f} us/sample)")
+            del Xn, yn
+    return rows
+
+
+# -- memory-mapped training under a memory limit ------------------------------------------------
+CGROUP_V1 = Path("/sys/fs/cgroup/memory")
+
+
+def memmap_run(dataset, gib=4.0, limit_gib=2.0):
+    """Write a ``gib`` GiB float32 .npy, then train from it memory-mapped in a child limited to ``limit_gib``."""
+    X, y, _, _ = workers.load_data(dataset)
+    row_bytes = X.shape[1] * 4
+    n = int(gib * 2**30 // row_bytes)
+    folder = Path(tempfile.mkdtemp(prefix="glassnet-bench-", dir="/var/tmp"))
+    result = {"file_gib": n * row_bytes / 2**30, "n_samples": n, "memory_limit_gib": limit_gib}
+    try:
+        path = folder / "X.npy"
+        started = time.perf_counter()
+        big = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, X.shape[1]))
+        rng = np.random.default_rng(1)
+        for start in range(0, n, len(X)):
+            stop = min(start + len(X), n)
+            if start == 0:
+                big[:stop] = X[:stop]
+            else:
+                _shift_into(X[:stop - start], big[start:stop], rng, 28, 2)
+        big.flush()
+        del big
+        np.save(folder / "y.npy", np.resize(y, n))
+        _drop_from_page_cache(path)           # so the child reads from disk, charged to its own limit
+        result["write_seconds"] = time.perf_counter() - started
+        say(f"memmap: wrote {result['file_gib']:.2f} GiB ({n:,} samples) in {result['write_seconds']:.1f} s")
+        limiter = _MemoryLimit(int(limit_gib * 2**30))
+        result["limit_mechanism"] = limiter.mechanism
+        if limiter.group is None:
+            say("memmap: no writable cgroup v1 memory controller: the limited run is left out")
+            return result
+        for mode in ("mmap", "load"):        # the real run, then the control that must not fit
+            code = _MEMMAP_CHILD.format(path=str(path), ypath=str(folder / "y.npy"), mode=mode, dataset=dataset)
+            started = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  preexec_fn=limiter.enter, timeout=1800)
+            entry = {"returncode": proc.returncode, "wall_seconds": time.perf_counter() - started,
+                     "cgroup_peak_bytes": limiter.peak(), "limit_hits": limiter.failcnt()}
+            try:
+                entry.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+            except (IndexError, ValueError):
+                entry["stderr_tail"] = proc.stderr[-800:]
+            result[mode] = entry
+            limiter.reset()
+            _drop_from_page_cache(path)
+            say(f"memmap: {mode}: returncode {proc.returncode}, " + (
+                f"{entry['epoch_seconds']:.1f} s/epoch, peak RSS {entry['peak_rss'] / 2**30:.2f} GiB, "
+                f"accuracy {entry['accuracy']:.4f}" if "epoch_seconds" in entry else
+                "killed or failed as expected under the limit" if mode == "load" else entry.get("stderr_tail", "")))
+        limiter.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+_MEMMAP_CHILD = """
+import json, resource, time
+import numpy as np
+import glassnet as gn
+X = np.load({path!r}, mmap_mode="r") if {mode!r} == "mmap" else np.load({path!r})
+y = np.load({ypath!r})
+net = gn.Network.mlp([784, 128, 64, 10], seed=0)
+t = time.perf_counter()
+history = net.fit(X, y, epochs=1, batch_size=64, optimizer=gn.SGD(0.01, momentum=0.9), seed=0)
+wall = time.perf_counter() - t
+test = gn.datasets.load({dataset!r}, progress=False)
+print(json.dumps({{"epoch_seconds": history.seconds[-1], "fit_seconds": wall,
+                  "accuracy": float(np.mean(net.predict(test.X_test) == test.y_test)),
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "is_memmap": isinstance(X, np.memmap)}}))
+"""
+
+
+def _drop_from_page_cache(path):
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+class _MemoryLimit:
+    """A memory limit for child processes: a cgroup v1 memory group (needs root; else no limit).
+
+    The cgroup counts everything the child uses, page cache of the mapped file included, and the
+    kernel reclaims clean file pages when it reaches the limit; a process that needs more anonymous
+    memory than the limit is killed (OOM).
+    """
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.group = None
+        if CGROUP_V1.is_dir() and os.access(CGROUP_V1, os.W_OK):
+            group = CGROUP_V1 / f"glassnet-bench-{os.getpid()}"
+            try:
+                group.mkdir(exist_ok=True)
+                (group / "memory.limit_in_bytes").write_text(str(limit))
+                self.group = group
+            except OSError:
+                self.group = None
+        self.mechanism = f"cgroup v1 memory.limit_in_bytes={limit} ({self.group})" if self.group else None
+
+    def enter(self):      # runs in the child, before it starts Python
+        (self.group / "cgroup.procs").write_text(str(os.getpid()))
+
+    def peak(self):
+        return int((self.group / "memory.max_usage_in_bytes").read_text()) if self.group else None
+
+    def failcnt(self):
+        return int((self.group / "memory.failcnt").read_text()) if self.group else None
+
+    def reset(self):
+        if self.group:
+            for name in ("memory.max_usage_in_bytes", "memory.failcnt"):
+                try:
+                    (self.group / name).write_text("0")
+                except OSError:
+                    pass
+
+    def close(self):
+        if self.group:
+            try:
+                (self.group / "memory.force_empty").write_text("0")
+            except OSError:
+                pass
+            try:
+                self.group.rmdir()
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,610 @@
+"""One self-contained HTML page about a trained network: what it is, how it learned, what it does.
+
+:func:`build_report` writes a single ``.html`` file holding the architecture (a table and a
+diagram), the training history (a table and curves), the test results (accuracy per class,
+confusion matrix, the most confident mistakes), what is inside the network (first-layer
+weights, activations, weights now against at initialisation), the diagnostics, and a few
+predictions explained neuron by neuron, one of them a mistake. Every picture is embedded
+as a ``data:`` URI and the styles are inline: the file opens anywhere, offline, and asks
+the network for nothing (no scripts, no external links, fonts or images).
+
+Needs matplotlib (the ``plot`` extra). ``glassnet report MODEL -o report.html`` and
+``glassnet train --report`` call it.
+Not here: interactive pages (the web app), PDF output.
+"""
+
+import base64
+import datetime
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._io import atomic_write_text
+from ._validation import as_generator, describe
+from .errors import require
+
+MAX_EXAMPLES = 2000       # test examples used for the pictures that run the network on many inputs
+DESCENT_EXAMPLES = 100    # test examples the descent lab computes its loss on
+SHOWN_NEURONS = 8         # neurons listed per hidden layer in an explained prediction
+
+
+# -- where the network started ------------------------------------------------------------------
+def initial_weights(net, seed):
+    """The weights ``net`` had before training, rebuilt from its architecture and the seed.
+
+    Exact for networks made by ``Network.mlp(sizes, ..., seed=seed)`` (and so by ``glassnet
+    train``): the Dense layers draw their initial weights in order from one generator seeded
+    with ``seed``. Returns a dict like ``net.get_weights()``.
+
+    Example:
+        >>> import glassnet as gn
+        >>> net = gn.Network.mlp([4, 3, 2], seed=7)
+        >>> start = net.get_weights()
+        >>> net.layers[0].weights += 1.0                      # "training"
+        >>> all(np.array_equal(start[k], v) for k, v in initial_weights(net, 7).items())
+        True
+    """
+    from .initializers import INITIALIZERS
+    from .layers import Dense
+
+    rng = as_generator(seed)
+    weights = {}
+    for i, layer in enumerate(net.layers):
+        if isinstance(layer, Dense):
+            if layer.init not in INITIALIZERS:
+                raise ValueError(f"initial_weights: layer {i} was initialised by a custom function, which cannot "
+                                 f"be replayed; pass the initial weights instead")
+            fresh = Dense(layer.n_in, layer.n_out, init=layer.init, seed=rng, dtype=net.dtype)
+            weights.update({f"{i}.{name}": p for name, p in fresh.params.items()})
+        else:
+            weights.update({f"{i}.{name}": np.zeros_like(p) for name, p in layer.params.items()})
+    return weights
+
+
+# -- small HTML helpers -------------------------------------------------------------------------
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222; margin: 0;
+       background: #f6f7f9; line-height: 1.45; }
+main { max-width: 1180px; margin: 0 auto; padding: 16px 28px 60px; background: white; }
+h1 { margin-bottom: 0; } h2 { border-bottom: 2px solid #1f6fb4; padding-bottom: 4px; margin-top: 36px; }
+h3 { margin-top: 24px; }
+.sub { color: #666; margin-top: 2px; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
+.card { background: #eef3f8; border-radius: 6px; padding: 8px 16px; min-width: 130px; }
+.card b { display: block; font-size: 22px; }
+table.data { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+table.data th, table.data td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; }
+table.data th:first-child, table.data td:first-child { text-align: left; }
+table.data td.l, table.data th.l { text-align: left; }
+img.pic { max-width: 100%; height: auto; border: 1px solid #eee; margin: 6px 0; }
+img.thumb { image-rendering: pixelated; height: 56px; border: 1px solid #ccc; vertical-align: middle; }
+.finding { border-left: 4px solid #d1495b; background: #fcf0f1; padding: 6px 12px; margin: 8px 0; }
+.ok { border-left: 4px solid #2e8b57; background: #eef7f1; padding: 6px 12px; margin: 8px 0; }
+.explained { border: 1px solid #ddd; border-radius: 6px; padding: 4px 16px 12px; margin: 18px 0; }
+.up { color: #b0283b; } .down { color: #1f5f9f; }
+details summary { cursor: pointer; font-weight: bold; margin: 8px 0; }
+code { background: #f1f1f1; padding: 0 3px; border-radius: 3px; }
+.note { color: #555; font-size: 14px; }
+"""
+
+
+def _e(value):
+    return html.escape(str(value))
+
+
+def _img(png, alt, css="pic"):
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img class="{css}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _figure_img(fig, alt):
+    from .plots import to_png
+
+    return _img(to_png(fig), alt)
+
+
+def _table(header, rows, left=()):
+    """An HTML table; cells are escaped unless given as ``("html", text)``."""
+    def cell(tag, value, k):
+        css = ' class="l"' if k in left else ""
+        text = value[1] if isinstance(value, tuple) and value and value[0] == "html" else _e(value)
+        return f"<{tag}{css}>{text}</{tag}>"
+
+    head = "".join(cell("th", h, k) for k, h in enumerate(header))
+    body = "".join("<tr>" + "".join(cell("td", v, k) for k, v in enumerate(row)) + "</tr>" for row in rows)
+    return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _percent(value):
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _num(value, digits=4):
+    if value is None:
+        return "-"
+    return f"{value:.{digits}g}" if abs(value) < 1e-3 or abs(value) >= 1e4 else f"{value:.{digits}f}"
+
+
+def _thumbs(images, shape, captions):
+    """Small pictures of inputs, as inline PNGs with a caption each."""
+    import matplotlib.image
+
+    out = []
+    for image, caption in zip(images, captions):
+        buffer = io.BytesIO()
+        matplotlib.image.imsave(buffer, np.asarray(image, dtype=np.float64).reshape(shape), cmap="gray",
+                                vmin=0, vmax=max(1.0, float(np.max(image))), format="png")
+        out.append(f'<span style="display: inline-block; text-align: center; margin: 2px 4px; font-size: 11px">'
+                   f'{_img(buffer.getvalue(), caption, "thumb")}<br>{_e(caption)}</span>')
+    return "".join(out)
+
+
+# -- the sections -------------------------------------------------------------------------------
+def _section_architecture(net):
+    from .notebook import network_svg, summary_table_html
+
+    return ("<h2>The network</h2>"
+            "<p>Each circle is a neuron; each line stands for the weights between two layers (every neuron "
+            "of one layer feeds every neuron of the next: <code>z = W&middot;x + b</code>, then the "
+            "activation). Big layers show their first and last neurons.</p>"
+            f'<div style="overflow-x: auto">{network_svg(net)}</div>{summary_table_html(net)}')
+
+
+def _section_history(history):
+    from .plots import history_records, plot_history
+
+    parts = ["<h2>Training</h2>"]
+    try:
+        records = history_records(history) if history is not None else []
+    except ValueError:
+        records = []
+    if not records:
+        return parts[0] + "<p>No training history was recorded with this network.</p>"
+    flags = []
+    if getattr(history, "interrupted", False):
+        flags.append("training was interrupted (Ctrl-C) and kept the epochs below")
+    if getattr(history, "stopped_early", False):
+        flags.append("early stopping ended training")
+    if flags:
+        parts.append(f"<p class=\"note\">Note: {_e('; '.join(flags))}.</p>")
+    parts.append(_figure_img(plot_history(records), "loss and accuracy per epoch"))
+    has_val = any(r.get("val_loss") is not None for r in records)
+    header = ["epoch", "loss", "accuracy"] + (["validation loss", "validation accuracy"] if has_val else []) + \
+             ["learning rate", "seconds"]
+    rows = []
+    for r in records:
+        row = [r.get("epoch"), _num(r.get("loss")), _percent(r.get("accuracy"))]
+        if has_val:
+            row += [_num(r.get("val_loss")), _percent(r.get("val_accuracy"))]
+        row += [_num(r.get("lr"), 3), f"{r.get('seconds', 0) or 0:.2f}"]
+        rows.append(row)
+    parts.append("<details><summary>Every epoch</summary>" + _table(header, rows) + "</details>")
+    return "".join(parts)
+
+
+def _section_diagnostics(history, net, X_train, X, y, diverged):
+    try:
+        from .diagnostics import diagnose
+    except ImportError:
+        return ""
+    if history is None or not len(history):
+        return ""
+    # Dead neurons are looked for on the training inputs; the test set stands in for validation
+    # data when the history has none (glassnet train does not hold any back).
+    findings = diagnose(history, net, X_train, diverged=diverged, validation=(X, y))
+    parts = ["<h2>Diagnostics</h2>",
+             "<p>Rules that read the training history and the network's neurons, each with a named fix.</p>"]
+    if not findings:
+        parts.append('<div class="ok">No problem found: the loss fell steadily, training and validation agree '
+                     'and the neurons are alive.</div>')
+    for f in findings:
+        parts.append(f'<div class="finding"><b>{_e(f.name.replace("_", " "))}</b>: {_e(f.message)}'
+                     f'<br><b>Fix:</b> {_e(f.fix)}</div>')
+    return "".join(parts)
+
+
+def _section_results(net, X, y, classes, image_shape):
+    from .plots import plot_confusion_matrix, plot_mistakes
+
+    predicted = net.predict(X)
+    n = len(classes)
+    C = np.zeros((n, n), dtype=np.int64)
+    np.add.at(C, (y, predicted), 1)
+    rows = [[c, f"{C[i].sum():,}", f"{C[i, i]:,}", _percent(C[i, i] / C[i].sum() if C[i].sum() else None)]
+            for i, c in enumerate(classes)]
+    parts = ["<h2>Results on the test set</h2>",
+             f"<p>{len(y):,} examples the network never trained on.</p>",
+             "<h3>Accuracy per class</h3>", _table(["class", "examples", "right", "accuracy"], rows),
+             "<h3>Confusion matrix</h3>",
+             "<p>Rows: the true class; columns: what the network said. The diagonal holds the right answers.</p>",
+             _figure_img(plot_confusion_matrix(y, predicted, classes=classes), "confusion matrix")]
+    if image_shape is not None:
+        parts += ["<h3>The most confident mistakes</h3>",
+                  "<p>Wrong answers the network was surest of: often badly written digits, sometimes "
+                  "a label that is itself wrong.</p>",
+                  _figure_img(plot_mistakes(net, X, y, n=12, classes=classes, image_shape=image_shape),
+                              "the most confident mistakes")]
+    return "".join(parts)
+
+
+def _section_inside(net, X, image_shape, initial):
+    from .plots import plot_activations, plot_first_layer, plot_weight_distribution
+
+    parts = ["<h2>Inside the network</h2>"]
+    if image_shape is not None:
+        parts += ["<h3>What each first-layer neuron looks for</h3>",
+                  "<p>The weights into each neuron of the first layer, drawn as a picture: ink on a red pixel "
+                  "raises that neuron's sum, ink on a blue pixel lowers it.</p>",
+                  _figure_img(plot_first_layer(net, n=min(32, net.sizes[0]), image_shape=image_shape),
+                              "first-layer weights as pictures")]
+    try:
+        fig = plot_activations(net, X)
+    except ValueError:
+        fig = None
+    if fig is not None:
+        parts += ["<h3>How the neurons fire</h3>",
+                  "<p>The values of each hidden layer's neurons on the test examples. A neuron that never "
+                  "fires (a dead ReLU) passes no gradient back and never learns again.</p>",
+                  _figure_img(fig, "activation histograms")]
+    parts.append("<h3>Weights now against at initialisation</h3>")
+    if initial is not None:
+        parts += ["<p>Training moves the weights away from their random start.</p>",
+                  _figure_img(plot_weight_distribution(net, initial), "weight distributions")]
+    else:
+        parts.append('<p class="note">The initial weights are unknown (the seed was not recorded), so this '
+                     'picture is left out.</p>')
+    return "".join(parts)
+
+
+def _section_lr_find(result):
+    from .plots import plot_lr_find
+
+    text = getattr(result, "rule_text", None) or ""
+    suggestion = getattr(result, "suggestion", None)
+    head = f"<p>Suggested learning rate: <b>{_num(suggestion, 3)}</b>. {_e(text)}</p>" if suggestion else ""
+    return ("<h2>Choosing the step: the learning-rate finder</h2>" + head +
+            _figure_img(plot_lr_find(result), "learning-rate finder curve"))
+
+
+# -- the direction and the step ---------------------------------------------------------------
+def _step_story(net, x, label, classes, lr=0.1):
+    """One SGD step on one example, traced: the deltas per layer and what the step changed."""
+    from .explain import explain_step
+
+    step = explain_step(net, x, [label], lr=lr)
+    after = step.apply(net.copy()).predict_proba(np.asarray(x, dtype=net.dtype).reshape(1, -1))[0]
+    before = net.predict_proba(np.asarray(x, dtype=net.dtype).reshape(1, -1))[0]
+    rows = []
+    for layer in reversed(step.layers):
+        delta = layer.delta[0]
+        top = np.argsort(-np.abs(delta))[:4]
+        rows.append([f"{layer.name} ({layer.activation})",
+                     ("html", ", ".join(f"neuron {j}: <span class=\"{'up' if delta[j] > 0 else 'down'}\">"
+                                        f"{delta[j]:+.4f}</span>" for j in top)),
+                     f"{np.linalg.norm(layer.dW):.4g}", f"{np.abs(layer.update_W).max():.4g}"])
+    return (f"<p>One step of plain gradient descent (learning rate {lr:g}) on one example whose true class is "
+            f"{_e(classes[label])}: the loss is {step.loss:.4f}. Backpropagation runs from the output down: "
+            f"each neuron's <code>delta = dL/dz</code> says which way its sum should move (positive: down). "
+            f"The weights change by <code>-lr &times; delta &times; input</code>.</p>"
+            + _table(["layer (output first)", "largest deltas dL/dz", "size of dL/dW", "largest weight change"],
+                     rows, left=(1,))
+            + f"<p>After this one step, the probability of the true class {_e(classes[label])} went from "
+              f"{100 * before[label]:.2f}% to <b>{100 * after[label]:.2f}%</b>.</p>")
+
+
+def _section_descent(net, X, y, x_step, y_step, classes):
+    try:
+        return _descent_lab(net, X, y, x_step, y_step, classes)
+    except ValueError as exc:    # e.g. a loss so flat that no "about right" step can be derived from it
+        return ("<h2>The direction and the step</h2>"
+                f'<p class="note">The descent lab could not run on this network: {_e(exc)}</p>')
+
+
+def _descent_lab(net, X, y, x_step, y_step, classes):
+    from . import descent
+    from .plots import plot_descent_1d, plot_descent_2d
+
+    parts = ["<h2>The direction and the step</h2>",
+             "<h3>One step of learning, number by number</h3>", _step_story(net, x_step, y_step, classes),
+             "<h3>The loss along one weight</h3>",
+             f"<p>On {len(X):,} test examples: the loss as one weight (the one with the steepest slope) moves "
+             "while all others stay fixed. Backpropagation's slope and the finite difference "
+             "<code>(L(w+h) - L(w-h)) / 2h</code> agree. Gradient descent on that weight with a step too small "
+             "barely moves; about right goes to the bottom; too big overshoots and bounces.</p>"]
+    along = descent.loss_along_weight(net, X, y, points=21)
+    where = {"param": along["param"], "index": along["index"]}
+    fd = descent.finite_difference(net, X, y, **where)
+    steps = descent.descend_weight(net, X, y, steps=10, **where)
+    parts.append(f"<p class=\"note\">{_e(fd['text'])}.</p>")
+    parts.append(_figure_img(plot_descent_1d(along, fd, steps), "the loss along one weight"))
+    plane = descent.descend_plane(net, X, y, steps=10, grid=15, seed=0)   # its contour map stays readable
+    parts += ["<h3>The loss landscape on a plane</h3>",
+              "<p>All the weights move together along two directions: the downhill one (minus the gradient) and "
+              "a random one. The three paths are gradient descent with the three step sizes.</p>",
+              _figure_img(plot_descent_2d(plane), "the loss on a plane of weight space"),
+              _table(["step", "learning rate", "what happened"],
+                     [[p["label"], f"{p['lr']:.3g}", p["verdict"]] for p in plane["paths"]], left=(2,))]
+    return "".join(parts)
+
+
+# -- explained predictions --------------------------------------------------------------------
+def _terms_text(terms, label="input"):
+    if not terms:
+        return "nothing"
+    return ", ".join(f"{label} {t.input}: {t.w:+.3f} &times; {t.x:.3f} = "
+                     f"<span class=\"{'up' if t.term > 0 else 'down'}\">{t.term:+.3f}</span>" for t in terms)
+
+
+def _layer_story(layer, classes, output):
+    """One layer of an explained prediction as an HTML table: the neurons that matter most."""
+    neurons = list(layer.neurons)
+    if not output:
+        neurons = sorted(neurons, key=lambda n: -n.a)[:SHOWN_NEURONS]
+    rows = []
+    for n in neurons:
+        name = f"{n.neuron}" + (f" ('{classes[n.neuron]}')" if output and n.neuron < len(classes) else "")
+        rows.append([name, f"{n.positive:+.3f}", f"{n.negative:+.3f}", f"{n.bias:+.3f}", f"{n.z:+.3f}",
+                     f"{n.a:.3f}", ("html", _terms_text(n.up[:3])), ("html", _terms_text(n.down[:3]))])
+    fired = int(np.sum(np.asarray(layer.a) > 0))
+    what = (f"all {len(layer.neurons)} output neurons (the scores, before softmax)" if output else
+            f"the {len(neurons)} most active of {len(layer.neurons)} neurons ({fired} fired, value above 0)")
+    return (f"<h4>{_e(layer.name)} ({_e(layer.activation)}): {what}</h4>"
+            + _table(["neuron", "pushed up", "pushed down", "bias b", "z = sum + b", "value a",
+                      "strongest pushes up (w &times; x)", "strongest pushes down"],
+                     rows, left=(0, 6, 7)))
+
+
+def _explained(net, x, label, classes, image_shape, reference, index):
+    from .explain import explain
+    from .plots import plot_explanation
+
+    e = explain(net, x, label=label, reference=reference, image_shape=image_shape)
+    name = classes[e.prediction]
+    verdict = (f'<span class="up">wrong</span>: the true class is {_e(classes[label])}' if not e.correct
+               else '<span style="color: #2e8b57">right</span>')
+    parts = [f'<div class="explained"><h3>Test example {index}: the network says {_e(name)} '
+             f'(p = {100 * e.probabilities[e.prediction]:.1f}%), {verdict}</h3>',
+             _figure_img(plot_explanation(e, classes=classes), f"explanation of test example {index}")]
+    m = e.margin
+    if m is not None:
+        parts.append(f"<p><b>Why {_e(classes[m.winner])} and not {_e(classes[m.runner_up])}:</b> its score is "
+                     f"higher by {m.difference:.3f} = the bias difference {m.bias:+.3f} plus what the last hidden "
+                     f"layer's neurons gave: for {_e(classes[m.winner])}: "
+                     f"{_terms_text(m.for_winner[:4], 'neuron')}; for {_e(classes[m.runner_up])}: "
+                     f"{_terms_text(m.for_runner_up[:4], 'neuron')}.</p>")
+    parts.append("<details><summary>The prediction neuron by neuron</summary>"
+                 "<p>Each neuron adds up its inputs times their weights (the terms that pushed it up and down), "
+                 "adds its bias to get <code>z</code>, and applies its activation to get its value "
+                 "<code>a</code>. The sums are exact: pushed up + pushed down + b = z.</p>")
+    hidden = [layer for layer in e.layers[1:]]
+    for k, layer in enumerate(hidden):
+        parts.append(_layer_story(layer, classes, output=k == len(hidden) - 1))
+    parts.append("</details>")
+    if e.neighbours and reference is not None and image_shape is not None:
+        last = e.neighbours[-2] if len(e.neighbours) > 1 else e.neighbours[-1]
+        X_ref = reference[0]
+        near = last["nearest"]
+        parts.append(f"<p><b>It looks like these training examples</b> (nearest in the {_e(last['layer'])} "
+                     f"layer's representation):<br>"
+                     + _thumbs([X_ref[n["index"]] for n in near], image_shape,
+                               [f"{classes[n['label']]} ({n['distance']:.2f})" for n in near]) + "</p>")
+        if not e.correct and last.get("predicted_class"):
+            wrong = last["predicted_class"]
+            parts.append(f"<p>The nearest training examples of the class it chose ({_e(name)}), behind the "
+                         "mistake:<br>" + _thumbs([X_ref[n["index"]] for n in wrong], image_shape,
+                                                   [f"{classes[n['label']]} ({n['distance']:.2f})" for n in wrong])
+                         + "</p>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _pick_examples(net, X, y, n):
+    """Which test examples to explain: the most confident mistake(s) first, then right answers."""
+    from .plots import most_confident_mistakes
+
+    mistakes = [m["index"] for m in most_confident_mistakes(net, X, y, n=max(1, n // 3))]
+    predicted = net.predict(X)
+    right = [int(i) for i in np.flatnonzero(predicted == y)]
+    # right answers of different classes, in order
+    chosen, seen = [], set()
+    for i in right:
+        if len(chosen) + len(mistakes) >= n:
+            break
+        if y[i] not in seen:
+            chosen.append(i)
+            seen.add(int(y[i]))
+    return mistakes + chosen
+
+
+def _section_explained(net, X, y, rows, classes, image_shape, reference, n):
+    if n <= 0:
+        return ""
+    picks = _pick_examples(net, X, y, n)
+    parts = ["<h2>Predictions explained</h2>",
+             "<p>A few test examples traced through the network. The contribution map shows how much each "
+             "input (each pixel of a picture) added to (red) or took from (blue) the winning score: its value "
+             "times its <i>effective</i> weight, the product of the weights along the paths through the neurons "
+             "that fired; they add up exactly to the score. The saliency shows how the winning probability "
+             "would change if an input grew (a pixel got brighter).</p>"]
+    parts += [_explained(net, X[i], int(y[i]), classes, image_shape, reference, int(rows[i])) for i in picks]
+    return "".join(parts)
+
+
+# -- the whole report ---------------------------------------------------------------------------
+def _dataset_parts(dataset):
+    for key in ("X_test", "y_test"):
+        if getattr(dataset, key, None) is None:
+            raise TypeError(f"build_report: dataset expected a glassnet Dataset (with X_test and y_test), "
+                            f"received {describe(dataset)}")
+    classes = [str(c) for c in (getattr(dataset, "classes", None) or [])]
+    return dataset.X_test, np.asarray(dataset.y_test), classes
+
+
+def build_report(net, dataset, history=None, *, path, title=None, initial=None, seed=None, lr_find=None,
+                 settings=None, diverged=None, explained=4, descent=True, max_examples=MAX_EXAMPLES):
+    """Write one self-contained HTML report about ``net`` to ``path``; returns the path.
+
+    Args:
+        net: a trained ``Network`` (its ``history_`` is used when ``history`` is not given).
+        dataset: a :class:`glassnet.datasets.Dataset`: the test set is measured and explained, the
+            training set (if present) gives the nearest examples of an explained prediction.
+        history: the ``History`` from ``fit`` (default ``net.history_``).
+        initial: the network's initial weights (a dict or ``Network``), or ``seed`` to rebuild
+            them for a network made by ``Network.mlp(..., seed=seed)`` (see :func:`initial_weights`).
+        lr_find: an optional ``lr_find`` result to picture.
+        settings: optional dict of training settings shown in a table.
+        diverged: the divergence message, when training stopped on a NaN/inf loss.
+        explained: how many test predictions to explain (at least one of them a mistake, if any).
+        descent: include the descent lab: one step of learning traced, the loss along one weight and on
+            a plane, with gradient descent at three step sizes (a few seconds).
+        max_examples: test examples used for the pictures (a stratified-by-order subset if more).
+    """
+    require("matplotlib", "plot")
+    from .plots import image_shape as find_image_shape
+    from .training import _blas_threads, blas_threads_for
+
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"build_report: path expected a file name ending in .html, received {str(path)!r}")
+    X, y, classes = _dataset_parts(dataset)
+    X = net._check_X(X)
+    if len(y) != len(X):
+        raise ValueError(f"build_report: dataset has {len(X)} test inputs but {len(y)} labels")
+    classes = classes or [str(k) for k in range(max(net.n_outputs, 2))]
+    if net.n_outputs != len(classes):
+        raise ValueError(f"build_report: the network has {net.n_outputs} outputs but the dataset has "
+                         f"{len(classes)} classes")
+    loss, accuracy = net.evaluate(X, y)          # on the whole test set
+    n_test = len(y)
+    rows = np.arange(len(X))           # test-set row of each example used
+    if len(X) > max_examples:          # evenly spaced rows keep the class mix of a test set sorted by class
+        rows = np.linspace(0, len(X) - 1, max_examples).round().astype(int)
+        X, y = X[rows], y[rows]
+    history = history if history is not None else getattr(net, "history_", None)
+    if initial is None and seed is not None:
+        initial = initial_weights(net, seed)
+    shape = getattr(dataset, "shape", None)      # (28, 28) for pictures, (n_features,) for a table
+    if shape is None:
+        image_shape = find_image_shape(net.n_features)
+    else:
+        image_shape = find_image_shape(net.n_features, shape) if len(shape) == 2 else None
+    reference = None
+    if getattr(dataset, "X_train", None) is not None and getattr(dataset, "y_train", None) is not None:
+        reference = (np.asarray(dataset.X_train), np.asarray(dataset.y_train))
+
+    name = getattr(dataset, "name", "") or "the dataset"
+    title = title or f"glassnet report: {name}"
+    epochs = len(history) if history is not None else 0
+    cards = [("test accuracy", _percent(accuracy)), ("test loss", _num(loss)), ("epochs", epochs),
+             ("parameters", f"{net.n_params:,}")]
+    sections = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="sub">Written by glassnet {_e(__version__)} on '
+        f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. Test set: {_e(name)} '
+        f"({n_test:,} examples" + (f"; the pictures use {len(y):,} of them" if len(y) < n_test else "") + ").</p>",
+        '<div class="cards">' + "".join(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards)
+        + "</div>"]
+    if diverged:
+        sections.append(f'<div class="finding"><b>Training diverged.</b> {_e(diverged)}</div>')
+    if settings:
+        sections.append("<h2>Settings</h2>" + _table(["setting", "value"], [
+            [k, ",".join(map(str, v)) if isinstance(v, list) else "-" if v is None else v]
+            for k, v in settings.items()], left=(1,)))
+    # The report's products are small (one example, or 100): one BLAS thread is faster than several.
+    with _blas_threads(blas_threads_for(net, DESCENT_EXAMPLES)):
+        sections += [_section_architecture(net), _section_history(history),
+                     _section_diagnostics(history, net, reference[0] if reference else X, X, y, diverged),
+                     _section_results(net, X, y, classes, image_shape),
+                     _section_inside(net, X, image_shape, initial)]
+        if lr_find is not None:
+            sections.append(_section_lr_find(lr_find))
+        if descent:
+            some = np.linspace(0, len(X) - 1, min(DESCENT_EXAMPLES, len(X))).round().astype(int)
+            first = _pick_examples(net, X, y, 1)[0]         # the most confident mistake, if there is one
+            sections.append(_section_descent(net, X[some], y[some], X[first], int(y[first]), classes))
+        sections.append(_section_explained(net, X, y, rows, classes, image_shape, reference, explained))
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            # the page may load nothing: only its own inline styles and data: images
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+            "style-src 'unsafe-inline'\">"
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
+            f"<body><main>{''.join(sections)}</main></body></html>\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, page)
+    return path
+
+
+# -- the command line ------------------------------------------------------------------------
+def add_report(subparsers):
+    """Add the ``report`` subcommand to ``glassnet``'s subparsers (registered in ``glassnet.cli``)."""
+    from .cli import _dataset, _number, _subcommand
+
+    p = _subcommand(
+        subparsers, "report", cmd_report, "write an HTML report about a saved model",
+        "Write one self-contained HTML file about a saved model: its architecture (table and diagram), its "
+        "training history (table and curves), accuracy per class, the confusion matrix, the most confident "
+        "mistakes, the first layer's weights as pictures, the neurons' activations, the weights now against at "
+        "initialisation, diagnostics, and a few test predictions explained neuron by neuron (one of them a "
+        "mistake). Pictures are embedded; the file needs nothing else to open. Needs matplotlib "
+        "(pip install \"glassnet[plot]\").",
+        ["glassnet report runs/latest/model -o report.html",
+         "glassnet report runs/latest/model --dataset digits --explained 6 --lr-find"])
+    p.add_argument("model", metavar="MODEL", help="a saved model (directory or .safetensors file)")
+    p.add_argument("--dataset", type=_dataset, metavar="NAME_OR_PATH",
+                   help="dataset whose test set to measure and explain: a name or a path, as for 'glassnet train' "
+                        "(default: the one the model was trained on, else digits)")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="the .html file to write (default: report.html beside MODEL)")
+    p.add_argument("--explained", type=_number(int, 0), default=4, metavar="N",
+                   help="test predictions to explain neuron by neuron (default 4)")
+    p.add_argument("--seed", type=_number(int, 0),
+                   help="the seed the network was created with, to show its initial weights (default: the one "
+                        "'glassnet train' recorded)")
+    p.add_argument("--lr-find", action="store_true",
+                   help="also run a learning-rate range test on a fresh network of the same shape and show it")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def cmd_report(args):
+    """``glassnet report``: write the HTML report of a saved model; returns the exit code."""
+    from .cli import EXIT_OK, _check_fits, _print_json
+    from .datasets.loader import load as load_dataset
+    from .serialization import load
+
+    require("matplotlib", "plot")
+    net = load(args.model)
+    settings = net.metadata_.get("settings") if isinstance(net.metadata_.get("settings"), dict) else {}
+    dataset = args.dataset or settings.get("dataset") or "digits"
+    data = load_dataset(dataset)
+    _check_fits(net, data, args.model)
+    output = Path(args.output) if args.output else Path(str(args.model).rstrip("/\\")).parent / "report.html"
+    seed = args.seed if args.seed is not None else settings.get("seed")
+    result = None
+    if args.lr_find:
+        from .lr_finder import lr_find
+
+        fresh = load(args.model)
+        fresh.set_weights(initial_weights(net, seed if seed is not None else 0))
+        result = lr_find(fresh, data.X_train, data.y_train, seeds=(0, 1, 2))
+    path = build_report(net, data, path=output, seed=seed, settings=settings or None, lr_find=result,
+                        explained=args.explained, title=f"glassnet report: {args.model}")
+    accuracy = net.evaluate(data.X_test, data.y_test).accuracy
+    if args.json:
+        _print_json({"report_path": str(path), "model": str(args.model), "dataset": data.name,
+                     "test_accuracy": accuracy})
+    else:
+        print(f"report: {path}")
+    return EXIT_OK
+
+
+def train_report(net, data, settings, history, diverged, run_dir):
+    """``glassnet train --report``: write ``run_dir/report.html``; returns its path."""
+    return build_report(net, data, history, path=Path(run_dir) / "report.html", seed=settings.get("seed"),
+                        settings=settings, diverged=diverged, title=f"glassnet report: {run_dir}")
+
+
+__all__ = ["add_report", "build_report", "cmd_report", "initial_weights", "train_report"]
