@@ -76,12 +76,22 @@ def one_of_each_digit(digits):
 
 
 # -- train ----------------------------------------------------------------------------------------
-def test_default_demo_reaches_96_percent(default_run):
+def test_default_demo_reaches_97_5_percent(default_run):
     _, result = default_run
-    assert result["test_accuracy"] >= 0.96
-    assert result["epochs"] == 20 and len(result["history"]) == 20 and result["interrupted"] is False
+    assert result["test_accuracy"] >= 0.975          # measured 98.25% (seed 0) with augmentation on
+    assert result["epochs"] == 30 and len(result["history"]) == 30 and result["interrupted"] is False
     assert result["settings"]["layers"] == [256, 128] and result["settings"]["lr"] == 0.1
+    assert result["settings"]["augment"] is True and result["settings"]["schedule"] == "one-cycle"
     assert result["seconds"] > 0
+
+
+def test_no_augment_is_recorded_and_repeated_in_the_command_line(tmp_path, capsys):
+    code, out, _ = run(capsys, "train", *SMALL, "--no-augment", "--out", tmp_path / "run", "--json")
+    assert code == 0 and last_json(out)["settings"]["augment"] is False
+    metadata = gn.load(tmp_path / "run" / "model").metadata_
+    assert "--no-augment" in metadata["command"] and "--augment " not in metadata["command"]
+    code, _, err = run(capsys, "train", "--resume", tmp_path / "run", "--augment", "--epochs", "2")
+    assert code != 0 and "--augment" in err
 
 
 def test_train_json_writes_model_checkpoint_and_report(small_run):

@@ -10,14 +10,19 @@ direction and an optimizer takes the step, epoch after epoch. Needs only NumPy.
 
 __version__ = "0.1.0"
 
-from . import datasets, initializers, losses, optimizers, schedules
+from . import datasets, export, initializers, losses, optimizers, schedules
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import Checkpoint, EarlyStopping, ProgressBar
+from .descent import descend_plane, descend_weight, descent_paths, finite_difference, loss_along_weight, loss_surface
+from .diagnostics import Finding, diagnose
 from .errors import GlassnetError, MissingExtraError, ModelFileError, TrainingDiverged
+from .explain import explain, explain_step
 from .gradcheck import GradcheckReport, gradcheck
 from .layers import Dense, Dropout, Layer
 from .losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError
+from .lr_finder import lr_find
 from .network import Network
+from .notebook import LivePlot
 from .optimizers import SGD, Adam, AdamW, Optimizer
 from .schedules import Constant, Cosine, OneCycle, StepDecay
 from .serialization import load, save
@@ -27,7 +32,9 @@ __all__ = [
     "Network", "Layer", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Identity",
     "Loss", "MeanSquaredError", "CrossEntropy", "BinaryCrossEntropy",
     "Optimizer", "SGD", "Adam", "AdamW", "Constant", "StepDecay", "Cosine", "OneCycle",
-    "Callback", "History", "ProgressBar", "EarlyStopping", "Checkpoint",
-    "gradcheck", "GradcheckReport", "save", "load", "datasets", "initializers", "losses", "optimizers",
+    "Callback", "History", "ProgressBar", "EarlyStopping", "Checkpoint", "LivePlot",
+    "gradcheck", "GradcheckReport", "save", "load", "datasets", "export", "initializers", "losses", "optimizers",
+    "explain", "explain_step", "lr_find", "diagnose", "Finding", "loss_along_weight", "finite_difference",
+    "loss_surface", "descend_weight", "descend_plane", "descent_paths",
     "schedules", "GlassnetError", "ModelFileError", "TrainingDiverged", "MissingExtraError", "__version__",
 ]
