@@ -410,3 +410,18 @@ def test_an_eval_forward_during_a_training_step_never_writes_into_training_buffe
     predicted = relu.forward(dense.forward(X * 2), training=False)
     assert not np.shares_memory(trained, predicted)
     assert not any(np.shares_memory(predicted, buf) for buf in relu._workspace.values())
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh"])
+def test_inference_path_gives_the_same_numbers_as_forward(activation):
+    # predict/predict_proba run each layer's ``infer`` (no caches for backward): same outputs as forward
+    net = gn.Network.mlp([12, 9, 7, 4], activation=activation, dropout=0.3, seed=3, dtype=np.float64)
+    X = np.random.default_rng(0).normal(size=(11, 12))
+    for layer in net.layers:
+        x = np.random.default_rng(1).normal(size=(5, layer.params["weights"].shape[1] if "weights" in layer.params
+                                                  else 9 if isinstance(layer, gn.Dense) else 7))
+        if "weights" not in layer.params:
+            x = x[:, :layer.output_size(x.shape[1])]
+        np.testing.assert_array_equal(layer.infer(x.copy()), layer.forward(x.copy(), training=False))
+    np.testing.assert_array_equal(net._infer(X), net.forward(X))
+    np.testing.assert_array_equal(net.predict(X), net.forward(X).argmax(axis=1))

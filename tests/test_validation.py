@@ -46,3 +46,20 @@ def test_as_generator():
     assert as_generator(5).random() == np.random.default_rng(5).random()
     with pytest.raises(TypeError, match="seed expected"):
         as_generator("5")
+
+
+def test_finite_check_is_not_fooled_by_a_sum_that_overflows():
+    # the quick check sums X; huge but finite values overflow that sum and must still be accepted
+    X = np.full((2, 3), 3e38, dtype=np.float32)
+    assert check_X(X, 3) is not None
+    X[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf \(first at index \(1, 2\)\)"):
+        check_X(X, 3)
+
+
+def test_finite_check_in_float64_with_an_overflowing_sum():
+    X = np.full((2, 3), 1e308)
+    assert check_X(X, 3, dtype=np.float64) is not None
+    X[0, 1] = -np.inf
+    with pytest.raises(ValueError, match=r"first at index \(0, 1\)"):
+        check_X(X, 3, dtype=np.float64)

@@ -6,6 +6,7 @@ Hyperparameter limits live in small tables next to the classes that use them and
 are checked here with :func:`check_params`.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -47,6 +48,17 @@ def check_params(owner, table, values):
             raise ValueError(f"{owner}: {name} expected a value in {bracket}{lo}, {hi}], received {value!r}")
 
 
+def _all_finite(arr):
+    """Whether every entry is finite: one sum is NaN/inf if any entry is (fast, no temporary array);
+    only a sum that overflowed on finite entries needs the entry-by-entry check."""
+    if arr.dtype.itemsize < 8:      # float16/32 summed in float64 cannot overflow
+        total = np.add.reduce(arr, axis=None, dtype=np.float64)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(arr, axis=None)
+    return math.isfinite(total) or bool(np.isfinite(arr).all())
+
+
 def as_float_array(X, *, name="X", dtype=np.float32):
     """Convert ``X`` to a floating array, refusing strings, objects, NaN and inf."""
     if isinstance(X, (str, bytes)):
@@ -59,7 +71,7 @@ def as_float_array(X, *, name="X", dtype=np.float32):
         raise TypeError(f"{name} expected a numeric array (int or float), received dtype {arr.dtype}"
                         + (" (strings?)" if arr.dtype.kind in "USO" else ""))
     arr = arr.astype(dtype, copy=False)
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not _all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
         raise ValueError(f"{name} expected finite numbers, received NaN or inf (first at index {where})")

@@ -41,6 +41,9 @@ class ReLU(Layer):
             self.output = np.maximum(x, 0, out=self._buffer("a", x.shape, x.dtype))
         return self.output
 
+    def infer(self, x):
+        return np.maximum(x, 0)                      # a = max(0, z), without the mask backward needs
+
     def backward(self, delta):
         if self._workspace is None:
             return delta * self.active

@@ -49,6 +49,10 @@ class Layer:
     def backward(self, delta):
         raise NotImplementedError
 
+    def infer(self, x):
+        """The forward pass for a prediction: the same numbers, nothing kept for ``backward``."""
+        return self.forward(x, training=False)
+
     # -- memory -------------------------------------------------------------------
     def _buffer(self, name, shape, dtype):
         """An array of ``shape`` to write a result into.
@@ -153,6 +157,11 @@ class Dense(Layer):
             z = np.matmul(x, W.T, out=self._buffer("z", (len(x), self.n_out), W.dtype))
         z += b                                       #   + b (broadcast over samples)
         self.output = z
+        return z
+
+    def infer(self, x):
+        z = x @ self.params["weights"].T             # Z = X W^T + b, and nothing cached: a prediction
+        z += self.params["biases"]
         return z
 
     def backward(self, delta):

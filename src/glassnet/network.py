@@ -232,8 +232,15 @@ class Network:
     def _outputs(self, X):
         """Outputs in chunks (eval mode), so huge inputs never build one huge activation."""
         if len(X) <= _PREDICT_CHUNK:
-            return self.forward(X)           # one chunk (a single image: no list, no concatenate)
-        return np.concatenate([self.forward(X[s:s + _PREDICT_CHUNK]) for s in range(0, len(X), _PREDICT_CHUNK)])
+            return self._infer(X)            # one chunk (a single image: no list, no concatenate)
+        return np.concatenate([self._infer(X[s:s + _PREDICT_CHUNK]) for s in range(0, len(X), _PREDICT_CHUNK)])
+
+    def _infer(self, X):
+        """``forward`` for predictions: each layer's ``infer`` gives the same numbers and caches nothing."""
+        a = X
+        for layer in self.layers:
+            a = layer.infer(a)
+        return a
 
     def predict_proba(self, X):
         """Class probabilities, ``(n_samples, n_outputs)``; rows sum to 1 for several classes.
