@@ -153,7 +153,24 @@ def finite_difference(net, X, y, *, param=None, index=None, h=1e-4, loss=None):
             "rel_error": rel_error, "text": text}
 
 
-class _WeightSlice:
+class _Slice:
+    """The loss restricted to a few coordinates ``p`` of weight space; subclasses say how ``p`` moves the
+    weights (``move``) and what the gradient is in those coordinates (``_project``, the chain rule)."""
+
+    def value(self, p):
+        self.move(p)
+        return self.land.value()
+
+    def gradient(self, p):
+        self.move(p)
+        value, g = self.land.gradient()
+        return value, self._project(g)
+
+    def reset(self):
+        self.move(np.zeros(self.dims))
+
+
+class _WeightSlice(_Slice):
     """The loss as a function of an offset ``p = (t,)`` of one weight: ``L(w0 + t)``."""
 
     dims = 1
@@ -166,17 +183,8 @@ class _WeightSlice:
     def move(self, p):
         self.W[self.index] = self.w0 + p[0]
 
-    def value(self, p):
-        self.move(p)
-        return self.land.value()
-
-    def gradient(self, p):
-        self.move(p)
-        value, g = self.land.gradient()
-        return value, np.array([g[self.param][self.index]])
-
-    def reset(self):
-        self.move((0.0,))
+    def _project(self, g):
+        return np.array([g[self.param][self.index]])
 
 
 def _hessian(slice_, p, h=1e-3):
@@ -365,7 +373,7 @@ def _plane(land, directions, seed):
     return d1, {n: v * scale for n, v in d2.items()}               # ... and as long
 
 
-class _PlaneLandscape:
+class _PlaneLandscape(_Slice):
     """The loss at ``theta0 + alpha d1 + beta d2`` (``p = (alpha, beta)``) and its gradient in the plane."""
 
     dims = 2
@@ -379,17 +387,8 @@ class _PlaneLandscape:
         for n, w in self.land.params.items():
             w[...] = self.theta0[n] + alpha * self.d1[n] + beta * self.d2[n]
 
-    def value(self, p):
-        self.move(p)
-        return self.land.value()
-
-    def gradient(self, p):
-        self.move(p)
-        value, g = self.land.gradient()
-        return value, np.array([_dot(g, self.d1), _dot(g, self.d2)])   # chain rule: dL/dalpha = g . d1
-
-    def reset(self):
-        self.move((0.0, 0.0))
+    def _project(self, g):
+        return np.array([_dot(g, self.d1), _dot(g, self.d2)])   # chain rule: dL/dalpha = g . d1
 
 
 def loss_surface(net, X, y, *, directions="random", span=1.0, points=21, seed=0, loss=None):
