@@ -378,3 +378,28 @@ def test_user_mistakes_are_one_line_errors(bad_files, small_run, capsys, args, e
 def test_a_user_mistake_in_a_real_process_has_no_traceback(tmp_path):
     done = glassnet_process("evaluate", "no-such-model", cwd=tmp_path)
     assert_one_line_error(done.returncode, done.stderr)
+
+
+def test_validation_holds_out_part_of_the_training_set_and_resume_keeps_it(tmp_path, capsys, monkeypatch):
+    flags = ["--layers", "16", "--epochs", "2", "--validation", "0.2", "--no-augment", "--quiet"]
+    code, out, _ = run(capsys, "train", *flags, "--out", tmp_path / "a", "--json")
+    result = last_json(out)
+    assert code == 0 and result["settings"]["validation"] == 0.2
+    assert all("val_loss" in epoch and "val_accuracy" in epoch for epoch in result["history"])
+    assert "--validation 0.2" in gn.load(tmp_path / "a" / "model").metadata_["command"]
+    # the same examples are held out when a run is interrupted and resumed: same weights in the end
+    interrupt_at(monkeypatch, epoch=2, batch=5)
+    assert run(capsys, "train", *flags, "--out", tmp_path / "b")[0] == 130
+    monkeypatch.undo()
+    assert run(capsys, "train", "--resume", tmp_path / "b", "--quiet")[0] == 0
+    resumed, straight = gn.load(tmp_path / "b" / "model").get_weights(), gn.load(tmp_path / "a" / "model").get_weights()
+    for name in straight:
+        np.testing.assert_array_equal(resumed[name], straight[name])
+    assert gn.load(tmp_path / "b" / "model").history_.epochs[-1]["val_loss"] == pytest.approx(
+        result["history"][-1]["val_loss"])
+
+
+@pytest.mark.parametrize("value", ["0.7", "-0.1", "half"])
+def test_validation_fraction_out_of_range_is_a_usage_error(capsys, value):
+    code, _, err = run(capsys, "train", "--validation", value)
+    assert_one_line_error(code, err)

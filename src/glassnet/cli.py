@@ -27,7 +27,7 @@ import numpy as np
 from . import __version__, optimizers, schedules, serialization
 from ._io import atomic_write_text
 from .callbacks import Checkpoint, ProgressBar
-from .datasets import Augment, load_digits
+from .datasets import Augment, load_digits, validation_split
 from .datasets.cli import add_datasets
 from .datasets.loader import NAMES as DATASET_NAMES
 from .datasets.loader import check as check_dataset
@@ -48,7 +48,7 @@ DATASETS = DATASET_NAMES
 #: training image randomly shifted and rotated anew each epoch; see benchmarks/README.md).
 DEFAULTS = {"dataset": "digits", "layers": [256, 128], "activation": "relu", "optimizer": "sgd", "lr": None,
             "momentum": 0.9, "schedule": "one-cycle", "epochs": 30, "batch_size": 64, "dropout": 0.0, "seed": 0,
-            "augment": True}
+            "augment": True, "validation": 0.0}
 #: What ``--augment`` does to image datasets: random shifts of up to 2 pixels and rotations of up to 10 degrees.
 AUGMENT = {"shift": 2.0, "rotate": 10.0}
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.001, "adamw": 0.001}
@@ -169,6 +169,10 @@ def _add_train(subparsers):
                    help="randomly shift (up to 2 pixels) and rotate (up to 10 degrees) each training image, anew "
                         "every epoch; image datasets only (default: on for the bundled digits, off otherwise)")
     p.add_argument("--dropout", type=_number(float, 0, 0.99), help="dropout after each hidden layer (default 0)")
+    p.add_argument("--validation", type=_number(float, 0, 0.5), metavar="FRACTION",
+                   help="hold out this share of each class of the training set as validation data, measured "
+                        "after every epoch: curves for training and validation, and the overfitting check "
+                        "(default 0: train on all of it)")
     p.add_argument("--seed", type=_number(int, 0), help="random seed: weights, shuffling, dropout (default 0)")
     p.add_argument("--out", help=f"run directory to write (default {DEFAULT_OUT})")
     p.add_argument("--resume", metavar="RUN_DIR",
@@ -371,6 +375,7 @@ def _stored_settings(run_dir):
         raise GlassnetError(f"{run_dir}: no settings.json to resume with; was it made by 'glassnet train'?")
     if isinstance(settings, dict):
         settings.setdefault("augment", False)     # runs made before --augment existed trained without it
+        settings.setdefault("validation", 0.0)    # ... and before --validation, on the whole training set
     missing = [key for key in DEFAULTS if not isinstance(settings, dict) or key not in settings]
     if missing:
         raise GlassnetError(f"{path}: expected the run's settings, missing {', '.join(missing)}")
@@ -423,13 +428,23 @@ def _fit(net, data, settings, checkpoint, args):
     started = time.perf_counter()
     try:
         augment = Augment(data.shape, **AUGMENT) if settings.get("augment") else None
-        history = net.fit(data.X_train, data.y_train, epochs=settings["epochs"], batch_size=settings["batch_size"],
+        X, y, validation = _training_part(data, settings)
+        history = net.fit(X, y, epochs=settings["epochs"], batch_size=settings["batch_size"],
                           optimizer=_optimizer(settings), callbacks=callbacks, seed=settings["seed"],
-                          resume_from=resume_from, augment=augment)
+                          resume_from=resume_from, augment=augment, validation_data=validation)
         diverged = None
     except TrainingDiverged as exc:      # the network kept its last good weights: save those
         history, diverged = net.history_, str(exc)
     return history, diverged, time.perf_counter() - started
+
+
+def _training_part(data, settings):
+    """``(X, y, validation_data)``: with ``--validation F``, a stratified share F of each class (chosen with
+    the run's seed, so a resumed run holds out the same examples) is kept apart to measure each epoch."""
+    if not settings.get("validation"):
+        return data.X_train, data.y_train, None
+    X, y, X_val, y_val = validation_split(data.X_train, data.y_train, settings["validation"], seed=settings["seed"])
+    return X, y, (X_val, y_val)
 
 
 def _finish_training(net, data, settings, run_dir, checkpoint, history, diverged, seconds, args):
