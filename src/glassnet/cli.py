@@ -125,16 +125,16 @@ def build_parser():
                      epilog="Run 'glassnet COMMAND --help' for the options of each command.")
     parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_train(subparsers)
+    _add_train(subparsers)           # learn
     _add_evaluate(subparsers)
     _add_predict(subparsers)
-    _add_info(subparsers)
-    _add_gradcheck(subparsers)
-    add_export(subparsers)
-    add_datasets(subparsers)
+    add_explain(subparsers)          # see through it
     add_report(subparsers)
-    add_explain(subparsers)
     add_lr_find(subparsers)
+    _add_gradcheck(subparsers)
+    _add_info(subparsers)
+    add_datasets(subparsers)         # data in, models out
+    add_export(subparsers)
     return parser
 
 
