@@ -111,3 +111,34 @@ def test_help_has_examples_and_digits_needs_no_fetch(capsys):
     assert code == 0 and out.startswith("usage: glassnet datasets") and "examples:" in out and "fetch" in out
     code, out, _ = run(capsys, "datasets", "fetch", "digits")
     assert code == 0 and "bundled" in out
+
+
+def test_train_on_one_row_or_one_class_is_a_one_line_error(capsys, tmp_path):
+    """Before: one row gave NumPy's 'cannot reshape array of size 0'; one class trained a 1-output network."""
+    (tmp_path / "one.csv").write_text("label,x\n0,2\n")
+    code, _, err = run(capsys, "train", "--dataset", tmp_path / "one.csv", "--out", tmp_path / "a", "--quiet")
+    one_line_error(code, err)
+    assert "one.csv: expected examples of at least 2 classes, received 1 examples all of class '0'" in err
+    (tmp_path / "two.csv").write_text("label;x\n0;2\n1;3\n")                # semicolons, one example per class
+    code, _, err = run(capsys, "train", "--dataset", tmp_path / "two.csv", "--out", tmp_path / "b", "--quiet")
+    one_line_error(code, err)
+    assert "two.csv: expected at least one training and one test example, received 2 training and 0 test" in err
+
+
+def test_show_refuses_a_file_as_out_folder_before_loading(capsys, tmp_path):
+    (tmp_path / "taken").write_text("")
+    code, out, err = run(capsys, "datasets", "show", "digits", "--out", tmp_path / "taken" / "pictures")
+    one_line_error(code, err)
+    assert "--out expected a folder for the PNG files" in err and f"where {tmp_path / 'taken'} is a file" in err
+
+
+def test_pictures_of_standardised_images_use_the_whole_grey_range():
+    from types import SimpleNamespace
+
+    from glassnet.datasets.cli import _as_images
+
+    X = np.linspace(-2.0, 3.0, 2 * 16).reshape(2, 4, 4)          # e.g. after standardise: negative values
+    images = _as_images(SimpleNamespace(X_train=X))
+    assert images.min() == 0 and images.max() == pytest.approx(255)
+    pixels = np.arange(2 * 16, dtype=np.uint8).reshape(2, 16)     # 8-bit pixels are kept as they are
+    np.testing.assert_array_equal(_as_images(SimpleNamespace(X_train=pixels)), pixels.reshape(2, 4, 4))

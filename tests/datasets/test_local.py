@@ -141,15 +141,16 @@ def test_csv_without_header_label_first(tmp_path):
 
 
 def test_csv_of_8_bit_pixels_is_scaled_like_images(tmp_path, digits):
-    pixels = (digits.X_train[:50] * 255).round().astype(np.uint8)
+    rows = np.concatenate([np.flatnonzero(digits.y_train == k)[:25] for k in (0, 1)])   # two classes
+    pixels = (digits.X_train[rows] * 255).round().astype(np.uint8)
     lines = ["label," + ",".join(f"pixel{i}" for i in range(784))]
-    lines += [f"{label}," + ",".join(map(str, row)) for label, row in zip(digits.y_train[:50], pixels)]
+    lines += [f"{label}," + ",".join(map(str, row)) for label, row in zip(digits.y_train[rows], pixels)]
     (tmp_path / "mnist.csv").write_text("\n".join(lines) + "\n")
     raw = load(tmp_path / "mnist.csv", scale=False)
     assert raw.X_train.dtype == np.uint8 and raw.shape == (784,)
     scaled = load(tmp_path / "mnist.csv")
     assert scaled.X_train.dtype == np.float32 and scaled.X_train.max() == 1.0
-    rows = {row.tobytes() for row in digits.X_train[:50]}
+    rows = {row.tobytes() for row in digits.X_train[rows]}
     assert all(row.tobytes() in rows for row in scaled.X_train)      # the same floats as the bundled arrays
 
 
@@ -164,6 +165,8 @@ def test_csv_of_8_bit_pixels_is_scaled_like_images(tmp_path, digits):
     ("label,x,y\n1,2,3\n0.5,4,5\n", r"f.csv, row 3, column 1 \('label'\): label '0.5' is not a class"),
     ("label,x,y\n1,2,3\n-1,4,5\n", r"f.csv, row 3, column 1 \('label'\): label '-1' is not a class"),
     ("label,x,y\ncat,2,3\ndog,4,5\n7,4,5\n", r"f.csv, row 4, column 1 \('label'\): label '7' mixes"),
+    ("label;x;y\n1;2;3\n0;4,5;5\n", r"f.csv, row 3, column 2 \('x'\): expected a number, received '4,5' \(write "
+                                    r"decimals with a point\)"),
 ])
 def test_csv_problems_name_file_row_and_column(tmp_path, text, message):
     (tmp_path / "f.csv").write_text(text)
@@ -232,3 +235,110 @@ def test_image_folder_problems(tmp_path):
     (tmp_path / "noimg" / "a" / "notes.txt").write_text("hi")
     with pytest.raises(DatasetError, match="no images"):
         load(tmp_path / "noimg")
+
+
+# -- problems found in review: each of these failed (or gave an unclear error) before ----------------
+def test_csv_with_semicolons_and_a_byte_order_mark(tmp_path):
+    rows = "".join(f"{i % 2};{i};{i * 2}\n" for i in range(10))
+    (tmp_path / "s.csv").write_text("label;a;b\n" + rows, encoding="utf-8-sig")
+    data = load(tmp_path / "s.csv")
+    assert data.shape == (2,) and data.classes == ["0", "1"] and data.extra["label_column"] == "1 ('label')"
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"X": np.zeros((0, 2)), "y": np.zeros(0)}, r"expected at least one training and one test example, received 0"),
+    ({"X": np.zeros((1, 2)), "y": np.zeros(1)}, r"expected examples of at least 2 classes, received 1 examples all "
+                                                r"of class '0'"),
+    ({"X": np.zeros((2, 2)), "y": np.arange(2)}, r"received 2 training and 0 test examples"),
+    ({"X": np.zeros((4, 2)), "y": np.arange(4) % 2, "X_test": np.zeros((0, 2)), "y_test": np.zeros(0)},
+     r"received 4 training and 0 test examples"),
+])
+def test_data_a_classifier_cannot_learn_from_is_refused(tmp_path, arrays, message):
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(DatasetError, match=message):
+        load(tmp_path / "d.npz")
+
+
+def test_npz_that_is_not_a_zip_or_holds_objects(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros(3))
+    (tmp_path / "a.npy").rename(tmp_path / "a.npz")
+    with pytest.raises(DatasetError, match=r"a.npz: not a readable .npz archive .*received a single .npy array"):
+        load(tmp_path / "a.npz")
+    np.savez(tmp_path / "o.npz", X=np.zeros((4, 2), dtype=object), y=np.arange(4) % 2)
+    with pytest.raises(DatasetError, match=r"o.npz: .*an array of Python objects \(dtype object\)"):
+        load(tmp_path / "o.npz")
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    Image = need("PIL.Image")
+    for k, value in enumerate((1000, 60000)):
+        (tmp_path / "i" / str(k)).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((3, 3), value, np.uint16)).save(tmp_path / "i" / str(k) / f"{i}.png")
+    data = load(tmp_path / "i", scale=False)
+    X = np.concatenate([data.X_train, data.X_test])
+    y = np.concatenate([data.y_train, data.y_test])
+    assert set(X[y == 0].ravel().tolist()) == {4} and set(X[y == 1].ravel().tolist()) == {233}   # x * 255 / 65535
+
+
+def test_images_in_nested_folders_are_explained(tmp_path):
+    Image = need("PIL.Image")
+    (tmp_path / "n" / "cat" / "2024").mkdir(parents=True)
+    Image.new("L", (4, 4)).save(tmp_path / "n" / "cat" / "2024" / "1.png")
+    with pytest.raises(DatasetError, match=r"not in sub-folders such as .*cat/2024"):
+        load(tmp_path / "n")
+
+
+def test_options_for_another_kind_of_source_or_a_bad_image_size_are_refused(tmp_path):
+    np.savez(tmp_path / "a.npz", X=np.zeros((4, 2)), y=np.arange(4) % 2)
+    with pytest.raises(DatasetError, match=r"a.npz: label_column applies to .csv files only, received it for a npz"):
+        load(tmp_path / "a.npz", label_column="y")
+    with pytest.raises(DatasetError, match=r"image_size applies to folders of images only"):
+        load(tmp_path / "a.npz", image_size=(8, 8))
+    (tmp_path / "imgs" / "a").mkdir(parents=True)
+    for size in (28, (0, 5), (2.5, 3)):
+        with pytest.raises(DatasetError, match=r"image_size expected \(height, width\), two positive integers"):
+            load(tmp_path / "imgs", image_size=size)
+
+
+def test_transparent_pixels_are_read_as_shown_on_white(tmp_path):
+    """Black strokes on a transparent (and black) background: before, the whole image read as black."""
+    Image = need("PIL.Image")
+    for k in range(2):
+        (tmp_path / "t" / str(k)).mkdir(parents=True)
+        for i in range(2):
+            rgba = np.zeros((4, 4, 4), np.uint8)
+            rgba[k, :, 3] = 255                         # one opaque black row, the rest transparent black
+            Image.fromarray(rgba, "RGBA").save(tmp_path / "t" / str(k) / f"{i}.png")
+    data = load(tmp_path / "t", scale=False, flatten=False)
+    image = data.X_train[data.y_train == 1][0]
+    assert image[1].tolist() == [0] * 4 and image[[0, 2, 3]].min() == 255
+
+
+def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path):
+    Image = need("PIL.Image")
+    pixels = np.zeros((2, 3), np.uint8)
+    pixels[0, 0] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6                                    # "rotate 90 degrees clockwise to display"
+    for k in range(2):
+        (tmp_path / "p" / str(k)).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(pixels).save(tmp_path / "p" / str(k) / f"{i}.png", exif=exif)
+    data = load(tmp_path / "p", scale=False, flatten=False)
+    assert data.shape == (3, 2)
+    np.testing.assert_array_equal(data.X_train[0], np.rot90(pixels, -1))
+
+
+def test_npz_class_names_order_labels_that_are_names(tmp_path):
+    """Before, ``classes`` was ignored when the labels were names (and a 2-D ``classes`` became one name)."""
+    X = np.zeros((6, 2))
+    np.savez(tmp_path / "a.npz", X=X, y=np.array(["dog", "cat"] * 3), classes=np.array(["dog", "cat"]))
+    data = load(tmp_path / "a.npz")
+    assert data.classes == ["dog", "cat"] and data.y_train.tolist() == [0, 1, 0, 1]
+    np.savez(tmp_path / "b.npz", X=X, y=np.array(["dog", "cow"] * 3), classes=np.array(["dog", "cat"]))
+    with pytest.raises(DatasetError, match=r"b.npz: labels 'cow' are not among the classes \(dog, cat\)"):
+        load(tmp_path / "b.npz")
+    np.savez(tmp_path / "c.npz", X=X, y=np.arange(6) % 2, classes=np.array([["no", "yes"]]))
+    with pytest.raises(DatasetError, match=r"c.npz: classes expected one name per class, .* shape \(1, 2\)"):
+        load(tmp_path / "c.npz")

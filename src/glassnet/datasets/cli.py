@@ -104,7 +104,12 @@ def cmd_fetch(args):
 def cmd_show(args):
     """``glassnet datasets show``: counts per class, and PNGs of examples and class means."""
     from ..cli import EXIT_OK, _print_json
+    from ..errors import GlassnetError
 
+    taken = next((p for p in (Path(args.out), *Path(args.out).parents) if p.exists()), None)
+    if taken is not None and not taken.is_dir():
+        raise GlassnetError(f"--out expected a folder for the PNG files, received {args.out!r}, "
+                            f"where {taken} is a file")
     data = load(args.dataset, flatten=False, scale=False, progress=not args.json)
     counts = {name: {"train": int(np.sum(data.y_train == k)), "test": int(np.sum(data.y_test == k))}
               for k, name in enumerate(data.classes)}
@@ -131,7 +136,10 @@ def cmd_show(args):
 
 
 def _as_images(data):
-    """Training examples as (n, h, w) arrays in [0, 255] (float), or None if they are not images."""
+    """Training examples as (n, h, w) arrays in [0, 255] (float), or None if they are not images.
+
+    8-bit pixels are kept; other numbers are stretched from their smallest to their largest value.
+    """
     X = np.asarray(data.X_train)
     if X.ndim == 2:
         side = int(round(np.sqrt(X.shape[1])))
@@ -140,10 +148,10 @@ def _as_images(data):
         X = X.reshape(len(X), side, side)
     if X.ndim != 3:
         return None
-    X = X.astype(np.float32)
-    if X.dtype != np.uint8 and X.size and X.max() <= 1.0:
-        X = X * 255.0
-    return X
+    if X.dtype != np.uint8 and X.size:          # other numbers (floats in [0, 1], standardised...): stretched
+        low, high = float(X.min()), float(X.max())
+        return (X.astype(np.float32) - low) * np.float32(255.0 / max(high - low, 1e-12))
+    return X.astype(np.float32)
 
 
 def save_pictures(data, out, per_class=10):

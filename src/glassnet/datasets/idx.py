@@ -83,9 +83,9 @@ def _read(f, name, mmap_path):
         compressed_size = _remaining_size(f) + 2 if seekable else None
         if seekable:
             f.seek(-2, io.SEEK_CUR)
-        stream = gzip.GzipFile(fileobj=f if seekable else _Prepend(start, f), mode="rb")
         try:
-            return _read_stream(stream, name, compressed_size=compressed_size)
+            with gzip.GzipFile(fileobj=f if seekable else _Prepend(start, f), mode="rb") as stream:
+                return _read_stream(stream, name, compressed_size=compressed_size)
         except (OSError, EOFError, zlib.error) as exc:   # gzip.BadGzipFile is an OSError
             raise DatasetError(f"{name}: damaged gzip data ({exc})") from None
     dtype, shape, offset = _header(start, f, name)

@@ -58,6 +58,17 @@ def load(name_or_path, *, flatten=True, scale=True, download=True, cache_dir=Non
     path = Path(text).expanduser()
     if not path.exists():
         raise DatasetError(_unknown(text))
+    kind = local.kind_of(path)
+    if label_column is not None and kind != "csv":
+        raise DatasetError(f"{path}: label_column applies to .csv files only, received it for a {kind} source")
+    if image_size is not None:
+        if kind != "images":
+            raise DatasetError(f"{path}: image_size applies to folders of images only, received it for a {kind} "
+                               f"source")
+        if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+                or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
+                           for n in image_size)):
+            raise DatasetError(f"image_size expected (height, width), two positive integers, received {image_size!r}")
     raw = local.read_path(path, label_column=label_column, image_size=image_size)
     return _to_dataset(raw, flatten=flatten, scale=scale)
 

@@ -9,13 +9,18 @@ Every problem is reported as one line naming the file and, for CSV, the row and 
   dataset glassnet knows (recognised by checksum, else by the folder's name) gets its class
   names and licence, so Debian's ``/usr/share/datasets/fashion-mnist`` loads as Fashion-MNIST.
 - ``.npz``: arrays ``X`` and ``y``, optionally ``X_test``/``y_test`` and ``classes``.
-- ``.csv``: one example per row; the label column by name or index (default: a column called
+- ``.csv``: one example per row, separated by commas, semicolons or tabs (whichever the first
+  line holds most); the label column by name or index (default: a column called
   ``label``, ``class``, ``target`` or ``y``, else the only column of words, else the first); a
   header row is detected when its cells are not all numbers. Labels may be integers 0..k-1 or
   class names.
 - Folder of images: one sub-folder per class (its name is the class name), PNG/JPEG/BMP/GIF
-  files, read with Pillow as grayscale and resized to one size; or ``train/`` and ``test/``
-  sub-folders each organised that way.
+  files, read with Pillow as grayscale (as a viewer shows them: upright by their EXIF
+  orientation, transparency on white, 16-bit scaled to 8) and resized to one size; or
+  ``train/`` and ``test/`` sub-folders each organised that way.
+
+Whatever the format, the data must hold at least two classes and give a non-empty training
+and test set, else a :class:`DatasetError` says what was found.
 
 Without a test set of their own (npz without ``X_test``, CSV, image folders without ``test/``),
 one fifth of each class is held out as the test set (seeded, stratified).
@@ -75,12 +80,28 @@ def read_path(path, *, label_column=None, image_size=None):
     path = Path(path)
     kind = kind_of(path)
     if kind == "idx":
-        return read_idx_folder(path)
-    if kind == "images":
-        return read_image_folder(path, image_size=image_size)
-    if kind == "npz":
-        return read_npz(path)
-    return read_csv(path, label_column=label_column)
+        raw = read_idx_folder(path)
+    elif kind == "images":
+        raw = read_image_folder(path, image_size=image_size)
+    elif kind == "npz":
+        raw = read_npz(path)
+    else:
+        raw = read_csv(path, label_column=label_column)
+    return _check_learnable(path, raw)
+
+
+def _check_learnable(path, raw):
+    """``raw`` if a classifier can learn from it and be tested: both sets non-empty, two classes or more."""
+    n_train, n_test = len(raw.X_train), len(raw.X_test)
+    present = np.union1d(raw.y_train, raw.y_test)
+    if n_train and n_test and len(present) >= 2:
+        return raw
+    if len(present) == 1:
+        raise DatasetError(f"{path}: expected examples of at least 2 classes, received {n_train + n_test} examples "
+                           f"all of class {raw.classes[int(present[0])]!r}")
+    raise DatasetError(f"{path}: expected at least one training and one test example, received {n_train} training "
+                       f"and {n_test} test examples (without a test set of its own, {TEST_FRACTION:.0%} of each "
+                       f"class with 2 or more examples is held out)")
 
 
 # -- a folder of IDX files ---------------------------------------------------------------------
@@ -185,11 +206,19 @@ def read_idx_folder(folder):
 def read_npz(path):
     """``X``, ``y`` (and optional ``X_test``, ``y_test``, ``classes``) from a NumPy archive (no pickles)."""
     path = Path(path)
+    with open(path, "rb") as f:
+        start = f.read(4)
+    if start not in (b"PK\x03\x04", b"PK\x05\x06"):       # a zip archive (numpy.savez), possibly empty
+        what = "a single .npy array" if start[:4] == b"\x93NUM" else f"a file starting with {start!r}"
+        raise DatasetError(f"{path}: not a readable .npz archive (expected a zip of arrays as numpy.savez writes, "
+                           f"received {what})")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"{path}: not a readable .npz archive ({exc})") from None
+        reason = ("an array of Python objects (dtype object), which is never unpickled; save numbers, and names "
+                  "as strings (e.g. y.astype(str))") if "allow_pickle" in str(exc) else exc
+        raise DatasetError(f"{path}: not a readable .npz archive ({reason})") from None
     missing = [key for key in ("X", "y") if key not in arrays]
     if missing:
         raise DatasetError(f"{path}: expected arrays named X and y (and optionally X_test, y_test, classes), "
@@ -197,6 +226,9 @@ def read_npz(path):
     if ("X_test" in arrays) != ("y_test" in arrays):
         raise DatasetError(f"{path}: X_test and y_test go together; found only one of them")
     X, y = arrays["X"], arrays["y"]
+    if "classes" in arrays and arrays["classes"].ndim != 1:
+        raise DatasetError(f"{path}: classes expected one name per class, in one dimension, received shape "
+                           f"{arrays['classes'].shape}")
     names = [str(c) for c in arrays["classes"].tolist()] if "classes" in arrays else None
     _check_arrays(path, X, y, "X", "y")
     if "X_test" in arrays:
@@ -243,6 +275,13 @@ def _labels_to_classes(y, path, names=None):
         bad = int(np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))[0])
         raise DatasetError(f"{path}: label {y[bad].item()!r} (example {bad + 1}) is not a class: expected class "
                            f"numbers 0, 1, 2, ... or class names")
+    if names is not None:                    # labels that are names: numbered in the order of classes
+        number = {name: k for k, name in enumerate(names)}
+        unknown = sorted(set(y.astype(str).tolist()) - set(number))
+        if unknown:
+            raise DatasetError(f"{path}: labels {', '.join(map(repr, unknown[:5]))} are not among the classes "
+                               f"({', '.join(names[:8])}{'...' if len(names) > 8 else ''})")
+        return np.array([number[label] for label in y.astype(str).tolist()], dtype=np.int64), names
     classes, y = np.unique(y.astype(str), return_inverse=True)
     return y.astype(np.int64), [str(c) for c in classes]
 
@@ -265,7 +304,7 @@ def read_csv(path, *, label_column=None):
         with open(path, newline="", encoding="utf-8-sig") as f:
             sample = f.read(65536)
             f.seek(0)
-            delimiter = "\t" if path.suffix.lower() == ".tsv" or ("\t" in sample and "," not in sample) else ","
+            delimiter = _delimiter(path, sample)
             rows = ((n, row) for n, row in enumerate(csv.reader(f, delimiter=delimiter), start=1)
                     if row and any(cell.strip() for cell in row))
             X, labels, row_numbers, header, label = _read_csv_rows(path, rows, label_column)
@@ -280,6 +319,16 @@ def read_csv(path, *, label_column=None):
     return Raw(X_train, y_train, X_test, y_test, classes, (X.shape[1],), name=path.stem, source=str(path),
                description=f"{len(X):,} rows of {path}" + _held_out_note(),
                extra={"label_column": _column_name(label, header)})
+
+
+def _delimiter(path, sample):
+    """Tab for ``.tsv``; else whichever of comma, semicolon, tab the first line holds most (ties: comma)."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    first_line = next((line for line in sample.splitlines() if line.strip()), "")
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > counts[","] else ","
 
 
 def _read_csv_rows(path, rows, label_column):
@@ -309,8 +358,9 @@ def _read_csv_rows(path, rows, label_column):
             block[i] = row[:label] + row[label + 1:]           # NumPy parses the numbers
         except ValueError:
             c = next(c for c in features if not _is_number(row[c]))
+            comma = _is_number(row[c].replace(",", ".")) and "," in row[c]
             raise DatasetError(f"{path}, row {n}, column {_column_name(c, header)}: expected a number, "
-                               f"received {row[c]!r}") from None
+                               f"received {row[c]!r}" + (" (write decimals with a point)" if comma else "")) from None
         if not np.isfinite(block[i]).all():
             c = features[int(np.flatnonzero(~np.isfinite(block[i]))[0])]
             raise DatasetError(f"{path}, row {n}, column {_column_name(c, header)}: expected a finite number, "
@@ -437,7 +487,7 @@ def _read_images(folder, classes, size):
         for path in files:
             try:
                 with Image.open(path) as image:
-                    image = image.convert("L")
+                    image = _grayscale(image)
                     if size is None:
                         size = (image.height, image.width)
                     if (image.height, image.width) != size:
@@ -450,5 +500,28 @@ def _read_images(folder, classes, size):
                 raise DatasetError(f"{path}: not a readable image ({reason or type(exc).__name__})") from None
             labels.append(k)
     if not images:
-        raise DatasetError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
+        nested = next((p for name in classes if (folder / name).is_dir() for p in (folder / name).iterdir()
+                       if p.is_dir()), None)
+        hint = f"; images must lie directly in the class folders, not in sub-folders such as {nested}" if nested else ""
+        raise DatasetError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders{hint}")
     return np.stack(images), np.array(labels, dtype=np.int64), size
+
+
+def _grayscale(image):
+    """An 8-bit grayscale ("L") copy of a Pillow image, as an image viewer shows it.
+
+    Turned upright as its EXIF orientation says (photos from phones); 16-bit grayscale is scaled
+    (``x * 255 / 65535``), not clipped; transparent pixels are shown on white
+    (``alpha * colour + (1 - alpha) * 255``), not by their hidden colour.
+    """
+    from PIL import Image, ImageOps
+
+    if image.getexif().get(0x0112, 1) != 1:        # EXIF orientation tag: 1 is upright
+        image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I;16"):
+        pixels = np.asarray(image, dtype=np.float64) * (255.0 / 65535.0)
+        return Image.fromarray(np.rint(pixels).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("L")
+    return image.convert("L")
