@@ -413,3 +413,35 @@ def test_cli_export_errors(saved_model, capsys, tmp_path):
     err = capsys.readouterr().err
     assert "parity FAILED" in err and "nothing was written" in err
     assert not model_dir.with_suffix(".onnx").exists()
+
+
+def test_cli_export_to_a_folder_or_from_a_run_folder_is_a_clear_error(saved_model, capsys, tmp_path):
+    need("onnxruntime")
+    need("torch")
+    model_dir, _ = saved_model
+    (tmp_path / "taken.onnx").mkdir()
+    assert main(["export", str(model_dir), "--format", "onnx", "-o", str(tmp_path / "taken.onnx")]) == 2
+    assert "expected a file path to write, received" in capsys.readouterr().err
+    (tmp_path / "w.py").mkdir()                     # save_torch writes w.pt and w.py: refused before either
+    assert main(["export", str(model_dir), "--format", "torch", "-o", str(tmp_path / "w.pt")]) == 2
+    assert "an existing folder" in capsys.readouterr().err and not (tmp_path / "w.pt").exists()
+    (tmp_path / "file").write_text("")
+    assert main(["export", str(model_dir), "--format", "onnx", "-o", str(tmp_path / "file" / "m.onnx")]) == 2
+    assert f"inside {tmp_path / 'file'}, which is a file" in capsys.readouterr().err
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    assert main(["export", str(run), "--format", "onnx"]) == 2
+    assert f"received a training run's folder; export its model: glassnet export {run / 'model'}" in \
+        capsys.readouterr().err
+
+
+def test_exporting_something_that_is_not_a_network_names_what_to_pass():
+    need("torch")
+
+    class Fitted:                                   # like a fitted scikit-learn estimator: the network is net_
+        net_ = gn.Network.mlp([3, 2])
+
+    with pytest.raises(TypeError, match=r"to_torch expected a glassnet Network, received Fitted \(.*estimator.net_\)"):
+        ex.to_torch(Fitted())
+    with pytest.raises(TypeError, match=r"to_torch expected a glassnet Network, received str$"):
+        ex.to_torch("model")

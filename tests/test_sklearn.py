@@ -194,3 +194,30 @@ def test_without_scikit_learn_the_error_names_the_extra(monkeypatch):
     with pytest.raises(gn.MissingExtraError, match=r'pip install "glassnet\[sklearn\]"'):
         importlib.import_module("glassnet.sklearn")
 
+
+
+def test_too_few_samples_for_early_stopping_is_refused_before_any_state_changes(sk, blobs):
+    X, y = blobs
+    for estimator, targets in ((sk.GlassnetClassifier(early_stopping=True), y[:4]),
+                               (sk.GlassnetRegressor(early_stopping=True), X[:1, 0])):
+        with pytest.raises(ValueError, match=r"early_stopping cannot hold out validation_fraction=0.1 of \d samples"):
+            estimator.fit(X[:len(targets)], targets)
+        assert not hasattr(estimator, "net_")
+
+
+def test_values_too_large_for_float32_are_named(sk, blobs):
+    X, y = blobs
+    big = X.astype(np.float64)
+    big[3, 1] = 1e39
+    with pytest.raises(ValueError, match=r"GlassnetClassifier: X expected values within float32's range .* 1e\+39"):
+        sk.GlassnetClassifier(epochs=1).fit(big, y)
+    with pytest.raises(ValueError, match=r"GlassnetRegressor: y expected values within float32's range .* 1e\+39"):
+        sk.GlassnetRegressor(epochs=1).fit(X, big[:, 1])
+
+
+def test_a_failed_first_partial_fit_leaves_no_classes(sk, blobs):
+    X, y = blobs
+    clf = sk.GlassnetClassifier(random_state=0)
+    with pytest.raises(ValueError, match="labels not in classes_"):
+        clf.partial_fit(X, y + 5, classes=np.unique(y))
+    assert not hasattr(clf, "classes_") and not hasattr(clf, "net_")

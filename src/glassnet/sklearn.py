@@ -48,6 +48,17 @@ _LIMITS = {
 }
 
 
+def _float32(values, what):
+    """``values`` (finite) as float32; ValueError naming ``what`` if one is too large for float32 (|x| > 3.4e38)."""
+    with np.errstate(over="ignore"):        # an overflow becomes inf here, and is named just below
+        converted = np.asarray(values, dtype=np.float32)
+    if not np.isfinite(converted).all():
+        largest = float(np.abs(np.asarray(values, dtype=np.float64)).max())
+        raise ValueError(f"{what} expected values within float32's range (|x| <= {np.finfo(np.float32).max:.3g}), "
+                         f"received {largest:.3g}; scale it first")
+    return converted
+
+
 class _GlassnetEstimator(_base.BaseEstimator):
     """What the classifier and the regressor share: hyperparameters, building and training the network."""
 
@@ -98,7 +109,7 @@ class _GlassnetEstimator(_base.BaseEstimator):
     def _validate_X(self, X, y, reset, **kwargs):
         """scikit-learn's checks (shape, NaN, sparse, feature names, ``n_features_in_``); X as float32."""
         X, y = _validation.validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32), **kwargs)
-        return X.astype(np.float32, copy=False), y
+        return _float32(X, f"{type(self).__name__}: X"), y
 
     # -- building and training ----------------------------------------------------------------
     def _learning_rate(self):
@@ -124,6 +135,19 @@ class _GlassnetEstimator(_base.BaseEstimator):
         self.optimizer_ = self._new_optimizer()
         self.history_ = None
         self.n_iter_ = 0
+
+    def _check_early_stopping_split(self, n_samples, stratify=None):
+        """Refuse, before any state changes, data too small to hold out ``validation_fraction`` for early stopping."""
+        if not self.early_stopping:
+            return
+        train_test_split = require("sklearn.model_selection", "sklearn").train_test_split
+        try:
+            train_test_split(np.arange(n_samples), test_size=self.validation_fraction, random_state=0,
+                             stratify=stratify)
+        except ValueError as exc:
+            raise ValueError(f"{type(self).__name__}: early_stopping cannot hold out validation_fraction="
+                             f"{self.validation_fraction!r} of {n_samples} samples ({exc}); give more samples, a "
+                             f"larger validation_fraction, or early_stopping=False") from None
 
     def _train(self, X, targets, epochs, stratify=None):
         """Run ``Network.fit`` for ``epochs`` more epochs and record the history."""
@@ -208,13 +232,14 @@ class GlassnetClassifier(_base.ClassifierMixin, _GlassnetEstimator):
         tags.classifier_tags.multi_label = False
         return tags
 
-    def _labels(self, y):
-        """``y`` as indices into ``classes_`` (ValueError for labels ``fit`` never saw)."""
-        unknown = ~np.isin(y, self.classes_)
+    @staticmethod
+    def _labels(y, classes):
+        """``y`` as indices into the sorted ``classes`` (ValueError for labels not among them)."""
+        unknown = ~np.isin(y, classes)
         if unknown.any():
-            raise ValueError(f"y contains labels not in classes_ {self.classes_.tolist()}: "
+            raise ValueError(f"y contains labels not in classes_ {classes.tolist()}: "
                              f"{np.unique(np.asarray(y)[unknown]).tolist()[:5]}")
-        return np.searchsorted(self.classes_, y)
+        return np.searchsorted(classes, y)
 
     @staticmethod
     def _classes(values, name):
@@ -230,8 +255,9 @@ class GlassnetClassifier(_base.ClassifierMixin, _GlassnetEstimator):
         X, y = self._validate_X(X, y, reset=True)
         _multiclass.check_classification_targets(y)
         classes = self._classes(y, type(self).__name__)
+        labels = np.searchsorted(classes, y)
+        self._check_early_stopping_split(len(y), stratify=labels)
         self.classes_ = classes
-        labels = self._labels(y)
         self._initialise(hidden, X.shape[1], len(classes))
         self._train(X, labels, int(self.epochs), stratify=labels)
         return self
@@ -249,12 +275,16 @@ class GlassnetClassifier(_base.ClassifierMixin, _GlassnetEstimator):
             if classes is None:
                 raise ValueError(f"{type(self).__name__}.partial_fit: classes expected on the first call "
                                  f"(every label there will be, e.g. classes=np.unique(y_all)), received None")
-            self.classes_ = self._classes(classes, type(self).__name__)
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"partial_fit: classes expected {self.classes_.tolist()} as in the first call, "
-                             f"received {np.unique(classes).tolist()}")
-        labels = self._labels(y)
+            all_classes = self._classes(classes, type(self).__name__)
+        else:
+            all_classes = self.classes_
+            if classes is not None and not np.array_equal(np.unique(classes), all_classes):
+                raise ValueError(f"partial_fit: classes expected {all_classes.tolist()} as in the first call, "
+                                 f"received {np.unique(classes).tolist()}")
+        labels = self._labels(y, all_classes)
+        self._check_early_stopping_split(len(y))
         if first:
+            self.classes_ = all_classes
             self._initialise(hidden, X.shape[1], len(self.classes_))
         self._train(X, labels, 1)
         return self
@@ -301,7 +331,7 @@ class GlassnetRegressor(_base.RegressorMixin, _GlassnetEstimator):
         return tags
 
     def _targets(self, y):
-        y = np.asarray(y, dtype=np.float32)
+        y = _float32(y, f"{type(self).__name__}: y")
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
     def fit(self, X, y):
@@ -309,6 +339,7 @@ class GlassnetRegressor(_base.RegressorMixin, _GlassnetEstimator):
         hidden = self._check_hyperparameters()
         X, y = self._validate_X(X, y, reset=True, multi_output=True, y_numeric=True)
         targets = self._targets(y)
+        self._check_early_stopping_split(len(targets))
         self.n_outputs_ = targets.shape[1]
         self._initialise(hidden, X.shape[1], self.n_outputs_)
         self._train(X, targets, int(self.epochs))
@@ -320,6 +351,7 @@ class GlassnetRegressor(_base.RegressorMixin, _GlassnetEstimator):
         hidden = self._check_hyperparameters() if first else None
         X, y = self._validate_X(X, y, reset=first, multi_output=True, y_numeric=True)
         targets = self._targets(y)
+        self._check_early_stopping_split(len(targets))
         if first:
             self.n_outputs_ = targets.shape[1]
             self._initialise(hidden, X.shape[1], self.n_outputs_)

@@ -13,6 +13,7 @@ outputs up to 1, the same *relative* precision for larger ones.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -92,12 +93,29 @@ class ParityReport:
 
 def check_layers(net, what):
     """Refuse, before any work, a network holding a layer ``what`` cannot express; names the layer."""
+    from ..network import Network
+
+    if not isinstance(net, Network):
+        hint = " (a scikit-learn estimator: pass its network, estimator.net_)" if hasattr(net, "net_") else ""
+        raise TypeError(f"{what} expected a glassnet Network, received {type(net).__name__}{hint}")
     for i, layer in enumerate(net.layers):
         if type(layer) not in SUPPORTED_LAYERS:
             names = ", ".join(cls.__name__ for cls in SUPPORTED_LAYERS)
             raise UnsupportedLayerError(
                 f"{what}: layer {i} {layer!r} (type {type(layer).__module__}.{type(layer).__qualname__}) has no "
                 f"{what.split('_')[-1]} equivalent; supported layers are {names}")
+
+
+def check_output_paths(what, *paths):
+    """Refuse, before any work, an output path that is an existing folder or lies inside a file."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            raise ExportError(f"{what}: expected a file path to write, received {str(path)!r}, an existing folder")
+        file = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+        if file is not None:
+            raise ExportError(f"{what}: expected a file path to write, received {str(path)!r}, inside {file}, "
+                              f"which is a file")
 
 
 def parity_inputs(net, n_samples=PARITY_SAMPLES, seed=0):

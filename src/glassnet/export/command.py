@@ -56,6 +56,10 @@ def cmd_export(args):
     if output.suffix != suffix:
         raise GlassnetError(f"--output expected a path ending in {suffix} for --format {args.format}, "
                             f"received {str(output)!r}")
+    model = Path(args.model)
+    if (model / "model").is_dir() and not (model / "model.json").exists():      # a run folder of 'glassnet train'
+        raise GlassnetError(f"{model}: expected a saved model, received a training run's folder; "
+                            f"export its model: glassnet export {model / 'model'} --format {args.format}")
     net = load(args.model)
     try:
         if args.format == "onnx":

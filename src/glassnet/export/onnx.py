@@ -28,7 +28,7 @@ from .._io import atomic_write_bytes
 from ..activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from ..errors import require
 from ..layers import Dense, Dropout
-from ._common import TOLERANCE, check_layers, compare, parity_inputs, reference_outputs
+from ._common import TOLERANCE, check_layers, check_output_paths, compare, parity_inputs, reference_outputs
 
 #: The ONNX opset written unless ``opset=`` says otherwise.
 DEFAULT_OPSET = 17
@@ -65,6 +65,7 @@ def to_onnx(net, path, *, softmax=False, opset=DEFAULT_OPSET, tolerance=TOLERANC
         report = gn.export.to_onnx(net, "model.onnx")
         print(report)   # parity OK (model.onnx): onnxruntime and glassnet agree on 256 bundled digits ...
     """
+    check_output_paths("to_onnx", path)
     data, report = _export(net, softmax=softmax, opset=opset, tolerance=tolerance, path=path)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from ._common import (
     ExportError,
     UnsupportedLayerError,
     check_layers,
+    check_output_paths,
     compare,
     parity_inputs,
     reference_outputs,
@@ -274,6 +275,7 @@ def save_torch(net, path, *, tolerance=TOLERANCE):
     if path.suffix != ".pt":
         raise ValueError(f"save_torch: expected a path ending in .pt, received {str(path)!r}")
     code_path = path.with_suffix(".py")
+    check_output_paths("save_torch", path, code_path)
     state = _build_module(net).state_dict()
     buffer = io.BytesIO()
     torch.save(state, buffer)
