@@ -91,6 +91,36 @@ def test_explain_refuses_bad_requests_in_one_line(capsys, model, args, match):
     assert_one_line_error(code, err, match)
 
 
+def test_explain_refuses_bad_files_in_one_line(capsys, model, tmp_path):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\nnot really a picture")
+    need("PIL.Image")
+    code, _, err = run(capsys, "explain", model, corrupt)
+    assert_one_line_error(code, err, f"{corrupt}: damaged or unreadable image")
+    code, _, err = run(capsys, "explain", model, tmp_path / "missing.png")
+    assert_one_line_error(code, err, "missing.png: file not found")
+    code, _, err = run(capsys, "explain", model, "--index", "1", "--save", corrupt)
+    assert_one_line_error(code, err, f"--save expected a folder to write the pictures into, received {corrupt}")
+
+
+def test_explain_checks_the_dataset_fits_the_model(capsys, tmp_path):
+    """--index needs the model's dataset; an image needs it only for the neighbours, and goes on without them."""
+    import glassnet as gn
+
+    gn.Network.mlp([784, 8, 5], seed=0).save(tmp_path / "five", metadata={"settings": {"dataset": "digits"}})
+    code, _, err = run(capsys, "explain", tmp_path / "five", "--index", "0")
+    assert_one_line_error(code, err, "the model has 5 outputs, but digits has 10 classes; use --dataset")
+    Image = need("PIL.Image")
+    picture = np.full((28, 28), 255, np.uint8)
+    picture[4:24, 13:16] = 0                                 # a dark stroke: a "1"
+    Image.fromarray(picture).save(tmp_path / "one.png")
+    code, out, err = run(capsys, "explain", tmp_path / "five", tmp_path / "one.png", "--json")
+    assert code == 0, err
+    assert err.startswith("glassnet: note: no nearest training examples (") and err.count("\n") == 1
+    result = last_json(out)
+    assert result["neighbours"] is None and result["classes"] is None
+
+
 def test_lr_find_json_and_plot(capsys, tmp_path):
     code, out, err = run(capsys, "lr-find", "--layers", "16", "--steps", "20", "--seeds", "2", "--json")
     assert code == 0, err
@@ -112,6 +142,13 @@ def test_lr_find_bad_range(capsys):
     assert_one_line_error(code, err, "--start must be below --end")
 
 
+def test_lr_find_refuses_huge_steps_in_one_line(capsys):
+    code, _, err = run(capsys, "lr-find", "--steps", "1000000000000")
+    assert_one_line_error(code, err, "argument --steps: expected a value >= 2 and <= 100000")
+    code, _, err = run(capsys, "lr-find", "--seeds", "1000000000000")
+    assert_one_line_error(code, err, "argument --seeds: expected a value >= 1 and <= 1000")
+
+
 def test_train_ends_with_diagnostics(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--layers", "32", "--epochs", "2", "--lr", "1e-5", "--schedule", "constant",
                          "--quiet", "--out", tmp_path / "flat")
@@ -123,3 +160,21 @@ def test_train_ends_with_diagnostics(capsys, tmp_path):
     assert code == 0
     assert last_json(out)["diagnostics"] == []
     assert "No problems found" in (tmp_path / "ok" / "report.md").read_text()
+
+
+def test_saved_input_picture_keeps_the_sign_of_negative_features(tmp_path):
+    """Standardised features can be negative: they are drawn blue, not clipped to black or flipped to white."""
+    Image = need("PIL.Image")
+    import glassnet as gn
+    from glassnet.explain import explain
+    from glassnet.explain_cli import _save
+
+    e = explain(gn.Network.mlp([3, 4, 2], seed=0), [-2.0, -1.0, 0.5])
+    _save(e, None, tmp_path)
+    with Image.open(tmp_path / "input.png") as img:
+        rgb = np.asarray(img.convert("RGB")).astype(int)
+    scale = img.size[0] // 3
+    first, second, third = (rgb[0, k * scale] for k in range(3))
+    assert first[2] == 255 and first[0] == 0                # the most negative: full blue
+    assert second[2] == 255 and 0 < second[0] < 255          # half as negative: lighter blue
+    assert third[0] == 255 and third[2] > 0                 # positive: red side

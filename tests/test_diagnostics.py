@@ -107,3 +107,18 @@ def test_findings_are_plain_data_and_inputs_are_checked():
         diagnose([{"epoch": 1}])
     with pytest.raises(TypeError, match="both net and X"):
         diagnose(records, net=gn.Network.mlp([3, 2]))
+
+
+def test_records_without_epoch_numbers_and_bad_losses():
+    """Plain ``{"loss": ...}`` records are accepted (epochs count from 1); a loss that is not a number is refused."""
+    finding = diagnose([{"loss": 2.0}, {"loss": None}])[0]
+    assert finding.name == "loss_exploding" and finding.evidence["epochs_not_finite"] == [2]
+    with pytest.raises(ValueError, match=r"epoch record 1 expected a number \(or None\) as its 'loss', received str"):
+        diagnose([{"loss": 2.0}, {"loss": "abc"}])
+
+
+def test_an_empty_history_is_refused_unless_there_is_something_else_to_check(digits):
+    with pytest.raises(ValueError, match="at least one epoch record .* received an empty history"):
+        diagnose([])
+    net = gn.Network.mlp([784, 8, 10], seed=0)
+    assert isinstance(diagnose([], net, digits.X_train[:50]), list)      # the dead-neuron check still runs

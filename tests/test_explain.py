@@ -130,6 +130,17 @@ def test_explain_does_not_read_cached_layer_state():
     assert explain(net, x).to_dict(full=True) == before
 
 
+def test_explain_leaves_the_layers_caches_alone():
+    """A forward pass waiting for its backward pass is not disturbed by an explanation in between."""
+    net = random_net("tanh", None)
+    X = np.random.default_rng(9).normal(size=(3, 6))
+    net.forward(X, training=True)
+    cached = [layer.x for layer in net.layers if isinstance(layer, gn.Dense)]
+    explain(net, np.ones(6))
+    for layer, x in zip([layer for layer in net.layers if isinstance(layer, gn.Dense)], cached):
+        assert layer.x is x
+
+
 def test_nearest_training_examples_in_every_layer():
     net = random_net("relu", sizes=(6, 5, 4, 3), seed=10)
     rng = np.random.default_rng(11)
@@ -170,6 +181,8 @@ def test_bad_inputs_are_refused_clearly():
         explain(net, np.zeros((2, 6)))
     with pytest.raises(ValueError, match="received shape"):
         explain(net, np.zeros(5))
+    with pytest.raises(ValueError, match=r"received shape \(2, 2\)$"):     # not a batch: no "one row" hint
+        explain(net, np.zeros((2, 2)))
     with pytest.raises(ValueError, match="label expected a class in"):
         explain(net, np.zeros(6), label=7)
     with pytest.raises(ValueError, match="finite"):
@@ -178,6 +191,10 @@ def test_bad_inputs_are_refused_clearly():
         explain(net, np.zeros(6), reference=np.zeros((3, 6)))
     with pytest.raises(ValueError, match="top"):
         explain(net, np.zeros(6), top=0)
+    with pytest.raises(TypeError, match=r"image_shape expected sizes such as \(28, 28\), received int 6"):
+        explain(net, np.zeros(6), image_shape=6)
+    with pytest.raises(ValueError, match=r"image_shape expected 6 pixels in all, received \(2, 2\)"):
+        explain(net, np.zeros(6), image_shape=(2, 2))
 
 
 @pytest.mark.parametrize("activation,output,loss", [
@@ -230,3 +247,27 @@ def test_delta_follows_the_chain_rule_one_layer_down():
     p = gn.activations.softmax(out.z)
     np.testing.assert_allclose(out.delta, p - np.array([[0.0, 1.0]]), rtol=1e-12)
     np.testing.assert_allclose(hidden.dW, hidden.delta.T @ np.array([[0.5, -1.0, 2.0]]))
+
+
+def test_one_output_text_adds_up_when_the_prediction_is_class_0():
+    """With one output, class 0 means a negative logit: the text's sum must read ``sum + bias = -logit``."""
+    import re
+
+    net = gn.Network.mlp([3, 1], seed=0, dtype=np.float64)
+    net.layers[0].params["weights"][...] = [[1.0, -2.0, 0.5]]
+    net.layers[0].params["biases"][...] = [0.25]
+    e = explain(net, [0.1, 1.0, 0.2])                  # logit 0.1 - 2 + 0.1 + 0.25 = -1.55: class 0
+    assert e.prediction == 0
+    line = next(line for line in str(e).splitlines() if line.startswith("contribution map"))
+    total, bias, logit = map(float, re.search(r"sum (\S+) \+ effective bias (\S+) = -logit (\S+)", line).groups())
+    assert total + bias == pytest.approx(logit, abs=1e-2) and logit == pytest.approx(1.55)
+
+
+def test_a_regression_network_is_refused_with_the_reason():
+    net = gn.Network.mlp([3, 4, 1], seed=0)
+    X = np.random.default_rng(0).normal(size=(32, 3)).astype(np.float32)
+    net.fit(X, X.sum(axis=1, keepdims=True), loss="mse", epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="explain expected a classifier, received a network with one output "
+                                         "trained with the mse loss"):
+        explain(net, X[0])
+    assert explain_step(net, X[:2], X[:2].sum(axis=1, keepdims=True)).loss > 0    # the step is still traced

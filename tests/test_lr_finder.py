@@ -97,3 +97,65 @@ def test_adam_and_bad_arguments(digits):
         lr_find(net, X, y + 10)
     for name, w in net.get_weights().items():
         np.testing.assert_array_equal(w, before[name])
+
+
+def test_huge_steps_are_refused_before_any_work(digits):
+    """A typo such as ``steps=10**12`` is refused in one line (it once tried to allocate terabytes)."""
+    net = gn.Network.mlp([784, 8, 10], seed=0)
+    X, y = digits.X_train[:100], digits.y_train[:100]
+    with pytest.raises(ValueError, match=r"steps expected a value in \[2, 100000\], received 1000000000000"):
+        lr_find(net, X, y, steps=10**12)
+
+
+def test_momentum_is_recorded_whatever_the_optimizer_name_case(digits):
+    net = gn.Network.mlp([784, 8, 10], seed=0)
+    result = lr_find(net, digits.X_train[:200], digits.y_train[:200], optimizer="SGD", momentum=0.5, steps=5)
+    assert result.settings["optimizer"] == "sgd" and result.settings["momentum"] == 0.5
+
+
+def test_valley_matches_the_quadratic_definition_on_noisy_curves():
+    """The fast valley rule picks the same rate as the plain O(n^2) longest-falling-sequence search."""
+    def slow_valley(lrs, smoothed):
+        longest, best_start, best_end = [1] * len(smoothed), 0, 0
+        for i in range(1, len(smoothed)):
+            for j in range(i):
+                if smoothed[i] < smoothed[j] and longest[i] < longest[j] + 1:
+                    longest[i] = longest[j] + 1
+            if longest[i] > longest[best_end]:
+                best_end, best_start = i, i - longest[i] + 1
+        third = (best_end - best_start) / 3
+        return float(lrs[best_start + int(third) + int(third / 2)])
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 60, 200):
+        lrs = np.geomspace(1e-6, 10, n)
+        for curve in (rng.normal(size=n), np.round(rng.normal(size=n), 1), (np.log(lrs) + 5) ** 2 + rng.normal(size=n)):
+            assert valley(lrs, curve) == slow_valley(lrs, curve)
+
+
+def test_dropout_layers_get_their_own_shared_generator_back(digits):
+    """After lr_find, training-mode passes draw the same dropout masks as an untouched twin network."""
+    net = gn.Network.mlp([784, 16, 16, 10], seed=0, dropout=0.5)
+    twin = gn.Network.mlp([784, 16, 16, 10], seed=0, dropout=0.5)
+    X = digits.X_train[:200]
+    lr_find(net, X, digits.y_train[:200], steps=5)
+    for _ in range(2):
+        np.testing.assert_array_equal(net.forward(X, training=True), twin.forward(X, training=True))
+
+
+def test_too_many_seeds_are_refused_before_any_work(digits):
+    net = gn.Network.mlp([784, 8, 10], seed=0)
+    X, y = digits.X_train[:100], digits.y_train[:100]
+    with pytest.raises(ValueError, match="seeds expected 1 to 1000 runs, received 1000000000000"):
+        lr_find(net, X, y, seeds=10**12)
+    with pytest.raises(ValueError, match="seeds expected a list of 1 to 1000 non-negative ints, received list"):
+        lr_find(net, X, y, seeds=range(10**12))
+
+
+def test_a_loss_not_finite_from_the_start_is_refused_and_the_network_restored(digits):
+    net = gn.Network.mlp([784, 8, 10], seed=0)
+    before = net.get_weights()
+    with pytest.raises(ValueError, match="loss was not finite on the first mini-batch.*received inputs from 0 to"):
+        lr_find(net, digits.X_train[:200] * np.float32(3e38), digits.y_train[:200], steps=5)
+    for name, w in net.get_weights().items():
+        np.testing.assert_array_equal(w, before[name])

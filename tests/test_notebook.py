@@ -102,3 +102,7 @@ def test_liveplot_outside_jupyter_says_what_to_do():
         gn.LivePlot(path="curves.jpg")
     with pytest.raises(TypeError, match="display expected a function"):
         gn.LivePlot(display="yes")
+    with pytest.raises(ValueError, match=r"interval expected seconds >= 0 or None, received '2'"):
+        gn.LivePlot(path="curves.png", interval="2")
+    with pytest.raises(ValueError, match=r"interval expected seconds >= 0 or None, received -1"):
+        gn.LivePlot(path="curves.png", interval=-1)

@@ -261,3 +261,22 @@ def test_descent_lab_pictures(blobs, tmp_path):
         plots.plot_descent_2d({"paths": []})
     with pytest.raises(TypeError, match="loss_along_weight"):
         plots.plot_descent_1d({"weights": [1.0]})
+
+
+def test_image_shape_refuses_what_is_not_two_sizes():
+    with pytest.raises(TypeError, match="image_shape expected two sizes .height, width., received int 5"):
+        plots.image_shape(784, 5)
+    with pytest.raises(TypeError, match="received str 'ab'"):
+        plots.image_shape(784, "ab")
+    with pytest.raises(ValueError, match="whose product is 784"):
+        plots.image_shape(784, (27, 28))
+
+
+def test_activation_stats_leave_the_layers_caches_alone(digits):
+    net = gn.Network.mlp([784, 8, 10], seed=0)
+    net.forward(digits.X_train[:4], training=True)            # waiting for its backward pass
+    cached = net.layers[0].x
+    stats = plots.activation_stats(net, digits.X_test[:20])
+    assert net.layers[0].x is cached
+    assert stats[0]["values"].shape == (20, 8)
+    np.testing.assert_array_equal(stats[0]["values"], net.forward(digits.X_test[:20], upto=2))

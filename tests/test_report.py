@@ -171,6 +171,10 @@ def test_glassnet_report_errors(tmp_path, capsys):
     assert "missing" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "small"), "--explained", "-1"]) == 2
     assert "--explained" in capsys.readouterr().err
+    # a wrong output name is refused first, in the option's own words, before the model is even read
+    assert main(["report", str(tmp_path / "missing"), "-o", str(tmp_path / "r.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"glassnet: error: -o expected a file name ending in .html, received '{tmp_path / 'r.txt'}'\n"
     assert not (tmp_path / "report.html").exists() and not (tmp_path / "r.html").exists()
 
 

@@ -20,6 +20,7 @@ monitoring during training (see the ``NaNGuard`` callback).
 """
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,6 +88,9 @@ def diagnose(history, net=None, X=None, *, diverged=None, validation=None, max_s
                                        "overfit_rise": overfit_rise, "overfit_gap": overfit_gap,
                                        "dead_share": dead_share})
     records = _records(history)
+    if not records and net is None and diverged is None:
+        raise ValueError("diagnose expected a history with at least one epoch record (or net and X to look for "
+                         "dead neurons), received an empty history: there is nothing to check")
     dead = None
     if net is not None and X is not None:
         dead = dead_relus(net, X, max_samples=max_samples)
@@ -114,6 +118,10 @@ def _records(history):
     for i, r in enumerate(records):
         if not isinstance(r, dict) or "loss" not in r:
             raise ValueError(f"diagnose: epoch record {i} expected a dict with a 'loss', received {describe(r)}")
+        loss = r["loss"]
+        if loss is not None and (isinstance(loss, (bool, np.bool_)) or not isinstance(loss, numbers.Real)):
+            raise ValueError(f"diagnose: epoch record {i} expected a number (or None) as its 'loss', "
+                             f"received {describe(loss)}")
     return list(records)
 
 
@@ -143,7 +151,7 @@ def _exploding(records, diverged, rise, net):
             fix = (f"lower the learning rate (e.g. {diverged.lr / 10:.2g} instead of {diverged.lr:.2g}), "
                    f"or measure a good one with glassnet lr-find")
         return Finding("loss_exploding", "the loss became infinite or NaN: training diverged", evidence, fix)
-    bad = [r["epoch"] for r, v in zip(records, losses) if not math.isfinite(v)]
+    bad = [r.get("epoch", k + 1) for k, (r, v) in enumerate(zip(records, losses)) if not math.isfinite(v)]
     if bad:
         return Finding("loss_exploding", f"the loss was not finite in epoch {bad[0]}",
                        {"epochs_not_finite": bad, "losses": losses}, fix)

@@ -326,6 +326,7 @@ def explain(net, x, *, top=5, reference=None, neighbours=5, label=None, image_sh
     """
     check_params("explain", {"top": ("int", 1, None, False), "neighbours": ("int", 1, None, False)},
                  {"top": top, "neighbours": neighbours})
+    _check_classifier(net)
     x = _one_sample(net, x)
     image_shape = _image_shape(net, image_shape)
     if label is not None:
@@ -366,19 +367,34 @@ def explain(net, x, *, top=5, reference=None, neighbours=5, label=None, image_sh
     return explanation
 
 
+def _check_classifier(net):
+    """Refuse a regression network (one output trained on real values): it has no classes to explain."""
+    loss = net.loss_
+    if net.n_outputs == 1 and loss is not None and not isinstance(loss, (losses.CrossEntropy,
+                                                                         losses.BinaryCrossEntropy)):
+        raise ValueError(f"explain expected a classifier, received a network with one output trained with the "
+                         f"{getattr(loss, 'name', loss)} loss (a regression: it predicts a value, not a class); "
+                         f"explain_step and effective_affine still trace it")
+
+
 def _one_sample(net, x):
     arr = as_float_array(x, name="x", dtype=np.float64)
     if arr.size != net.n_features or (arr.ndim == 2 and arr.shape[0] != 1 and arr.shape[1] == net.n_features):
         raise ValueError(f"explain expected one sample of {net.n_features} features (shape ({net.n_features},), "
                          f"(1, {net.n_features}) or an image with {net.n_features} pixels), received shape "
-                         f"{arr.shape}" + ("; explain one row at a time: X[i]" if arr.ndim == 2 else ""))
+                         f"{arr.shape}" + ("; explain one row at a time: X[i]"
+                                          if arr.ndim == 2 and arr.shape[1] == net.n_features else ""))
     return arr.reshape(-1)
 
 
 def _image_shape(net, image_shape):
     if image_shape is None:
         return IMAGE_SHAPES.get(net.n_features)
-    shape = tuple(int(s) for s in image_shape)
+    try:
+        shape = tuple(int(s) for s in image_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"explain: image_shape expected sizes such as (28, 28), "
+                        f"received {describe(image_shape)}") from None
     if int(np.prod(shape)) != net.n_features:
         raise ValueError(f"explain: image_shape expected {net.n_features} pixels in all, received {shape}")
     return shape
@@ -476,7 +492,7 @@ def _forward_check(net, x, out64):
 
     A difference beyond rounding means the network holds a layer this module does not follow.
     """
-    out = np.asarray(net.forward(x[None, :].astype(net.dtype)), dtype=np.float64)[0]
+    out = np.asarray(net._infer(x[None, :].astype(net.dtype)), dtype=np.float64)[0]   # infer caches nothing
     diff = float(np.max(np.abs(out - out64)))
     tolerance = (1e-3 if net.dtype == np.float32 else 1e-9) * (1.0 + float(np.max(np.abs(out64))))
     if not diff <= tolerance:
@@ -720,9 +736,11 @@ def _render(e):
     lines.append(f"  for {m.runner_up}: " + (", ".join(f"#{t.input} {_fmt(t.x)}×{t.w:+.3g}={t.term:+.3g}"
                                                         for t in m.for_runner_up) or "-"))
     c = e.maps["contribution"]
+    k = 0 if len(e.logits) == 1 else e.prediction
+    sign = -1.0 if len(e.logits) == 1 and e.prediction == 0 else 1.0   # one output: class 0 is the logit's minus
     lines += ["", f"contribution map (input × effective weight toward {e.prediction}): sum {_fmt(c.sum())} + "
-                  f"effective bias {_fmt(e.effective_bias[0 if len(e.logits) == 1 else e.prediction])} = logit "
-                  f"{_fmt(e.logits[0 if len(e.logits) == 1 else e.prediction])}"]
+                  f"effective bias {_fmt(sign * e.effective_bias[k])} = {'-' if sign < 0 else ''}logit "
+                  f"{_fmt(sign * e.logits[k])}"]
     if e.image_shape and len(e.image_shape) == 2:
         lines += _ascii_map(c)
     if e.neighbours:

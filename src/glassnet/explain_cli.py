@@ -72,11 +72,19 @@ def cmd_explain(args):
     dataset = args.dataset or (settings or {}).get("dataset") or "digits"
     data = None
     if args.index is not None or args.neighbours:
-        data = load_dataset(dataset)
-        if data.n_features != net.n_features:
-            if args.index is not None:
+        try:
+            data = load_dataset(dataset)
+            if data.n_features != net.n_features:
                 raise GlassnetError(f"{args.model}: the model expects {net.n_features} inputs, but {data.name} "
                                     f"examples have {data.n_features}; use --dataset with the model's dataset")
+            if len(data.classes) != max(net.n_outputs, 2):
+                raise GlassnetError(f"{args.model}: the model has {net.n_outputs} outputs, but {data.name} has "
+                                    f"{len(data.classes)} classes; use --dataset with the model's dataset")
+        except GlassnetError as exc:
+            if args.index is not None or args.dataset is not None:
+                raise
+            # an image needs the model's dataset only for its nearest training examples: go on without them
+            print(f"glassnet: note: no nearest training examples ({exc})", file=sys.stderr)
             data = None
     if args.index is not None:
         if args.index >= len(data.X_test):
@@ -86,6 +94,9 @@ def cmd_explain(args):
         source = f"{data.name} test example {args.index}"
     if args.save is not None:
         require("PIL.Image", "image")                     # fail before the work, not after
+        if Path(args.save).exists() and not Path(args.save).is_dir():
+            raise GlassnetError(f"--save expected a folder to write the pictures into, received {args.save}, "
+                                f"which is a file")
     reference = Reference(net, data.X_train, data.y_train) if data is not None and args.neighbours else None
     e = explain(net, x, top=args.top, reference=reference, neighbours=max(args.neighbours, 1), label=label)
     classes = list(data.classes) if data is not None else None
@@ -133,7 +144,7 @@ def _save(e, steps, folder, classes=None):
         written.append(str(folder / name))
 
     shape = e.image_shape if e.image_shape and len(e.image_shape) == 2 else (1, len(e.x))
-    write("input.png", _png(e.x.reshape(shape), signed=False))
+    write("input.png", _png(e.x.reshape(shape), signed=bool(e.x.min() < 0)))   # signed inputs: red +, blue -
     for name in ("contribution", "contribution_vs_runner_up", "saliency", "log_saliency"):
         write(f"{name.replace('_', '-')}.png", _png(e.maps[name].reshape(shape), signed=True))
     for k, (step, picture) in enumerate(steps or [], start=1):
@@ -152,6 +163,7 @@ def _save(e, steps, folder, classes=None):
 def add_lr_find(subparsers):
     """Add ``glassnet lr-find`` to the subparsers."""
     from .cli import ACTIVATIONS, _dataset, _layer_sizes, _number, _subcommand
+    from .lr_finder import MAX_SEEDS, MAX_STEPS
 
     p = _subcommand(
         subparsers, "lr-find", cmd_lr_find, "find a good learning rate (the range test)",
@@ -174,8 +186,9 @@ def add_lr_find(subparsers):
                    help="first learning rate (default 1e-6)")
     p.add_argument("--end", type=_number(float, 0, low_open=True), default=10.0,
                    help="last learning rate (default 10)")
-    p.add_argument("--steps", type=_number(int, 2), default=100, help="mini-batches per run at most (default 100)")
-    p.add_argument("--seeds", type=_number(int, 1), default=3, metavar="N",
+    p.add_argument("--steps", type=_number(int, 2, MAX_STEPS), default=100,
+                   help="mini-batches per run at most (default 100)")
+    p.add_argument("--seeds", type=_number(int, 1, MAX_SEEDS), default=3, metavar="N",
                    help="runs with different batch orders (default 3)")
     p.add_argument("--rule", choices=("steepest", "valley", "minimum"), default="steepest",
                    help="how to read the suggestion off the curve (default steepest)")

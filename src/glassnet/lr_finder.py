@@ -21,6 +21,8 @@ Not here: per-layer rates, schedules (use the suggestion as ``OneCycle``'s ``max
 constant rate), batch-size finders.
 """
 
+import bisect
+import itertools
 import numbers
 from dataclasses import dataclass, field
 
@@ -33,16 +35,15 @@ from ._validation import check_params, check_X, describe
 # -- suggestion rules: (learning rates, smoothed losses) -> learning rate ---------------------------
 def valley(lrs, smoothed):
     """The middle of the longest run of falling losses (fastai's ``valley``)."""
-    n = len(smoothed)
-    longest = [1] * n                    # longest[i]: length of the longest falling sequence ending at i
-    best_start, best_end = 0, 0
-    for i in range(1, n):
-        for j in range(i):
-            if smoothed[i] < smoothed[j] and longest[i] < longest[j] + 1:
-                longest[i] = longest[j] + 1
-        if longest[i] > longest[best_end]:
-            best_end = i
-            best_start = i - longest[i] + 1
+    # longest[i]: length of the longest falling sequence ending at i, found in O(n log n) by patience
+    # sorting on -loss: tails[k] is the smallest -loss that ends a falling sequence of length k + 1
+    tails, longest = [], []
+    for value in smoothed:
+        k = bisect.bisect_left(tails, -value)
+        tails[k:k + 1] = [-value]
+        longest.append(k + 1)
+    best_end = int(np.argmax(longest))       # the first of the longest
+    best_start = best_end - longest[best_end] + 1
     third = (best_end - best_start) / 3
     return float(lrs[best_start + int(third) + int(third / 2)])
 
@@ -117,8 +118,11 @@ class LRFinderResult:
         return "\n".join(lines)
 
 
+MAX_STEPS = 100_000   # mini-batches per run at most: the test needs a few hundred; more is a typo
+MAX_SEEDS = 1000      # runs at most: a handful shows the spread
+
 _limits = {"start": ("float", 0.0, None, True), "end": ("float", 0.0, None, True),
-           "steps": ("int", 2, None, False), "batch_size": ("int", 1, None, False),
+           "steps": ("int", 2, MAX_STEPS, False), "batch_size": ("int", 1, None, False),
            "momentum": ("float", 0.0, 1.0, False), "divergence": ("float", 1.0, None, True),
            "smooth": ("float", 0.0, 1.0, False)}
 
@@ -172,7 +176,9 @@ def lr_find(net, X, y, *, start=1e-6, end=10.0, steps=100, batch_size=64, optimi
 
     # Everything is valid: from here on the network changes, and is put back in the `finally`.
     weights = net.get_weights()
-    rng_states = {i: layer.rng.bit_generator.state for i, layer in enumerate(net.layers) if layer.has_training_mode}
+    # the dropout layers' own generators (often one shared by all of them) and their states, to put back
+    rngs = {i: (layer.rng, layer.rng.bit_generator.state) for i, layer in enumerate(net.layers)
+            if layer.has_training_mode}
     curves = []
     try:
         for seed in seeds:
@@ -181,11 +187,13 @@ def lr_find(net, X, y, *, start=1e-6, end=10.0, steps=100, batch_size=64, optimi
             net.set_weights(weights)
     finally:
         net.set_weights(weights)
-        for i, state in rng_states.items():
-            net.layers[i].rng.bit_generator.state = state
+        for i, (rng, state) in rngs.items():
+            rng.bit_generator.state = state
+            net.layers[i].rng = rng
     suggestions = [c["suggestion"] for c in curves]
     settings = {"start": float(start), "end": float(end), "steps": int(steps), "batch_size": int(batch_size),
-                "optimizer": str(optimizer).lower(), "momentum": float(momentum) if optimizer == "sgd" else None,
+                "optimizer": str(optimizer).lower(),
+                "momentum": float(momentum) if str(optimizer).lower() == "sgd" else None,
                 "seeds": list(seeds), "divergence": float(divergence), "smooth": float(smooth), "loss": loss.name,
                 "n_samples": len(X)}
     # the geometric median: the middle suggestion on a log scale (for an even count, the geometric mean of the two)
@@ -196,15 +204,17 @@ def lr_find(net, X, y, *, start=1e-6, end=10.0, steps=100, batch_size=64, optimi
 
 def _seeds(seeds):
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ValueError(f"lr_find: seeds expected at least 1 run, received {seeds!r}")
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ValueError(f"lr_find: seeds expected 1 to {MAX_SEEDS} runs, received {seeds!r}")
         return list(range(int(seeds)))
     try:
-        seeds = list(seeds)
+        seeds = list(itertools.islice(seeds, MAX_SEEDS + 1))   # one too many is enough to refuse a huge range
     except TypeError:
         raise TypeError(f"lr_find: seeds expected an int or a list of ints, received {describe(seeds)}") from None
-    if not seeds or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise ValueError(f"lr_find: seeds expected a non-empty list of non-negative ints, received {seeds!r}")
+    valid = all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    if not valid or not 1 <= len(seeds) <= MAX_SEEDS:
+        raise ValueError(f"lr_find: seeds expected a list of 1 to {MAX_SEEDS} non-negative ints, "
+                         f"received {describe(seeds) if len(seeds) > 10 else repr(seeds)}")
     return [int(s) for s in seeds]
 
 
@@ -245,12 +255,16 @@ def _one_run(net, X, y, loss, seed, start, end, steps, batch_size, optimizer, mo
         with np.errstate(over="ignore", invalid="ignore"):
             opt.step(params, grads)
     usable = [i for i, s in enumerate(smoothed) if s is not None]
+    if not usable:                                          # nothing measured: no curve to read a rate off
+        raise ValueError(f"lr_find: the loss was not finite on the first mini-batch, before any step; expected "
+                         f"inputs and weights of a sensible size, received inputs from {float(X.min()):.3g} to "
+                         f"{float(X.max()):.3g} (scale them, e.g. to [0, 1])")
     # read the rule off the curve up to where it diverged (the last, exploding point says only "too big")
     usable = usable[:-1] if stopped.startswith("diverged") and len(usable) > 2 else usable
     rule_lrs = np.array([lrs[i] for i in usable])
     rule_losses = np.array([smoothed[i] for i in usable])
     return {"seed": seed, "lr": lrs, "loss": raw, "smoothed": smoothed, "stopped": stopped,
-            "suggestion": RULES[rule][0](rule_lrs, rule_losses) if len(usable) else float(start)}
+            "suggestion": RULES[rule][0](rule_lrs, rule_losses)}
 
 
 __all__ = ["LRFinderResult", "RULES", "lr_find", "minimum", "steepest", "valley"]

@@ -11,6 +11,7 @@ Not here: widgets, interactive sliders, anything that needs a running kernel ext
 """
 
 import html
+import numbers
 import time
 from pathlib import Path
 
@@ -198,7 +199,8 @@ class LivePlot(Callback):
             raise TypeError(f"LivePlot: display expected a function like IPython's display, received {display!r}")
         if path is not None and Path(path).suffix.lower() != ".png":
             raise ValueError(f"LivePlot: path expected a file name ending in .png, received {str(path)!r}")
-        if interval is not None and not interval >= 0:
+        if interval is not None and (isinstance(interval, bool) or not isinstance(interval, numbers.Real)
+                                     or not interval >= 0):
             raise ValueError(f"LivePlot: interval expected seconds >= 0 or None, received {interval!r}")
         self.path = Path(path) if path is not None else None
         self.display = display

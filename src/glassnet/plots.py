@@ -71,7 +71,10 @@ def image_shape(n_features, shape=None):
         ((28, 28), None, (2, 3))
     """
     if shape is not None:
-        shape = tuple(int(s) for s in shape)
+        try:
+            shape = tuple(int(s) for s in shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"image_shape expected two sizes (height, width), received {describe(shape)}") from None
         if len(shape) != 2 or shape[0] * shape[1] != n_features:
             raise ValueError(f"image_shape expected two sizes whose product is {n_features} (the number of "
                              f"inputs), received {shape}")
@@ -347,7 +350,7 @@ def activation_stats(net, X):
     stats = []
     last = len(net.layers) - 1
     for i, layer in enumerate(net.layers):
-        a = layer.forward(a)
+        a = layer.infer(a)                           # infer: the same values, and the layers' caches untouched
         if not isinstance(layer, (ReLU, LeakyReLU, Sigmoid, Tanh)) or i == last:
             continue
         never = saturated = None

@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__
 from ._io import atomic_write_text
 from ._validation import as_generator, describe
-from .errors import require
+from .errors import GlassnetError, require
 
 MAX_EXAMPLES = 2000       # test examples used for the pictures that run the network on many inputs
 DESCENT_EXAMPLES = 100    # test examples the descent lab computes its loss on
@@ -576,6 +576,8 @@ def cmd_report(args):
     from .serialization import load
 
     require("matplotlib", "plot")
+    if args.output and Path(args.output).suffix.lower() not in (".html", ".htm"):    # before the work
+        raise GlassnetError(f"-o expected a file name ending in .html, received {args.output!r}")
     net = load(args.model)
     settings = net.metadata_.get("settings") if isinstance(net.metadata_.get("settings"), dict) else {}
     dataset = args.dataset or settings.get("dataset") or "digits"
