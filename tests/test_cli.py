@@ -403,3 +403,10 @@ def test_validation_holds_out_part_of_the_training_set_and_resume_keeps_it(tmp_p
 def test_validation_fraction_out_of_range_is_a_usage_error(capsys, value):
     code, _, err = run(capsys, "train", "--validation", value)
     assert_one_line_error(code, err)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_non_finite_numbers_are_usage_errors(capsys, value):
+    code, _, err = run(capsys, "train", f"--lr={value}")
+    assert_one_line_error(code, err)
+    assert f"received '{value}'" in err

@@ -70,7 +70,7 @@ def _number(kind, low, high=None, low_open=False):
             raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
                                              f"received {text!r}") from None
         too_low = value <= low if low_open else value < low
-        if too_low or (high is not None and value > high) or math.isnan(value):
+        if too_low or (high is not None and value > high) or not math.isfinite(value):
             limits = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "")
             raise argparse.ArgumentTypeError(f"expected a value {limits}, received {text!r}")
         return value
