@@ -159,3 +159,16 @@ def test_a_loss_not_finite_from_the_start_is_refused_and_the_network_restored(di
         lr_find(net, digits.X_train[:200] * np.float32(3e38), digits.y_train[:200], steps=5)
     for name, w in net.get_weights().items():
         np.testing.assert_array_equal(w, before[name])
+
+
+def test_a_curve_too_short_to_read_is_flagged_instead_of_trusted(digits):
+    # starting at a rate that diverges at once: every seed stops after a few steps and "agrees"
+    net = gn.Network.mlp([784, 32, 10], seed=0)
+    X, y = digits.X_train[::4], digits.y_train[::4]
+    short = lr_find(net, X, y, start=50.0, end=1e4, steps=60, seeds=[0, 1])
+    assert min(len(c["lr"]) for c in short.curves) < 10
+    assert short.warnings and "too short" in short.warnings[0]
+    assert "warning: a run stopped after" in str(short) and "trust it" not in str(short)
+    assert short.to_dict()["warnings"] == short.warnings
+    normal = lr_find(net, X, y, steps=30, seeds=[0, 1])
+    assert normal.warnings == [] and "warning" not in str(normal)

@@ -93,10 +93,19 @@ class LRFinderResult:
         """``log10(max / min)`` of the per-seed suggestions, in decades (0 = all seeds agree)."""
         return float(np.log10(max(self.suggestions) / min(self.suggestions)))
 
+    @property
+    def warnings(self):
+        """Reasons not to trust the suggestion whatever the spread says (a curve too short to read)."""
+        shortest = min(len(c["lr"]) for c in self.curves)
+        if shortest < MIN_READABLE_STEPS:
+            return [f"a run stopped after {shortest} mini-batches: too short a curve to read a rate from; "
+                    f"start lower (--start) or raise the rate more slowly (more --steps)"]
+        return []
+
     def to_dict(self):
         return {"suggestion": self.suggestion, "rule": self.rule, "rule_text": self.rule_text,
                 "suggestions": list(self.suggestions), "spread": self.spread, "curves": self.curves,
-                "settings": dict(self.settings)}
+                "settings": dict(self.settings), "warnings": self.warnings}
 
     def __str__(self):
         lines = [f"learning-rate range test: {self.settings.get('optimizer', 'sgd')}, rate raised from "
@@ -109,7 +118,9 @@ class LRFinderResult:
                          f"{c['suggestion']:>9.2g}  {c['stopped']}")
         lines.append(f"suggested learning rate: {self.suggestion:.2g} (rule '{self.rule}': {self.rule_text}"
                      + (", median over the seeds)" if len(self.curves) > 1 else ")"))
-        if len(self.curves) > 1:
+        if self.warnings:
+            lines += [f"warning: {w}" for w in self.warnings]
+        elif len(self.curves) > 1:
             verdict = ("the seeds agree: trust it" if self.spread <= np.log10(3) else
                        "the seeds disagree: treat it as a rough guide" if self.spread <= 1 else
                        "the seeds disagree by more than 10x: do not trust it; try more steps or a bigger batch")
@@ -118,6 +129,7 @@ class LRFinderResult:
         return "\n".join(lines)
 
 
+MIN_READABLE_STEPS = 10   # a curve of fewer mini-batches says too little to suggest a rate
 MAX_STEPS = 100_000   # mini-batches per run at most: the test needs a few hundred; more is a typo
 MAX_SEEDS = 1000      # runs at most: a handful shows the spread
 
