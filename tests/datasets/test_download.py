@@ -339,3 +339,18 @@ def test_progress_bar_redraws_on_a_terminal_and_prints_one_line_elsewhere():
         bar.close()
     assert terminal.getvalue().startswith("\rdownloading x.gz   50% 1.0/2.0 MB") and terminal.getvalue().endswith("\n")
     assert pipe.getvalue().count("\n") == 1 and "\r" not in pipe.getvalue() and "1.0/2.0 MB" in pipe.getvalue()
+
+
+def test_a_dropped_download_ends_the_half_drawn_bar_line():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    bar = download._Progress("x.gz", 2_000_000, 0, stream=terminal)
+    bar.end_line()
+    assert terminal.getvalue() == ""                        # nothing drawn yet: nothing to end
+    bar.last -= 1
+    bar.update(500_000)
+    bar.end_line()
+    assert terminal.getvalue().startswith("\rdownloading x.gz") and terminal.getvalue().endswith("\n")

@@ -149,15 +149,19 @@ def _transfer(url, part, *, timeout, size, progress, label):
         length = response.headers.get("Content-Length")
         total = have + int(length) if length and length.isdigit() else size
         bar = _Progress(label, total, have, enabled=progress)
-        with open(part, "ab" if resumed else "wb") as f:
-            received = 0
-            while True:
-                chunk = response.read(CHUNK)
-                if not chunk:
-                    break
-                f.write(chunk)
-                received += len(chunk)
-                bar.update(have + received)
+        received = 0
+        try:
+            with open(part, "ab" if resumed else "wb") as f:
+                while True:
+                    chunk = response.read(CHUNK)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    received += len(chunk)
+                    bar.update(have + received)
+        except BaseException:
+            bar.end_line()                    # a dropped connection: the next message starts on its own line
+            raise
         bar.close()
         if length and length.isdigit() and received < int(length):
             raise ConnectionResetError(f"connection closed after {have + received:,} of {total:,} bytes")
@@ -174,6 +178,7 @@ class _Progress:
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.started = self.last = time.perf_counter()
         self.start = start
+        self.drawn = False                    # whether a bar is on the terminal's current line
 
     def update(self, done):
         self.done = done
@@ -182,12 +187,19 @@ class _Progress:
             self.last = now
             self.stream.write("\r" + self._line(now))
             self.stream.flush()
+            self.drawn = True
 
     def _line(self, now):
         rate = (self.done - self.start) / max(now - self.started, 1e-9) / 1e6
         size = f"{self.done / 1e6:.1f}/{self.total / 1e6:.1f} MB" if self.total else f"{self.done / 1e6:.1f} MB"
         percent = f"{100 * self.done / self.total:3.0f}% " if self.total else ""
         return f"downloading {self.label}  {percent}{size}  {rate:.1f} MB/s"
+
+    def end_line(self):
+        """End a half-drawn bar (on a terminal) without the final line."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
 
     def close(self):
         if not self.enabled:
