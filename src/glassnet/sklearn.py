@@ -64,6 +64,11 @@ class _GlassnetEstimator(_base.BaseEstimator):
 
     _loss = None  # set by the subclasses
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False       # NaN in X is refused by fit and predict
+        return tags
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
                  momentum=0.9, schedule="constant", batch_size=32, epochs=50, dropout=0.0, weight_decay=0.0,
                  early_stopping=False, validation_fraction=0.1, patience=10, random_state=None, verbose=0):
@@ -227,7 +232,6 @@ class GlassnetClassifier(_base.ClassifierMixin, _GlassnetEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
         tags.classifier_tags.multi_class = True
         tags.classifier_tags.multi_label = False
         return tags
@@ -325,7 +329,6 @@ class GlassnetRegressor(_base.RegressorMixin, _GlassnetEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
