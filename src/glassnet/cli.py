@@ -10,7 +10,7 @@ Exit codes: 0 success; 1 training diverged or a gradient check failed; 2 a usage
 the work so far. Only the standard library's ``argparse`` is used here.
 ``--dataset`` takes a name or a path, loaded by ``glassnet.datasets.load``; ``glassnet datasets``
 lives in ``glassnet/datasets/cli.py``.
-Not here: the web app (a later subcommand).
+``glassnet app`` (the web app) lives in ``glassnet/app/command.py``.
 """
 
 import argparse
@@ -34,6 +34,7 @@ from .datasets.loader import check as check_dataset
 from .datasets.loader import load as load_dataset
 from .errors import GlassnetError, TrainingDiverged
 from .explain_cli import add_explain, add_lr_find
+from .app.command import add_app
 from .export.command import add_export
 from .gradcheck import gradcheck
 from .network import Network
@@ -135,6 +136,7 @@ def build_parser():
     _add_info(subparsers)
     add_datasets(subparsers)         # data in, models out
     add_export(subparsers)
+    add_app(subparsers)              # the web app
     return parser
 
 

@@ -1,0 +1,152 @@
+"""``glassnet app``: start the web app's server and print where to open it.
+
+On loopback (the default, 127.0.0.1) only this computer can connect and no token is needed. Any
+other ``--host`` (``0.0.0.0`` for a class) makes the server require an access token: it is printed
+inside the address to give out, and the page keeps it in a cookie. Ctrl-C stops the server cleanly:
+running trainings stop after their current mini-batch and every trained network not yet saved is
+written to the models folder.
+"""
+
+import secrets
+import socket
+import sys
+import threading
+import webbrowser
+from pathlib import Path
+
+from ..errors import GlassnetError, require
+from .config import AppConfig, Limits, is_loopback
+
+
+def add_app(subparsers):
+    """Add the ``app`` subcommand to ``glassnet``'s subparsers."""
+    from ..cli import _number, _subcommand
+
+    p = _subcommand(
+        subparsers, "app", cmd_app, "the web app: train, draw a digit, look inside, in the browser",
+        "Start the glassnet web app and print its address. Views: Train (live curves, pause, step, change the "
+        "learning rate, the learning-rate finder), Draw (predict as you draw, click any neuron), Inside (the "
+        "maths of a layer and one backward step), Evaluate (confusion matrix, mistakes, the descent lab), My "
+        "handwriting (fine-tune on your drawings), Time travel (any past epoch, exact replay) and Models (save, "
+        "load, download, upload). Each browser gets its own workspace. --host 0.0.0.0 lets a class connect: "
+        "an access token is then required and printed in the address. Ctrl-C stops; trained networks not yet "
+        "saved are kept in --models. Needs pip install \"glassnet[app]\".",
+        ["glassnet app", "glassnet app --model runs/demo/model --open",
+         "glassnet app --host 0.0.0.0 --port 8000 --max-trainings 4   # a class on the local network"])
+    p.add_argument("--model", metavar="MODEL", help="a saved model every new workspace starts from "
+                                                     "(default: an untrained 784-128-64-10 network)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0: every network "
+                        "interface, with an access token)")
+    p.add_argument("--port", type=_number(int, 0, 65535), default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.add_argument("--models", metavar="DIR", default="glassnet-models",
+                   help="folder for saved models and for the work kept at shutdown (default glassnet-models)")
+    p.add_argument("--dataset", action="append", metavar="NAME_OR_PATH",
+                   help="a dataset of 28x28 images to offer (repeat for several; default: the bundled digits and "
+                        "every named dataset already downloaded)")
+    p.add_argument("--token", help="the access token to require (default: a random one when --host is not "
+                                   "loopback, none on loopback)")
+    defaults = Limits()
+    p.add_argument("--max-trainings", type=_number(int, 1, 64), default=defaults.max_trainings,
+                   help=f"trainings computing at once (default {defaults.max_trainings})")
+    p.add_argument("--max-workspaces", type=_number(int, 1, 10000), default=defaults.max_workspaces,
+                   help=f"browsers served at once (default {defaults.max_workspaces})")
+    p.add_argument("--idle-minutes", type=_number(float, 1), default=defaults.idle_seconds / 60,
+                   help=f"evict a workspace idle this long (default {defaults.idle_seconds / 60:g})")
+
+
+def cmd_app(args):
+    require("fastapi", "app")
+    uvicorn = require("uvicorn", "app")
+    from ..datasets.loader import check as check_dataset
+    from .server import create_app
+    from .workspace import DataRegistry
+
+    token = args.token
+    if token is not None and len(token) < 8:
+        raise GlassnetError(f"--token: expected at least 8 characters, received {len(token)}")
+    if token is None and not is_loopback(args.host):
+        token = secrets.token_urlsafe(16)
+    names = args.dataset or DataRegistry.default_names()
+    for name in names:
+        check_dataset(name)
+    limits = Limits(max_trainings=args.max_trainings, max_workspaces=args.max_workspaces,
+                    idle_seconds=args.idle_minutes * 60)
+    config = AppConfig(host=args.host, port=args.port, model=Path(args.model) if args.model else None,
+                       models_dir=Path(args.models), datasets=tuple(names), token=token, limits=limits)
+    app = create_app(config)
+    app.state.glassnet["store"].data.preload()     # a dataset that cannot be used fails now, not in the page
+    sock = _bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
+    for line in _banner(args.host, port, token, config):
+        print(line, flush=True)
+    if args.open:
+        threading.Thread(target=_open_when_started, args=(server, _address("127.0.0.1" if is_loopback(args.host)
+                                                                           or args.host in ("0.0.0.0", "::")
+                                                                           else args.host, port, token)),
+                         daemon=True).start()
+    server.run(sockets=[sock])
+    saved = app.state.glassnet.get("autosaved") or []
+    for path in saved:
+        print(f"glassnet app: kept unsaved trained work in {path}", flush=True)
+    print("glassnet app: stopped", flush=True)
+    return 0
+
+
+def _bind(host, port):
+    """The listening socket, bound here so a busy port is one clear line, not a server log."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise GlassnetError(f"cannot listen on {host}:{port} ({exc.strerror}); is another server using the port? "
+                            f"Try --port {port + 1 if port else 8001}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _address(host, port, token):
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+
+
+def _banner(host, port, token, config):
+    lines = []
+    if host in ("0.0.0.0", "::"):
+        lines.append("glassnet app: listening on every network interface; give the class one of:")
+        for address in _local_addresses():
+            lines.append(f"  {_address(address, port, token)}")
+    else:
+        lines.append(f"glassnet app: open {_address(host, port, token)}")
+    if token:
+        lines.append("  (the token in the link is required: only people you give it to can connect)")
+    lines.append(f"  models are saved to {config.models_dir}/; Ctrl-C stops (unsaved trained work is kept there)")
+    return lines
+
+
+def _local_addresses():
+    addresses = []
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            if info[4][0] not in addresses and not info[4][0].startswith("127."):
+                addresses.append(info[4][0])
+    except OSError:
+        pass
+    return addresses or ["<this computer's address>"]
+
+
+def _open_when_started(server, url):
+    import time
+
+    for _ in range(100):
+        if server.started:
+            webbrowser.open(url)
+            return
+        time.sleep(0.1)
+    print(f"glassnet app: the server did not start in 10 s; open {url} yourself", file=sys.stderr)

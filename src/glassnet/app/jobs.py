@@ -1,0 +1,440 @@
+"""Training in the background: one thread per run, controlled from the page, recorded for replay.
+
+A :class:`TrainingJob` runs ``glassnet.fit`` in its own thread (so the server's event loop never
+waits for it) with a callback that, after every mini-batch, applies a learning-rate change asked
+for by the page, pauses while paused, stops when asked (right after the current mini-batch), and
+records a point of the live curve. After every epoch it records the epoch (with the test accuracy)
+and a snapshot of the weights in the workspace's timeline.
+
+Every run is a *segment* of the timeline: its settings, seed, the mini-batch after which each
+learning-rate change happened and how many mini-batches ran. Replaying the segments from the
+starting weights repeats the run bit for bit (:func:`replay`); the digest of the weights after each
+segment is kept to check it.
+"""
+
+import logging
+import math
+import threading
+import time
+
+import numpy as np
+
+from .. import optimizers, schedules
+from ..datasets import Augment
+from ..errors import TrainingDiverged
+from ..serialization import weights_digest
+from ..training import Callback, fit
+from .workspace import AppError
+
+log = logging.getLogger("glassnet.app")
+
+AUGMENT = {"shift": 2.0, "rotate": 10.0}        # as ``glassnet train --augment``
+POINTS_PER_EPOCH = 20                           # live curve points per epoch (at most)
+
+
+class _Stop(Exception):
+    """Raised inside fit by the control callback to stop right after the current mini-batch."""
+
+
+def make_optimizer(settings):
+    """The optimizer (with its schedule) a training request describes."""
+    lr = settings["lr"]
+    schedule = settings.get("schedule", "constant")
+    if schedule == "one-cycle":
+        lr = schedules.OneCycle(max_lr=lr)
+    elif schedule == "cosine":
+        lr = schedules.Cosine(lr)
+    if settings["optimizer"] == "adam":
+        return optimizers.Adam(lr=lr)
+    return optimizers.SGD(lr=lr, momentum=settings.get("momentum", 0.0))
+
+
+class _Control(Callback):
+    """fit's callback: live points, learning-rate changes, pause, stop, per-epoch records."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def on_train_begin(self, logs):
+        self.job._begin(self.run)
+
+    def on_batch_end(self, batch, logs):
+        self.job._after_batch(self.run, batch, logs)
+
+    def on_epoch_end(self, epoch, logs):
+        self.job._after_epoch(self.run, epoch, logs)
+
+
+class TrainingJob:
+    """One training run of a workspace (``kind="train"``) or a replay of its timeline (``"replay"``)."""
+
+    def __init__(self, ws, settings, *, kind="train", step=False):
+        self.ws = ws
+        self.settings = dict(settings)
+        self.kind = kind
+        self.state = "starting"
+        self.message = ""
+        self.cond = threading.Condition()
+        self.pause_requested = False
+        self.pause_at_epoch_end = step
+        self.stop_requested = False
+        self.pending_lr = None
+        self.holding_slot = False
+        self.steps = 0
+        self.batch = 0
+        self.steps_per_epoch = 0
+        self.epoch_in_run = 0
+        self.lr = float(settings.get("lr", 0.0))
+        self.replay = None
+        self.thread = None
+        self.events = 0                  # bumped on every change the event stream should send
+        self.base = float(ws.timeline.last_epoch) if kind == "train" else 0.0
+        if kind == "train":
+            self.history, self.points = ws.history, ws.points
+            self.segment = {"kind": "train", "settings": self.settings, "seed": int(settings["seed"]),
+                            "dataset": ws.dataset, "start_epoch": self.base, "steps": 0, "completed": False,
+                            "lr_changes": [], "replayable": True}
+        else:
+            self.history, self.points = [], []
+            self.segment = None
+        self._window = []
+
+    # -- state seen by the page -------------------------------------------------------------------
+    @property
+    def active(self):
+        return self.state in ("starting", "running", "paused")
+
+    @property
+    def epoch(self):
+        return _round(self.base + self.epoch_in_run)
+
+    def to_dict(self):
+        epochs = self.settings.get("epochs", 0)
+        return {"state": self.state, "kind": self.kind, "message": self.message,
+                "epoch": self.epoch, "epochs": _round(self.base + epochs), "run_epoch": self.epoch_in_run,
+                "run_epochs": epochs, "batch": self.batch, "steps_per_epoch": self.steps_per_epoch,
+                "lr": self.lr, "history": list(self.history), "points": list(self.points),
+                "config": {k: v for k, v in self.settings.items()}, "replay": self.replay}
+
+    def _notify(self):
+        with self.cond:
+            self.events += 1
+            self.cond.notify_all()
+
+    # -- control, from request handlers ---------------------------------------------------------
+    def start(self):
+        self.ws.store.acquire_training()
+        self.holding_slot = True
+        if self.segment is not None:
+            self.ws.timeline.segments.append(self.segment)
+        self.state = "running"
+        self.thread = threading.Thread(target=self._run, name=f"glassnet-train-{self.ws.public_id}", daemon=True)
+        self.thread.start()
+
+    def pause(self):
+        if self.state != "running":
+            raise AppError(409, f"pause: training is {self.state}, not running")
+        with self.cond:
+            self.pause_requested = True
+            self.cond.notify_all()
+
+    def resume(self, step=False):
+        if self.state != "paused":
+            raise AppError(409, f"{'step' if step else 'resume'}: training is {self.state}, not paused")
+        self.ws.store.acquire_training()
+        with self.cond:
+            self.holding_slot = True
+            self.pause_at_epoch_end = step
+            self.pause_requested = False
+            self.state = "running"
+            self.cond.notify_all()
+        self._notify()
+
+    def stop(self):
+        with self.cond:
+            self.stop_requested = True
+            self.pause_requested = False
+            self.cond.notify_all()
+
+    def set_lr(self, lr):
+        if not self.active:
+            raise AppError(409, f"learning rate: training is {self.state}; set the rate for the next run in the form")
+        with self.cond:
+            self.pending_lr = float(lr)
+        self._notify()
+
+    def join(self, timeout=None):
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def wait_change(self, seen, timeout):
+        """Block until ``self.events`` differs from ``seen`` (or ``timeout``); returns the new count."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.events != seen, timeout=timeout)
+            return self.events
+
+    # -- the thread ---------------------------------------------------------------------------------
+    def _run(self):
+        try:
+            if self.kind == "replay":
+                self._replay()
+            else:
+                self._train()
+            self.state = "finished" if self.state != "stopped" else "stopped"
+            if not self.message:
+                self.message = f"finished {self.epoch_in_run} epoch(s)"
+        except _Stop:
+            self.state = "stopped"
+            self.message = f"stopped at epoch {self.epoch_in_run} after mini-batch {self.batch}; the weights are kept"
+        except TrainingDiverged as exc:
+            self.state = "failed"
+            self.message = f"{exc} The network keeps its last good weights; try a smaller learning rate."
+        except AppError as exc:
+            self.state = "failed"
+            self.message = exc.message
+        except Exception as exc:          # a bug: say so on the page and in the server's log
+            log.exception("training failed")
+            self.state = "failed"
+            self.message = f"training failed: {type(exc).__name__}: {exc}"
+        finally:
+            if self.kind == "train":
+                self._close_segment()
+            with self.cond:
+                if self.holding_slot:
+                    self.ws.store.release_training()
+                    self.holding_slot = False
+            self._notify()
+
+    def _train(self):
+        ws = self.ws
+        data = ws.store.data.get(ws.dataset)
+        s = self.settings
+        self._data = data
+        augment = Augment(data.shape, **AUGMENT) if s.get("augment") else None
+        fit(ws.net, data.X_train, data.y_train, epochs=s["epochs"], batch_size=s["batch_size"],
+            optimizer=make_optimizer(s), callbacks=[_Control(self)], seed=int(s["seed"]), augment=augment)
+
+    def _close_segment(self):
+        ws, seg = self.ws, self.segment
+        seg["steps"] = self.steps
+        seg["epochs_done"] = self.epoch_in_run
+        seg["completed"] = self.state == "finished"
+        if self.steps == 0:                # nothing ran: the segment changed nothing
+            ws.timeline.segments.remove(seg)
+            ws.changed()
+            return
+        weights = ws.net.get_weights()
+        seg["digest"] = weights_digest(weights)
+        partial = self.batch and self.batch < self.steps_per_epoch
+        if partial:
+            position = self.base + self.epoch_in_run + self.batch / self.steps_per_epoch
+            ws.timeline.add(position, f"stopped in epoch {self.epoch_in_run + 1}", weights)
+        ws.saved = False
+        ws.changed()
+
+    # -- fit's callback hooks ---------------------------------------------------------------------
+    def _begin(self, run):
+        self.steps_per_epoch = run.steps_per_epoch
+        self.state = "running"
+        self._notify()
+
+    def _after_batch(self, run, batch, logs):
+        self.steps += 1
+        self.batch = batch
+        self.lr = float(logs["lr"])
+        self._window.append((logs["loss"], logs.get("accuracy")))
+        every = max(1, run.steps_per_epoch // POINTS_PER_EPOCH)
+        if batch % every == 0 or batch == run.steps_per_epoch:
+            losses = [v for v, _ in self._window]
+            accs = [a for _, a in self._window if a is not None]
+            self.points.append({"t": _round(self.base + self.epoch_in_run + batch / run.steps_per_epoch, 4),
+                                "loss": float(np.mean(losses)), "accuracy": float(np.mean(accs)) if accs else None})
+            self._window = []
+            _thin(self.points, self.ws.store.limits.max_points)
+            self._notify()
+        with self.cond:
+            if self.pending_lr is not None:
+                run.optimizer.lr = self.pending_lr          # a constant rate from the next mini-batch on
+                self.lr = self.pending_lr
+                if self.segment is not None:
+                    self.segment["lr_changes"].append({"after_step": self.steps, "lr": self.pending_lr})
+                self.pending_lr = None
+            if self.kind == "replay":
+                self._replay_controls(run)
+        self._check_stop_and_pause()
+
+    def _after_epoch(self, run, epoch, logs):
+        self.epoch_in_run = epoch
+        self.batch = 0
+        record = dict(logs)
+        record["epoch"] = _round(self.base + epoch)
+        if self.kind == "train":
+            data = self._data
+            record["test_loss"], record["test_accuracy"] = run.network.evaluate(data.X_test, data.y_test)
+            self.ws.timeline.add(self.base + epoch, f"epoch {_round(self.base + epoch)}", run.network.get_weights())
+            self.ws.changed()
+        self.history.append({k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in record.items()})
+        self._notify()
+        if self.pause_at_epoch_end and epoch < run.epochs:
+            with self.cond:
+                self.pause_requested = True
+        self._check_stop_and_pause()
+
+    def _check_stop_and_pause(self):
+        with self.cond:
+            if self.stop_requested:
+                raise _Stop()
+            if not self.pause_requested:
+                return
+            self.state = "paused"
+            if self.holding_slot:
+                self.ws.store.release_training()
+                self.holding_slot = False
+            self.events += 1
+            self.cond.notify_all()
+            while self.pause_requested and not self.stop_requested:
+                self.cond.wait(1.0)
+            if self.stop_requested:
+                raise _Stop()
+
+    # -- replay ---------------------------------------------------------------------------------
+    def _replay(self):
+        """Retrain from the timeline's start with each segment's seed and settings; compare the weights."""
+        ws = self.ws
+        timeline = ws.timeline
+        net = ws.net.copy()
+        net.set_weights(timeline.snapshots[0.0][1])
+        segments = [s for s in timeline.segments if s.get("digest")]
+        matches = []
+        for i, seg in enumerate(segments):
+            self._segment = seg
+            self.settings = dict(seg["settings"], epochs=seg["settings"]["epochs"])
+            self.message = f"replaying segment {i + 1} of {len(segments)}"
+            if seg["kind"] == "finetune":
+                fit(net, seg["_X"], seg["_y"], epochs=seg["settings"]["epochs"],
+                    batch_size=seg["settings"]["batch_size"], optimizer=make_optimizer(seg["settings"]),
+                    seed=seg["seed"])
+            else:
+                data = ws.store.data.get(seg["dataset"])
+                s = seg["settings"]
+                augment = Augment(data.shape, **AUGMENT) if s.get("augment") else None
+                self._lr_changes = list(seg["lr_changes"])
+                self._segment_steps = 0
+                try:
+                    fit(net, data.X_train, data.y_train, epochs=s["epochs"], batch_size=s["batch_size"],
+                        optimizer=make_optimizer(s), callbacks=[_Control(self)], seed=seg["seed"], augment=augment)
+                except _ReplayStop:
+                    pass
+            matches.append(weights_digest(net.get_weights()) == seg["digest"])
+        final = net.get_weights()
+        recorded = timeline.snapshots[timeline.last_epoch][1]
+        diff = max((float(np.max(np.abs(final[k].astype(np.float64) - recorded[k]))) for k in final), default=0.0)
+        ok = bool(matches) and all(matches)
+        self.replay = {"matches": ok, "segments": len(segments), "segments_matching": int(sum(matches)),
+                       "max_difference": diff}
+        self.message = (f"replayed {len(segments)} segment(s) from seed {timeline.seed}: "
+                        + ("the weights are identical, bit for bit" if ok else
+                           f"the weights differ (largest difference {diff:.3g})"))
+
+    def _replay_controls(self, run):
+        """During a replay: the recorded learning-rate changes at their mini-batch, and the recorded end."""
+        self._segment_steps += 1
+        while self._lr_changes and self._lr_changes[0]["after_step"] == self._segment_steps:
+            run.optimizer.lr = self._lr_changes.pop(0)["lr"]
+        if self._segment_steps == self._segment["steps"] and not self._segment["completed"]:
+            raise _ReplayStop()
+
+
+class _ReplayStop(Exception):
+    """The replayed segment reached the mini-batch where the recorded run was stopped."""
+
+
+def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
+    """Fine-tune ``ws.net`` on its drawings mixed with ``mix`` training examples per drawing.
+
+    Every fourth drawing of a digit with at least four is held out (not trained on), so the
+    accuracy on drawings the network has not seen is measured too. Returns before/after numbers.
+    """
+    data = ws.store.data.get(ws.dataset)
+    items = list(ws.drawings.values())
+    if not items:
+        raise AppError(409, "fine-tune: add some labelled drawings first")
+    held = _held_out(items)
+    X_d = np.stack([d["x"] for d in items]).astype(np.float32)
+    y_d = np.array([d["label"] for d in items], dtype=np.int64)
+    train_mask = ~held
+    rng = np.random.default_rng(seed)
+    n_mix = min(len(data.X_train), int(mix) * int(train_mask.sum()))
+    idx = rng.choice(len(data.X_train), size=n_mix, replace=False) if n_mix else np.zeros(0, dtype=np.int64)
+    X = np.concatenate([X_d[train_mask], data.X_train[idx]])
+    y = np.concatenate([y_d[train_mask], data.y_train[idx]])
+    settings = {"optimizer": "sgd", "lr": float(lr), "momentum": 0.9, "schedule": "constant", "epochs": int(epochs),
+                "batch_size": int(batch_size), "seed": int(seed), "mix": int(mix)}
+    before = _scores(ws.net, X_d, y_d, held, data)
+    ws.store.acquire_training()
+    try:
+        fit(ws.net, X, y, epochs=int(epochs), batch_size=int(batch_size), optimizer=make_optimizer(settings),
+            seed=int(seed))
+    finally:
+        ws.store.release_training()
+    after = _scores(ws.net, X_d, y_d, held, data)
+    label = f"fine-tuned on {int(train_mask.sum())} drawings"
+    epoch = math.floor(ws.timeline.last_epoch) + 1
+    ws.timeline.segments.append({"kind": "finetune", "settings": settings, "seed": int(seed), "dataset": ws.dataset,
+                                 "start_epoch": ws.timeline.last_epoch, "steps": None, "completed": True,
+                                 "drawings": int(train_mask.sum()), "mixed": int(n_mix),
+                                 "digest": weights_digest(ws.net.get_weights()), "_X": X, "_y": y})
+    ws.timeline.add(epoch, label, ws.net.get_weights())
+    ws.history.append({"epoch": epoch, "loss": None, "accuracy": None, "test_accuracy": after["test_accuracy"],
+                       "lr": float(lr), "seconds": None, "note": label})
+    ws.saved = False
+    ws.changed()
+    return {"before": before, "after": after, "trained_on": int(train_mask.sum()), "mixed_with": int(n_mix),
+            "held_out": int(held.sum()), "epochs": int(epochs), "lr": float(lr)}
+
+
+def _held_out(items):
+    held = np.zeros(len(items), dtype=bool)
+    counts = {}
+    totals = {}
+    for d in items:
+        totals[d["label"]] = totals.get(d["label"], 0) + 1
+    for i, d in enumerate(items):
+        k = counts.get(d["label"], 0)
+        counts[d["label"]] = k + 1
+        held[i] = totals[d["label"]] >= 4 and k % 4 == 3
+    return held
+
+
+def _scores(net, X, y, held, data):
+    pred = net.predict(X)
+    per_digit = []
+    for digit in range(10):
+        mask = y == digit
+        if mask.any():
+            per_digit.append({"digit": digit, "n": int(mask.sum()), "correct": int((pred[mask] == digit).sum())})
+    _, test_accuracy = net.evaluate(data.X_test, data.y_test)
+    result = {"accuracy": float(np.mean(pred == y)), "per_digit": per_digit, "test_accuracy": float(test_accuracy),
+              "predictions": pred.tolist()}
+    result["held_out_accuracy"] = float(np.mean(pred[held] == y[held])) if held.any() else None
+    return result
+
+
+def _thin(points, limit):
+    """Keep a long curve readable and bounded: beyond ``limit`` points, drop every other old one."""
+    if len(points) > limit:
+        del points[0:len(points) // 2:2]
+
+
+def _round(value, digits=3):
+    value = float(value)
+    return int(value) if value.is_integer() else round(value, digits)
+
+
+def wait_for(job, timeout=30.0):
+    """Block until ``job`` is no longer active (for tests and shutdown); returns its state."""
+    deadline = time.monotonic() + timeout
+    seen = job.events
+    while job.active and time.monotonic() < deadline:
+        seen = job.wait_change(seen, min(0.5, deadline - time.monotonic()))
+    return job.state
