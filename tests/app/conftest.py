@@ -1,23 +1,11 @@
-"""Fixtures for the app's tests: an app with small limits, its test client, and a real server on loopback."""
+"""Fixtures for the app's tests: an app with small limits, its test client, and a real server on loopback.
 
-import socket
-import threading
-import time
-from pathlib import Path
+The helpers live in tests/appserver.py (importable from every test: ``from appserver import ...``)."""
 
 import pytest
+
+from appserver import ARTIFACTS, LiveServer, make_app
 from optional import need
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "app"
-
-
-def make_app(tmp_path, **limits):
-    """An app over the bundled digits saving models under ``tmp_path`` (``limits`` override Limits fields)."""
-    need("fastapi")
-    from glassnet.app import AppConfig, Limits, create_app
-
-    config = AppConfig(models_dir=tmp_path / "models", limits=Limits(**limits))
-    return create_app(config)
 
 
 @pytest.fixture
@@ -28,48 +16,11 @@ def app(tmp_path):
 @pytest.fixture
 def client(app):
     """A test client: one browser (it keeps the workspace cookie)."""
-    need("httpx")
+    need("fastapi.testclient")
     from fastapi.testclient import TestClient
 
     with TestClient(app) as c:
         yield c
-
-
-def workspace_of(app, client):
-    """The server-side workspace of ``client`` (by its cookie)."""
-    store = app.state.glassnet["store"]
-    return store._items[client.cookies["glassnet_workspace"]]
-
-
-class LiveServer:
-    """uvicorn serving ``app`` on a free 127.0.0.1 port in a thread; ``stop()`` shuts it down (bounded)."""
-
-    def __init__(self, app):
-        uvicorn = need("uvicorn")
-        self.app = app
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def start(self, timeout=15.0):
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"the app server did not start within {timeout} s")
-            time.sleep(0.02)
-        return self
-
-    def stop(self, timeout=15.0):
-        self.server.should_exit = True
-        self.thread.join(timeout)
-        self.sock.close()
-        assert not self.thread.is_alive(), "the app server did not stop in time"
 
 
 @pytest.fixture

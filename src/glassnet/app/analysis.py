@@ -8,8 +8,15 @@ maps (weights, contributions) as ``{"width", "height", "values", "scale"}`` for 
 import numpy as np
 
 from ..descent import descend_weight, finite_difference
-from ..explain import (_neuron_traces, _probabilities, activation_name, explain_step, forward_values,
-                       logits_index, neuron_groups)
+from ..explain import (
+    _neuron_traces,
+    _probabilities,
+    activation_name,
+    explain_step,
+    forward_values,
+    logits_index,
+    neuron_groups,
+)
 from ..preprocess import STEPS, to_mnist_steps
 from .workspace import AppError
 
@@ -73,7 +80,7 @@ def predict(net, x, classes):
     prediction = int(np.argmax(probabilities)) if len(probabilities) > 1 else int(probabilities[0] >= 0.5)
     groups = neuron_groups(net)
     layers = []
-    for g, (z, a) in enumerate(values):
+    for g, (_z, a) in enumerate(values):
         name = "input" if g == 0 else "output" if g == len(groups) - 1 else f"hidden {g}"
         layers.append({"index": g, "name": name, "values": [float(v) for v in a[0]]})
     return {"prediction": prediction, "label": classes[prediction] if prediction < len(classes) else str(prediction),

@@ -63,11 +63,7 @@ def cmd_app(args):
     from .server import create_app
     from .workspace import DataRegistry
 
-    token = args.token
-    if token is not None and len(token) < 8:
-        raise GlassnetError(f"--token: expected at least 8 characters, received {len(token)}")
-    if token is None and not is_loopback(args.host):
-        token = secrets.token_urlsafe(16)
+    token = access_token(args.host, args.token)
     names = args.dataset or DataRegistry.default_names()
     for name in names:
         check_dataset(name)
@@ -87,12 +83,25 @@ def cmd_app(args):
                                                                            or args.host in ("0.0.0.0", "::")
                                                                            else args.host, port, token)),
                          daemon=True).start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:     # uvicorn re-raises the Ctrl-C it handled, once it has shut down cleanly
+        pass
     saved = app.state.glassnet.get("autosaved") or []
     for path in saved:
         print(f"glassnet app: kept unsaved trained work in {path}", flush=True)
     print("glassnet app: stopped", flush=True)
     return 0
+
+
+def access_token(host, token=None):
+    """The token the server requires: ``token`` if given, else a random one unless ``host`` is loopback."""
+    if token is not None:
+        if len(token) < 8 or not token.isprintable() or " " in token:
+            raise GlassnetError(f"--token: expected at least 8 printable characters without spaces, received "
+                                f"{len(token)} characters")
+        return token
+    return None if is_loopback(host) else secrets.token_urlsafe(16)
 
 
 def _bind(host, port):

@@ -176,10 +176,13 @@ class TrainingJob:
     # -- the thread ---------------------------------------------------------------------------------
     def _run(self):
         try:
-            if self.kind == "replay":
-                self._replay()
-            else:
-                self._train()
+            # A diverging run overflows on its way to the non-finite loss that fit reports as
+            # TrainingDiverged (shown on the page); NumPy's warnings would only add noise to the log.
+            with np.errstate(all="ignore"):
+                if self.kind == "replay":
+                    self._replay()
+                else:
+                    self._train()
             self.state = "finished" if self.state != "stopped" else "stopped"
             if not self.message:
                 self.message = f"finished {self.epoch_in_run} epoch(s)"
@@ -373,8 +376,13 @@ def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
     before = _scores(ws.net, X_d, y_d, held, data)
     ws.store.acquire_training()
     try:
-        fit(ws.net, X, y, epochs=int(epochs), batch_size=int(batch_size), optimizer=make_optimizer(settings),
-            seed=int(seed))
+        with np.errstate(all="ignore"):       # a diverging run is reported below, not warned about
+            fit(ws.net, X, y, epochs=int(epochs), batch_size=int(batch_size), optimizer=make_optimizer(settings),
+                seed=int(seed))
+    except TrainingDiverged as exc:
+        ws.changed()
+        raise AppError(422, f"fine-tune: {exc} The network keeps its last good weights; try a smaller learning "
+                            f"rate.") from None
     finally:
         ws.store.release_training()
     after = _scores(ws.net, X_d, y_d, held, data)

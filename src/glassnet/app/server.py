@@ -36,8 +36,21 @@ from ..lr_finder import lr_find
 from ..network import Network
 from . import analysis, jobs
 from .config import AppConfig
-from .schemas import (DescentRequest, DrawingRequest, Edit, FinetuneRequest, InsideRequest, LearningRate,
-                      LRFindRequest, ModelName, NetworkRequest, NeuronRequest, Source, TrainRequest, ViewRequest)
+from .schemas import (
+    DescentRequest,
+    DrawingRequest,
+    Edit,
+    FinetuneRequest,
+    InsideRequest,
+    LearningRate,
+    LRFindRequest,
+    ModelName,
+    NetworkRequest,
+    NeuronRequest,
+    Source,
+    TrainRequest,
+    ViewRequest,
+)
 from .workspace import AppError, DataRegistry, WorkspaceStore
 
 log = logging.getLogger("glassnet.app")
@@ -367,9 +380,10 @@ def create_app(config=None, *, store=None):
         n = min(len(data.X_train), body.steps * body.batch_size)
         store.acquire_training()
         try:
-            result = lr_find(net, data.X_train[:n], data.y_train[:n], start=body.start, end=body.end,
-                             steps=body.steps, batch_size=body.batch_size, optimizer=body.optimizer,
-                             momentum=body.momentum)
+            with np.errstate(all="ignore"):   # the test runs the rate up until the loss blows up, on purpose
+                result = lr_find(net, data.X_train[:n], data.y_train[:n], start=body.start, end=body.end,
+                                 steps=body.steps, batch_size=body.batch_size, optimizer=body.optimizer,
+                                 momentum=body.momentum)
         finally:
             store.release_training()
         out = result.to_dict()

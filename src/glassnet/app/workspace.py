@@ -15,14 +15,11 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
-
 from .. import datasets as gn_datasets
 from ..datasets import catalog, named
 from ..explain import neuron_groups
 from ..network import Network
 from .config import Limits
-
 
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -197,7 +194,7 @@ class Workspace:
         sizes = [net.n_features] + [net.layers[d].n_out for d, _ in groups[1:]]
         layers = []
         from ..explain import activation_name
-        for g, (dense, acts) in enumerate(groups):
+        for g, (_dense, acts) in enumerate(groups):
             name = "input" if g == 0 else "output" if g == len(groups) - 1 else f"hidden {g}"
             entry = {"index": g, "name": name, "size": sizes[g]}
             if g:
