@@ -458,7 +458,10 @@ def test_drawings_are_kept_with_their_preprocessing_steps(app, client):
     listing = client.get("/api/drawings").json()
     assert [d["label"] for d in listing["items"]] == [1, 2] and "steps" not in listing["items"][0]
     assert sum(d["n"] for d in listing["per_digit"]) == 2
+    again = client.get(f"/api/drawings/{body['id']}").json()          # its steps, recomputed from the drawing
+    assert again["steps"] == body["steps"] and again["label"] == 1
     assert client.delete(f"/api/drawings/{body['id']}").json() == {"deleted": body["id"]}
+    assert_4xx(client.get(f"/api/drawings/{body['id']}"), 404, "no drawing")
     assert_4xx(client.delete(f"/api/drawings/{body['id']}"), 404, "no drawing")
     assert_4xx(client.post("/api/drawings", json={"drawing": bar_drawing(), "label": 10}), 422, "label")
     assert_4xx(client.post("/api/drawings", json={"drawing": bar_drawing()}), 422, "label")

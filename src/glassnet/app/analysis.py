@@ -46,11 +46,16 @@ def signed_map(values, shape=None):
 
 
 # -- an input ----------------------------------------------------------------------------------------
+def drawing_image(drawing):
+    """A drawing as sent (``{"width", "height", "pixels"}``, already validated) as a uint8 image."""
+    return np.asarray(drawing["pixels"], dtype=np.uint8).reshape(drawing["height"], drawing["width"])
+
+
 def drawing_steps(drawing):
     """The preprocessing steps of a drawing (``glassnet.preprocess``): ``[(name, array), ...]``."""
-    image = np.asarray(drawing["pixels"], dtype=np.float64).reshape(drawing["height"], drawing["width"])
+    image = drawing if isinstance(drawing, np.ndarray) else drawing_image(drawing)
     try:
-        return to_mnist_steps(np.rint(image).astype(np.uint8), name="drawing")
+        return to_mnist_steps(image, name="drawing")
     except ValueError as exc:
         raise AppError(422, str(exc)) from None
 

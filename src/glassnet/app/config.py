@@ -27,7 +27,7 @@ class Limits:
     max_lr_find_steps: int = 300
     max_drawings: int = 500            # "teach it my handwriting" drawings kept per workspace
     max_finetune_epochs: int = 20
-    snapshot_bytes: int = 64 << 20     # time-travel snapshots kept per workspace (thinned beyond this)
+    snapshot_bytes: int = 32 << 20     # time-travel snapshots kept per workspace (thinned beyond this)
     max_points: int = 4000             # live curve points kept per workspace (thinned beyond this)
     max_drawing_side: int = 256        # pixels on each side of a drawing sent to the server
     min_drawing_side: int = 8

@@ -306,7 +306,7 @@ class TrainingJob:
         ws = self.ws
         timeline = ws.timeline
         net = ws.net.copy()
-        net.set_weights(timeline.snapshots[0.0][1])
+        net.set_weights(timeline.first())
         segments = [s for s in timeline.segments if s.get("digest")]
         matches = []
         for i, seg in enumerate(segments):
@@ -330,7 +330,7 @@ class TrainingJob:
                     pass
             matches.append(weights_digest(net.get_weights()) == seg["digest"])
         final = net.get_weights()
-        recorded = timeline.snapshots[timeline.last_epoch][1]
+        recorded = timeline.weights_at(timeline.last_epoch)
         diff = max((float(np.max(np.abs(final[k].astype(np.float64) - recorded[k]))) for k in final), default=0.0)
         ok = bool(matches) and all(matches)
         self.replay = {"matches": ok, "segments": len(segments), "segments_matching": int(sum(matches)),

@@ -489,11 +489,19 @@ def create_app(config=None, *, store=None):
     @app.post("/api/drawings")
     def add_drawing(request: Request, body: DrawingRequest):
         ws = ws_of(request)
-        steps = analysis.drawing_steps(body.drawing.model_dump())
-        x = steps[-1][1].reshape(-1)
+        raw = analysis.drawing_image(body.drawing.model_dump())
+        x = analysis.drawing_steps(raw)[-1][1].reshape(-1)
         with ws.lock:
-            did = ws.add_drawing(body.label, x, steps, limits().max_drawings)
+            did = ws.add_drawing(body.label, x, raw, limits().max_drawings)
         return _drawing(ws, did, with_steps=True)
+
+    @app.get("/api/drawings/{drawing_id}")
+    def get_drawing(request: Request, drawing_id: int):
+        ws = ws_of(request)
+        with ws.lock:
+            if drawing_id not in ws.drawings:
+                raise AppError(404, f"no drawing {drawing_id} in this workspace")
+            return _drawing(ws, drawing_id, with_steps=True)
 
     @app.get("/api/drawings")
     def list_drawings(request: Request):
@@ -533,7 +541,7 @@ def create_app(config=None, *, store=None):
         out = {"id": did, "label": d["label"], "prediction": int(net.predict(d["x"][None, :])[0]),
                "image": analysis.picture(d["x"].reshape(analysis.SHAPE))}
         if with_steps:
-            out["steps"] = analysis.steps_pictures(d["steps"])
+            out["steps"] = analysis.steps_pictures(analysis.drawing_steps(d["raw"]))
         return out
 
     # -- time travel ------------------------------------------------------------------------------

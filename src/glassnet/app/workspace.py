@@ -92,16 +92,20 @@ class Timeline:
         self.snapshots = OrderedDict()       # epoch (float) -> (label, weights dict)
         self.segments = []                   # what changed the weights, in order: see jobs.py
         self.thinned = False
+        self._lock = threading.Lock()        # the training thread adds while requests read
         self.add(0, "start", weights)
 
     @property
     def last_epoch(self):
-        return next(reversed(self.snapshots))
+        with self._lock:
+            return next(reversed(self.snapshots))
 
     def add(self, epoch, label, weights):
         epoch = float(epoch)
-        self.snapshots[epoch] = (label, {k: v.copy() for k, v in weights.items()})
-        self._thin()
+        copied = {k: v.copy() for k, v in weights.items()}
+        with self._lock:
+            self.snapshots[epoch] = (label, copied)
+            self._thin()
 
     def _bytes(self):
         return sum(a.nbytes for _, w in self.snapshots.values() for a in w.values())
@@ -116,17 +120,24 @@ class Timeline:
 
     def weights_at(self, epoch):
         key = float(epoch)
-        if key not in self.snapshots:
-            available = ", ".join(_epoch_text(e) for e in self.snapshots)
-            raise AppError(404, f"no snapshot at epoch {_epoch_text(key)}; the timeline has epochs {available}")
-        return self.snapshots[key][1]
+        with self._lock:
+            if key not in self.snapshots:
+                available = ", ".join(_epoch_text(e) for e in self.snapshots)
+                raise AppError(404, f"no snapshot at epoch {_epoch_text(key)}; the timeline has epochs {available}")
+            return self.snapshots[key][1]
+
+    def first(self):
+        with self._lock:
+            return next(iter(self.snapshots.values()))[1]
 
     @property
     def replayable(self):
         return bool(self.segments) and all(s.get("replayable", True) for s in self.segments)
 
     def to_dict(self):
-        return {"snapshots": [{"epoch": _epoch_value(e), "label": label} for e, (label, _) in self.snapshots.items()],
+        with self._lock:
+            snapshots = [{"epoch": _epoch_value(e), "label": label} for e, (label, _) in self.snapshots.items()]
+        return {"snapshots": snapshots,
                 "seed": self.seed, "replayable": self.replayable, "thinned": self.thinned,
                 "segments": [{k: v for k, v in s.items() if not k.startswith("_")} for s in self.segments]}
 
@@ -150,7 +161,7 @@ class Workspace:
         self.lock = threading.RLock()
         self.touched = time.monotonic()
         self.job = None
-        self.drawings = OrderedDict()    # id -> {"label", "x" (784 float32), "steps"}
+        self.drawings = OrderedDict()    # id -> {"label", "x" (784 float32), "raw" (the drawing, uint8)}
         self._next_drawing = 1
         self.edits = {}                  # (layer, neuron) -> {"off": bool, "bias": float | None}
         self.view_epoch = None
@@ -255,12 +266,13 @@ class Workspace:
         net.history_ = History.from_dict({"seed": self.timeline.seed, "epochs": self.history})
         return net
 
-    def add_drawing(self, label, x, steps, limit):
+    def add_drawing(self, label, x, raw, limit):
+        """Keep a labelled drawing: its 28x28 input ``x`` and the drawing as sent (uint8, for its steps)."""
         if len(self.drawings) >= limit:
             raise AppError(429, f"this workspace keeps at most {limit} drawings; delete some first")
         did = self._next_drawing
         self._next_drawing += 1
-        self.drawings[did] = {"label": int(label), "x": x, "steps": steps}
+        self.drawings[did] = {"label": int(label), "x": x, "raw": raw}
         return did
 
 
