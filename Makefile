@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test venv clean bench bench-quick
+.PHONY: demo test venv clean bench bench-quick app
 
 venv:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "glassnet needs Python 3.11 or newer; found " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
@@ -20,6 +20,11 @@ test: venv
 	@$(PIP) install -q -e ".[dev]"
 	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+# The web app on http://127.0.0.1:8000 (starting from the demo's model when `make demo` has run).
+app: venv
+	@$(PIP) install -q -e ".[app,image]"
+	$(BIN)/glassnet app $(if $(wildcard runs/demo/model),--model runs/demo/model)
 
 # Benchmark glassnet against PyTorch (CPU) and scikit-learn: writes benchmarks/results.md and results.json.
 # Needs torch (pip install torch) besides the dev extras. About 15-25 minutes on 2 cores; run it on a quiet machine.

@@ -29,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from .. import __version__, serialization
 from ..errors import GlassnetError, ModelFileError
@@ -61,6 +62,20 @@ TOKEN_HEADER = "x-glassnet-token"
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 UPLOAD_PATH = "/api/models/upload"
+
+
+class ErrorDetail(BaseModel):
+    """Every refusal: one sentence saying what was expected and what was received."""
+
+    detail: str
+
+
+#: The refusals any endpoint may answer (in the OpenAPI schema, so clients know their shape).
+ERROR_RESPONSES = {status: {"model": ErrorDetail, "description": text} for status, text in {
+    400: "malformed request", 401: "the access token is missing or wrong", 404: "no such thing in this workspace",
+    409: "not now: the workspace is in the wrong state (for example, training is running)",
+    413: "request body too large", 422: "invalid input", 429: "a limit of the server is reached",
+    503: "the server is full or shutting down"}.items()}
 
 
 def _json_error(status, message, headers=None):
@@ -219,6 +234,7 @@ def create_app(config=None, *, store=None):
             state["autosaved"] = await asyncio.to_thread(shutdown, store, config)
 
     app = FastAPI(title="glassnet app", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
+                  responses=ERROR_RESPONSES,
                   description="The glassnet web app's API: train, draw, look inside, evaluate, teach it your "
                               "handwriting, travel in time, save and load. Each browser has its own workspace.")
     app.state.glassnet = state
@@ -628,7 +644,9 @@ def create_app(config=None, *, store=None):
             raise AppError(404, f"no model named {body.name!r}; GET /api/models lists the ones you can load")
         return _adopt(ws, serialization.load(path), f"loaded: {body.name}")
 
-    @app.get("/api/models/download")
+    @app.get("/api/models/download", response_class=Response, responses={200: {"description": "the network as one "
+             ".safetensors file", "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                       "format": "binary"}}}}})
     def download_model(request: Request):
         ws = ws_of(request)
         with ws.lock:
