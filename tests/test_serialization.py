@@ -231,3 +231,24 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     assert stat.S_IMODE((tmp_path / "m").stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "m" / "model.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "m.safetensors").stat().st_mode) == 0o644
+
+
+def test_a_forged_architecture_cannot_make_load_allocate_more_than_the_file_holds(tmp_path):
+    """A small file whose header declares a huge layer is refused before anything that size is built."""
+    import json
+    import struct
+
+    path = gn.Network.mlp([784, 4, 10], seed=0).save(tmp_path / "a.safetensors")
+    blob = path.read_bytes()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    doc = json.loads(header["__metadata__"]["glassnet.model"])
+    huge = 1 << 24                                  # a 16M x 16M layer: a petabyte of float32
+    doc["architecture"] = {"n_features": huge, "layers": [{"type": "Dense", "n_in": huge, "n_out": huge}]}
+    header["__metadata__"]["glassnet.model"] = json.dumps(doc)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    forged = tmp_path / "forged.safetensors"
+    forged.write_bytes(struct.pack("<Q", len(text)) + text + blob[8 + n:])
+    with pytest.raises(gn.ModelFileError, match=r"expected weight '0.weights' of shape \(16777216, 16777216\)"):
+        gn.load(forged)

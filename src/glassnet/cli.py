@@ -26,6 +26,7 @@ import numpy as np
 
 from . import __version__, optimizers, schedules, serialization
 from ._io import atomic_write_text
+from .app.command import add_app
 from .callbacks import Checkpoint, ProgressBar
 from .datasets import Augment, load_digits, validation_split
 from .datasets.cli import add_datasets
@@ -34,7 +35,6 @@ from .datasets.loader import check as check_dataset
 from .datasets.loader import load as load_dataset
 from .errors import GlassnetError, TrainingDiverged
 from .explain_cli import add_explain, add_lr_find
-from .app.command import add_app
 from .export.command import add_export
 from .gradcheck import gradcheck
 from .network import Network

@@ -130,6 +130,41 @@ def build_network(architecture, source="model"):
         raise ModelFileError(f"{source}: inconsistent architecture: {exc}") from None
 
 
+def _check_declared_shapes(architecture, tensors, source):
+    """Refuse an architecture whose Dense layers do not match the tensors in the file, before building it.
+
+    The network is built (and its weights allocated) from the declared architecture; checking the
+    declared sizes against the tensors first means a file can never declare a network larger than
+    the weights it holds (a small, forged file cannot make ``load`` allocate gigabytes).
+    """
+    from .network import LAYER_TYPES
+
+    specs = architecture.get("layers") if isinstance(architecture, dict) else None
+    dense = []
+    for i, spec in enumerate(specs if isinstance(specs, list) else []):
+        kind = spec.get("type") if isinstance(spec, dict) else spec
+        if kind not in LAYER_TYPES:
+            return            # build_network names the unknown layer
+        if kind == "Dense":
+            n_in, n_out = spec.get("n_in"), spec.get("n_out")
+            if not all(isinstance(n, int) and not isinstance(n, bool) for n in (n_in, n_out)):
+                return        # build_network names the invalid setting
+            dense.append((i, n_in, n_out))
+    for (_, _, previous), (i, n_in, _) in zip(dense, dense[1:]):
+        if n_in != previous:
+            raise ModelFileError(f"{source}: inconsistent architecture: layer {i} (Dense) takes {n_in} inputs, the "
+                                 f"Dense layer before gives {previous}")
+    for i, n_in, n_out in dense:
+        for name, shape in ((f"{i}.weights", (n_out, n_in)), (f"{i}.biases", (n_out,))):
+            if name not in tensors:
+                raise ModelFileError(f"{source}: weights do not match the architecture: layer {i} (Dense {n_in} -> "
+                                     f"{n_out}) has no {name!r} in the file (missing)")
+            if tuple(tensors[name].shape) != shape:
+                raise ModelFileError(f"{source}: layer {i} (Dense {n_in} -> {n_out}) expected weight {name!r} of "
+                                     f"shape {shape}, the file holds {tuple(tensors[name].shape)}; the weights do "
+                                     f"not match the architecture")
+
+
 def _attach_weights(net, tensors, doc, source):
     dtype = np.dtype(doc["dtype"]) if doc["dtype"] in ("float32", "float64") else None
     if dtype is None:
@@ -181,6 +216,7 @@ def load(path):
     else:
         raise ModelFileError(f"{path}: no model there (expected a directory with model.json and "
                              f"weights.safetensors, or a .safetensors file)")
+    _check_declared_shapes(doc["architecture"], tensors, source)
     net = build_network(doc["architecture"], source)
     net = _attach_weights(net, tensors, doc, source)
     try:

@@ -75,6 +75,28 @@ def test_session_gives_each_browser_its_own_workspace(app, client):
     assert len(app.state.glassnet["store"]) == 2
 
 
+def test_the_page_itself_gets_the_workspace_cookie(app, client):
+    r = client.get("/")
+    assert r.cookies.get("glassnet_workspace")
+    client.get("/api/session")
+    client.get("/api/train/status")
+    assert len(app.state.glassnet["store"]) == 1
+
+
+def test_datasets_are_described_and_an_unusable_one_says_why(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from glassnet.app import AppConfig, create_app
+
+    app = create_app(AppConfig(models_dir=tmp_path / "m", datasets=("digits", str(tmp_path / "gone"))))
+    with TestClient(app) as c:
+        described = {d["name"]: d for d in c.get("/api/session").json()["datasets"]}
+    digits = described["digits"]
+    assert digits["available"] and digits["n_train"] == 8004 and digits["n_test"] == 1996 and digits["description"]
+    gone = described[str(tmp_path / "gone")]
+    assert gone["available"] is False and "gone" in gone["reason"]
+
+
 def test_new_network_validates_layers_and_dataset(client):
     r = client.post("/api/network", json={"layers": [20, 10], "activation": "tanh", "seed": 3})
     assert r.status_code == 200
@@ -173,7 +195,8 @@ def test_learning_rate_changes_live_and_the_run_replays_bit_for_bit(app, client)
                                           "schedule": "one-cycle"})
     ws = workspace_of(app, client)
     _wait_state(ws, "paused")
-    assert client.post("/api/train/lr", json={"lr": 0.01}).status_code == 200
+    r = client.post("/api/train/lr", json={"lr": 0.01})
+    assert r.status_code == 200 and r.json()["pending_lr"] == 0.01 and r.json()["lr"] != 0.01
     client.post("/api/train/resume")
     assert wait_for(ws.job) == "finished"
     assert ws.history[-1]["lr"] == pytest.approx(0.01)
@@ -363,7 +386,9 @@ def test_edits_switch_a_neuron_off_and_change_a_bias_without_touching_the_weight
     pred = client.post("/api/predict", json={"test_index": 0}).json()
     assert pred["edited"] is True and pred["layers"][1]["values"][busiest] == 0
     neuron = client.post("/api/neuron", json={"test_index": 0, "layer": 1, "neuron": busiest}).json()
-    assert neuron["off"] is True and neuron["z"] == 0
+    assert neuron["off"] is True and neuron["passes_on"] == 0          # what it computes, and that it is cut off
+    np.testing.assert_allclose(neuron["weights"]["values"], weights["0.weights"][busiest], rtol=1e-6)
+    assert neuron["z"] == pytest.approx(float(h[0, busiest]), rel=1e-5, abs=1e-5)
     # a bias of -1000 on the output for class 1: the network never answers 1
     r = client.post("/api/edits", json={"layer": 2, "neuron": 1, "bias": -1000})
     assert r.json()["test_accuracy"]["edited"] < acc["edited"]

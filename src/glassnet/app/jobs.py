@@ -113,8 +113,8 @@ class TrainingJob:
         return {"state": self.state, "kind": self.kind, "message": self.message,
                 "epoch": self.epoch, "epochs": _round(self.base + epochs), "run_epoch": self.epoch_in_run,
                 "run_epochs": epochs, "batch": self.batch, "steps_per_epoch": self.steps_per_epoch,
-                "lr": self.lr, "history": list(self.history), "points": list(self.points),
-                "config": {k: v for k, v in self.settings.items()}, "replay": self.replay}
+                "lr": self.lr, "pending_lr": self.pending_lr, "history": list(self.history),
+                "points": list(self.points), "config": dict(self.settings), "replay": self.replay}
 
     def _notify(self):
         with self.cond:

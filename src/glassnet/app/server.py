@@ -52,7 +52,7 @@ from .schemas import (
     TrainRequest,
     ViewRequest,
 )
-from .workspace import AppError, DataRegistry, WorkspaceStore
+from .workspace import AppError, DataRegistry, WorkspaceStore, apply_edits, check_finite_weights
 
 log = logging.getLogger("glassnet.app")
 
@@ -151,7 +151,7 @@ class Guard:
 
         # 3. the workspace
         new_cookie = None
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path == "/":
             try:
                 ws, created = store.get(cookies.get(WORKSPACE_COOKIE))
             except AppError as exc:
@@ -221,6 +221,11 @@ def create_app(config=None, *, store=None):
     if store is None:
         data = DataRegistry(config.datasets)
         initial = serialization.load(config.model) if config.model else None
+        if initial is not None:
+            try:
+                check_finite_weights(initial, str(config.model))
+            except AppError as exc:
+                raise GlassnetError(exc.message) from None
         store = WorkspaceStore(config.limits, data, initial_model=initial, models_dir=config.models_dir)
     state = {"config": config, "store": store, "autosaved": []}
 
@@ -400,6 +405,8 @@ def create_app(config=None, *, store=None):
                 result = lr_find(net, data.X_train[:n], data.y_train[:n], start=body.start, end=body.end,
                                  steps=body.steps, batch_size=body.batch_size, optimizer=body.optimizer,
                                  momentum=body.momentum)
+        except ValueError as exc:        # e.g. a loss that is not finite on the first mini-batch
+            raise AppError(422, f"learning-rate finder: {exc}") from None
         finally:
             store.release_training()
         out = result.to_dict()
@@ -416,19 +423,28 @@ def create_app(config=None, *, store=None):
         out = analysis.predict(net, x, list(data.classes))
         out["epoch"] = ws.view_epoch
         out["edited"] = bool(ws.edits)
-        return out
+        return _finite(out)
 
     @app.post("/api/neuron")
     def neuron(request: Request, body: NeuronRequest):
         ws = ws_of(request)
         ws.check_neuron(body.layer, body.neuron)
-        net, data = ws.view_network(), data_of(ws)
+        key = (body.layer, body.neuron)
+        edit = ws.edits.get(key, {})
+        data = data_of(ws)
+        if edit.get("off"):
+            # Switched off: show what the neuron computes (its own weights, every other edit kept);
+            # "passes_on" says that nothing of it reaches the layer above.
+            net = ws.original_network().copy()
+            apply_edits(net, {k: v for k, v in ws.edits.items() if k != key})
+        else:
+            net = ws.view_network()
         x, _ = analysis.example(ws, data, body.model_dump())
         out = analysis.neuron(net, x, body.layer, body.neuron)
-        edit = ws.edits.get((body.layer, body.neuron), {})
         out["off"] = bool(edit.get("off"))
         out["bias_override"] = edit.get("bias")
-        return out
+        out["passes_on"] = 0.0 if edit.get("off") else out["a"]
+        return _finite(out)
 
     @app.post("/api/edits")
     def edit(request: Request, body: Edit):
@@ -483,12 +499,12 @@ def create_app(config=None, *, store=None):
     def evaluate_cell(request: Request, true: int, predicted: int, limit: int = 36):
         ws = ws_of(request)
         limit = _limit(limit)
-        return analysis.cell(ws.view_network(), data_of(ws), true, predicted, limit)
+        return _finite(analysis.cell(ws.view_network(), data_of(ws), true, predicted, limit))
 
     @app.get("/api/evaluate/mistakes")
     def evaluate_mistakes(request: Request, limit: int = 24):
         ws = ws_of(request)
-        return analysis.mistakes(ws.view_network(), data_of(ws), _limit(limit))
+        return _finite(analysis.mistakes(ws.view_network(), data_of(ws), _limit(limit)))
 
     def _limit(limit):
         if not 1 <= limit <= limits().max_items:
@@ -499,7 +515,10 @@ def create_app(config=None, *, store=None):
     def descent(request: Request, body: DescentRequest):
         ws = ws_of(request)
         net = ws.view_network().copy()
-        return _finite(analysis.descent(net, data_of(ws), seed=body.seed))
+        try:
+            return _finite(analysis.descent(net, data_of(ws), seed=body.seed))
+        except ValueError as exc:        # e.g. a loss flat in every weight (every neuron of a layer switched off)
+            raise AppError(422, f"descent lab: {exc}") from None
 
     # -- my handwriting ----------------------------------------------------------------------------
     @app.post("/api/drawings")
@@ -678,6 +697,7 @@ def create_app(config=None, *, store=None):
         return await asyncio.to_thread(_adopt, ws, net, "uploaded")
 
     def _adopt(ws, net, source):
+        check_finite_weights(net, "the model")
         if net.n_features != 784:
             raise AppError(422, f"the app draws 28x28 digits: expected a network with 784 inputs, received one with "
                                 f"{net.n_features}")
@@ -703,8 +723,8 @@ def create_app(config=None, *, store=None):
 def _job(ws):
     if ws.job is None:
         return {"state": "idle", "kind": "train", "message": "", "epoch": _round(ws.timeline.last_epoch),
-                "epochs": 0, "batch": 0, "steps_per_epoch": 0, "lr": None, "history": list(ws.history),
-                "points": list(ws.points), "config": None, "replay": None}
+                "epochs": 0, "batch": 0, "steps_per_epoch": 0, "lr": None, "pending_lr": None,
+                "history": list(ws.history), "points": list(ws.points), "config": None, "replay": None}
     return ws.job.to_dict()
 
 
@@ -765,22 +785,25 @@ async def _events(request, ws, interval=0.1, keepalive=15.0):
     while True:
         if await request.is_disconnected():
             return
+        chunk = []                       # everything new in one write (a closed browser: one failed send)
         points = [p for p in list(job.points) if p["t"] > last_t]
         for p in points:
-            yield _sse("point", p)
+            chunk.append(_sse("point", p))
             last_t = p["t"]
         history = list(job.history)
         for record in history[sent_epochs:]:
-            yield _sse("epoch", record)
+            chunk.append(_sse("epoch", record))
         sent_epochs = max(sent_epochs, len(history))
         if job.state != state:
             state = job.state
-            yield _sse("job", job.to_dict())
+            chunk.append(_sse("job", job.to_dict()))
         if not job.active:
-            yield _sse("end", job.to_dict())
+            chunk.append(_sse("end", job.to_dict()))
+            yield "".join(chunk)
             return
-        if points or history:
+        if chunk:
             quiet = time.monotonic()
+            yield "".join(chunk)
         elif time.monotonic() - quiet > keepalive:
             quiet = time.monotonic()
             yield ": keep-alive\n\n"

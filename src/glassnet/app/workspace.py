@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import datasets as gn_datasets
 from ..datasets import catalog, named
+from ..errors import GlassnetError
 from ..explain import neuron_groups
 from ..network import Network
 from .config import Limits
@@ -55,10 +56,11 @@ class DataRegistry:
         return names
 
     def describe(self, name):
-        data = self._loaded.get(name)
-        if data is None:
-            return {"name": name, "description": "", "classes": [], "image_shape": [28, 28], "n_train": None,
-                    "n_test": None, "available": True}
+        try:
+            data = self.get(name)
+        except (AppError, GlassnetError, OSError, ValueError) as exc:
+            return {"name": name, "description": "", "classes": [], "image_shape": None, "n_train": None,
+                    "n_test": None, "available": False, "reason": getattr(exc, "message", str(exc))}
         return {"name": name, "description": data.description, "classes": list(data.classes),
                 "image_shape": list(data.shape), "n_train": len(data.X_train), "n_test": len(data.X_test),
                 "available": True}
@@ -274,6 +276,15 @@ class Workspace:
         self._next_drawing += 1
         self.drawings[did] = {"label": int(label), "x": x, "raw": raw}
         return did
+
+
+def check_finite_weights(net, what):
+    """Refuse a network with NaN or infinite weights: nothing it computes could be shown."""
+    import numpy as np
+
+    bad = [name for name, p in net.named_parameters() if not np.isfinite(p).all()]
+    if bad:
+        raise AppError(422, f"{what}: its weights contain NaN or infinity ({', '.join(bad)}); it cannot be used")
 
 
 def apply_edits(net, edits):

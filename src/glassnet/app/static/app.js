@@ -1,0 +1,81 @@
+// glassnet app: the page. Plain ES modules, no build step, nothing loaded from elsewhere.
+//
+// app.js wires the tabs together; each tab lives in its own module (train.js, draw.js, ...)
+// with an init() that binds its controls and an optional shown() called when its tab opens.
+
+import { guard, showError } from "./api.js";
+import { $, el, clear } from "./widgets.js";
+import { state, on, refreshSession, setViewEpoch } from "./state.js";
+import * as train from "./train.js";
+import * as draw from "./draw.js";
+import * as inside from "./inside.js";
+import * as evaluate from "./evaluate.js";
+import * as handwriting from "./handwriting.js";
+import * as timetravel from "./timetravel.js";
+import * as models from "./models.js";
+
+const TABS = { train, draw, inside, evaluate, handwriting, timetravel, models };
+let current = null;
+let ready = false;   // the first /api/session answer has arrived (and set the workspace cookie)
+
+function showTab(name) {
+  if (!TABS[name]) name = "train";
+  for (const button of document.querySelectorAll(".tabs button")) {
+    button.setAttribute("aria-selected", String(button.dataset.tab === name));
+  }
+  for (const key of Object.keys(TABS)) $(`panel-${key}`).hidden = key !== name;
+  if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
+  current = name;
+  document.body.dataset.tab = name;
+  if (ready && TABS[name].shown) guard(TABS[name].shown)();
+}
+
+function renderSummary() {
+  const net = state.network;
+  const box = clear($("net-summary"));
+  if (!net) return;
+  const ds = state.dataset ? state.dataset.name : "?";
+  box.append("network ", el("b", {}, net.sizes.join("–")), ` · ${net.activation} · `,
+    el("b", {}, net.n_params.toLocaleString("en")), " weights and biases · ", ds,
+    ` · ${net.trained ? "trained" : "untrained"} · ${net.source}`);
+  if (state.edits.length) box.append(" · ", el("b", { class: "warn" }, `${state.edits.length} edit${state.edits.length > 1 ? "s" : ""}`));
+}
+
+function renderBanner() {
+  const epoch = state.viewEpoch;
+  $("view-banner").hidden = epoch === null || epoch === undefined;
+  $("view-banner-text").textContent = `Time travel: every view shows the weights as they were after epoch ${epoch}` +
+    (epoch === 0 ? " (before any training)." : ".");
+}
+
+function boot() {
+  for (const button of document.querySelectorAll(".tabs button")) {
+    button.addEventListener("click", () => showTab(button.dataset.tab));
+  }
+  window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
+  $("view-banner-latest").addEventListener("click", guard(() => setViewEpoch(null)));
+  on("show-tab", showTab);
+  on("session", (s) => {
+    renderSummary();
+    renderBanner();
+    $("version").textContent = `glassnet ${s.version || ""}`;
+  });
+  on("view", renderBanner);
+  on("edits", renderSummary);
+  for (const tab of Object.values(TABS)) tab.init();
+  showTab(location.hash.slice(1) || "train");
+  // The first request gets this browser its workspace cookie; every other request waits for it,
+  // or requests sent at the same moment would each get a workspace of their own.
+  refreshSession()
+    .then(() => {
+      ready = true;
+      showTab(current);
+    })
+    .catch((err) => {
+      showError(err);
+      $("net-summary").textContent = "The server did not answer; reload the page to try again.";
+    });
+}
+
+window.addEventListener("unhandledrejection", (event) => showError(event.reason));
+boot();

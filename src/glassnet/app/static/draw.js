@@ -1,0 +1,214 @@
+// Draw tab: draw a digit, watch the prediction and the network light up as you draw,
+// open any neuron (its weighted sum term by term, its weights as a picture), and edit it.
+
+import { api, guard, singleFlight } from "./api.js";
+import { $, el, clear, DrawPad, num, numberTable, pct, pictureCanvas, probabilityBars, throttle } from "./widgets.js";
+import { NetworkDiagram } from "./diagram.js";
+import { state, on, emit, classes } from "./state.js";
+
+let pad = null;
+let diagram = null;
+let openNeuronId = null;   // {layer, neuron} shown in the panel
+let drawnFor = null;       // the network key the diagram was laid out for
+// A switched-off neuron comes back with zero weights (the edited network); its own weights are
+// still worth seeing, so the last ones seen while it was on are kept here.
+const weightsSeen = new Map();
+const predictThrottled = throttle(() => predictDrawing(), 150);
+
+export function init() {
+  pad = new DrawPad($("draw-canvas"), {
+    onDraw: (final) => {
+      if (final) {
+        predictThrottled.cancel();
+        predictDrawing();
+      } else {
+        predictThrottled();
+      }
+    },
+  });
+  diagram = new NetworkDiagram($("diagram"), {
+    onPick: guard((layer, neuron) => openNeuron(layer, neuron)),
+    onHover: (text) => { $("diagram-hover").textContent = text; },
+  });
+  $("draw-clear").addEventListener("click", () => {
+    predictThrottled.cancel();
+    pad.clear();
+  });
+  $("draw-test-show").addEventListener("click", guard(() => {
+    const index = Math.round(Number($("draw-test-index").value));
+    return look({ test_index: index }, `test image #${index}`);
+  }));
+  $("neuron-close").addEventListener("click", () => {
+    $("neuron-panel").hidden = true;
+    openNeuronId = null;
+  });
+  $("neuron-off").addEventListener("change", guard(() => edit({ off: $("neuron-off").checked })));
+  $("neuron-bias-range").addEventListener("input", () => { $("neuron-bias").value = $("neuron-bias-range").value; });
+  $("neuron-bias-range").addEventListener("change", guard(() => edit({ bias: Number($("neuron-bias-range").value) })));
+  $("neuron-bias-apply").addEventListener("click", guard(() => edit({ bias: Number($("neuron-bias").value) })));
+  $("neuron-bias-original").addEventListener("click", guard(() => edit({ bias: null })));
+  $("reset-edits").addEventListener("click", guard(resetEdits));
+  $("neuron-inside").addEventListener("click", () => {
+    if (!openNeuronId) return;
+    emit("inspect", openNeuronId);
+    emit("show-tab", "inside");
+  });
+  on("network", (net) => {
+    weightsSeen.clear();
+    layout(net);
+  });
+  on("view", () => weightsSeen.clear());
+  on("job-ended", () => weightsSeen.clear());
+  on("session", (s) => diagram.markEdits(s.edits || []));
+  on("weights", () => {
+    if (state.source) predict(state.source);
+  });
+  on("open-test", (index) => {
+    $("draw-test-index").value = index;
+    emit("show-tab", "draw");
+    guard(look)({ test_index: index }, `test image #${index}`);
+  });
+}
+
+export function shown() {
+  if (!state.source && state.network) {
+    // Something to look at straight away: the first test image.
+    return look({ test_index: Math.round(Number($("draw-test-index").value)) || 0 }, "test image #0");
+  }
+  return undefined;
+}
+
+function layout(net) {
+  if (!net) return;
+  const key = JSON.stringify(net.sizes);
+  if (key !== drawnFor) {
+    drawnFor = key;
+    diagram.setNetwork(net, classes());
+    $("neuron-panel").hidden = true;
+    openNeuronId = null;
+  }
+  if (state.source) predict(state.source);
+}
+
+/** Look at an example: a drawing or a test image. */
+export function look(source, name) {
+  state.source = source;
+  state.sourceName = name;
+  emit("source", source);
+  return predict(source);
+}
+
+function predictDrawing() {
+  if (pad.empty) return;
+  look({ drawing: pad.image(140) }, "your drawing");
+}
+
+const predict = singleFlight(async (source) => {
+  const r = await api("POST", "api/predict", source);
+  render(r);
+  if (openNeuronId) await showNeuron(openNeuronId.layer, openNeuronId.neuron);
+});
+
+function render(r) {
+  const names = classes();
+  $("prediction").textContent = names[r.prediction] ?? String(r.prediction);
+  $("prediction").dataset.prediction = String(r.prediction);
+  const p = r.probabilities[r.prediction];
+  const where = r.epoch === null || r.epoch === undefined ? "" : ` (weights after epoch ${r.epoch})`;
+  $("prediction-text").textContent = `${state.sourceName}: the network says “${r.label}” with ${pct(p)} probability${where}${r.edited ? ", with your edits" : ""}.`;
+  probabilityBars($("prob-bars"), r.probabilities, names, r.prediction);
+  clear($("draw-input")).append(pictureCanvas(r.input, 112, { title: "28×28 input" }));
+  if (!diagram.net) layout(state.network);
+  diagram.update(r);
+  state.lastPrediction = r;
+}
+
+// -- one neuron ------------------------------------------------------------------------------------------
+async function openNeuron(layer, neuron) {
+  if (!state.source) {
+    const index = Math.round(Number($("draw-test-index").value)) || 0;
+    await look({ test_index: index }, `test image #${index}`);
+  }
+  openNeuronId = { layer, neuron };
+  state.selected = openNeuronId;
+  diagram.select(layer, neuron);
+  await showNeuron(layer, neuron);
+  $("neuron-panel").hidden = false;
+  $("neuron-panel").scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+async function showNeuron(layer, neuron) {
+  const r = await api("POST", "api/neuron", { ...state.source, layer, neuron });
+  const last = state.network.layers.length - 1;
+  const isOutput = layer === last;
+  const title = `${r.name} · neuron ${r.neuron}${isOutput ? ` (class “${classes()[r.neuron]}”)` : ""}`;
+  $("neuron-title").textContent = title + (r.off ? " · switched off" : "");
+
+  const sum = clear($("neuron-sum"));
+  const signed = (v) => (v < 0 ? ` − ${num(-v)}` : ` + ${num(v)}`);
+  sum.append("z = Σ w·x + b = ",
+    el("span", { class: "pos" }, num(r.positive)), " (inputs pushing up)",
+    el("span", { class: "neg" }, signed(r.negative)), " (inputs pushing down)",
+    signed(r.bias), " (bias)", " = ", el("b", {}, num(r.z)));
+  const act = clear($("neuron-activation"));
+  if (r.off) act.append("switched off: a = ", el("b", {}, "0"), ` (it would be ${r.activation}(z) otherwise)`);
+  else if (r.activation === "softmax") act.append(`a = softmax(z)[${r.neuron}] = `, el("b", {}, num(r.a)), " (its probability; softmax uses all ten z)");
+  else act.append(`a = ${r.activation}(z) = ${r.activation}(${num(r.z)}) = `, el("b", {}, num(r.a)));
+
+  const key = `${layer}:${neuron}`;
+  if (!r.off) weightsSeen.set(key, r.weights);
+  const weights = r.off && weightsSeen.has(key) ? weightsSeen.get(key) : r.weights;
+  const first = weights.height > 1;
+  const size = first ? 196 : Math.min(640, Math.max(240, 4 * weights.width));
+  clear($("neuron-weights")).append(pictureCanvas(weights, size, { title: "weights: red +, blue −" }),
+    el("p", { class: "hint" }, (first ? "one weight per pixel (28×28)" : `one weight per neuron of the layer before (${weights.width})`) +
+      (r.off ? "; switched off, they are not used" : "")));
+  clear($("neuron-terms")).append(pictureCanvas(r.terms, size, { title: "x·w: red +, blue −" }),
+    el("p", { class: "hint" }, `largest |x·w| = ${num(r.terms.scale)}`));
+  const rows = (terms) => terms.map((t) => [t.input, t.x, t.w, t.term]);
+  const columns = ["input", "x", "w", "x·w"];
+  clear($("neuron-top-up")).append(numberTable(columns, rows(r.top_up), { limit: 8, testid: "neuron-top-up-table" }));
+  clear($("neuron-top-down")).append(numberTable(columns, rows(r.top_down), { limit: 8, testid: "neuron-top-down-table" }));
+
+  $("neuron-off").checked = Boolean(r.off);
+  const bias = r.bias_override ?? r.bias;
+  const range = $("neuron-bias-range");
+  const reach = Math.max(5, Math.ceil(Math.abs(bias) * 2));
+  range.min = String(-reach);
+  range.max = String(reach);
+  range.value = String(bias);
+  $("neuron-bias").value = Number(bias.toPrecision(4));
+}
+
+async function edit(change) {
+  if (!openNeuronId) return;
+  const current = (state.edits || []).find((e) => e.layer === openNeuronId.layer && e.neuron === openNeuronId.neuron);
+  const body = {
+    layer: openNeuronId.layer,
+    neuron: openNeuronId.neuron,
+    off: change.off ?? $("neuron-off").checked,
+    bias: "bias" in change ? change.bias : current ? current.bias : null,
+  };
+  showEdits(await api("POST", "api/edits", body));
+}
+
+async function resetEdits() {
+  showEdits(await api("DELETE", "api/edits"), true);
+}
+
+function showEdits(r, reset = false) {
+  state.edits = r.edits;
+  diagram.markEdits(r.edits);
+  const acc = r.test_accuracy || {};
+  const line = clear($("edit-accuracy"));
+  if (reset || !r.edits.length) {
+    line.append(`No edits: test accuracy ${pct(acc.original)}.`);
+  } else {
+    const worse = acc.edited < acc.original;
+    line.append("test accuracy: original ", el("b", {}, pct(acc.original)), " → edited ",
+      el("b", { class: acc.edited === acc.original ? "" : worse ? "bad" : "good" }, pct(acc.edited)),
+      ` (${r.edits.length} edit${r.edits.length > 1 ? "s" : ""})`);
+  }
+  emit("edits", r.edits);
+  emit("weights");
+}

@@ -1,0 +1,372 @@
+// Train tab: build a network, train it, watch the curves grow live (server-sent events),
+// change the learning rate while it trains, and run the learning-rate finder.
+
+import { api, guard, notify } from "./api.js";
+import { $, el, clear, lineChart, num, pct, short } from "./widgets.js";
+import { state, on, emit, refreshSession, networkReplaced, setViewEpoch } from "./state.js";
+
+const ACTIVE = new Set(["running", "paused"]);
+let stream = null;
+let reconnects = 0;
+let redrawQueued = false;
+let lrSuggestion = null;
+let pendingLr = null;      // a rate set while training, until the job reports it in use
+
+export function init() {
+  $("network-form").addEventListener("submit", guard(newNetwork));
+  $("train-form").addEventListener("submit", guard(start));
+  $("train-pause").addEventListener("click", guard(() => control("pause")));
+  $("train-resume").addEventListener("click", guard(() => control("resume")));
+  $("train-stop").addEventListener("click", guard(() => control("stop")));
+  $("train-step").addEventListener("click", guard(step));
+  $("live-lr-set").addEventListener("click", guard(setLiveLr));
+  $("lr-find").addEventListener("click", guard(findLr));
+  $("lrf-use").addEventListener("click", () => {
+    if (lrSuggestion === null) return;
+    $("train-lr").value = short(lrSuggestion);
+    $("live-lr").value = short(lrSuggestion);
+    notify(`Learning rate set to ${short(lrSuggestion)} for the next training.`);
+  });
+  $("net-dataset").addEventListener("change", describeDataset);
+  on("session", (s) => {
+    fillDatasets();
+    applyJob(s.training || state.job, { keepHistory: true });
+  });
+  on("network", fillNetworkForm);
+  on("view", scheduleRedraw);
+  updateButtons();
+  scheduleRedraw();
+}
+
+export function shown() {
+  scheduleRedraw();
+}
+
+// -- the network form -----------------------------------------------------------------------------------
+function fillDatasets() {
+  const select = $("net-dataset");
+  const chosen = select.value || (state.dataset && state.dataset.name);
+  clear(select);
+  for (const ds of state.datasets) {
+    // The server describes a dataset fully once it has been loaded; until then only its name is known.
+    const size = Number.isFinite(ds.n_train) ? ` (${ds.n_train.toLocaleString("en")} training images)` : "";
+    const text = ds.available ? `${ds.name}${size}` : `${ds.name}: not available`;
+    select.append(el("option", { value: ds.name, disabled: !ds.available, title: ds.available ? ds.description : ds.reason || ds.description }, text));
+  }
+  if (chosen) select.value = chosen;
+  describeDataset();
+}
+
+function describeDataset() {
+  const ds = state.datasets.find((d) => d.name === $("net-dataset").value);
+  const unavailable = state.datasets.filter((d) => !d.available).map((d) => `${d.name}: ${d.reason || d.description}`);
+  $("dataset-description").textContent = [ds ? ds.description : "", ...unavailable].filter(Boolean).join(" · ");
+}
+
+function fillNetworkForm(net) {
+  if (!net) return;
+  $("net-layers").value = net.sizes.slice(1, -1).join(",");
+  if ([...$("net-activation").options].some((o) => o.value === net.activation)) $("net-activation").value = net.activation;
+  if (state.dataset) $("net-dataset").value = state.dataset.name;
+}
+
+/** "128, 64" -> [128, 64]; a readable error for anything else. */
+export function parseLayers(text) {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  const layers = parts.map(Number);
+  if (layers.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new Error(`Hidden layers: expected whole numbers separated by commas, like 128,64; received "${text}".`);
+  }
+  return layers;
+}
+
+function intValue(id) {
+  return Math.round(Number($(id).value));
+}
+
+async function newNetwork(event) {
+  event.preventDefault();
+  const body = {
+    dataset: $("net-dataset").value || (state.dataset && state.dataset.name),
+    layers: parseLayers($("net-layers").value),
+    activation: $("net-activation").value,
+    seed: intValue("net-seed"),
+  };
+  const button = $("new-network");
+  button.disabled = true;
+  try {
+    await api("POST", "api/network", body);
+    networkReplaced();
+    state.history = [];
+    state.points = [];
+    await refreshSession();
+    emit("weights");
+    notify(`New network ${state.network.sizes.join("–")}: random weights, ready to train.`);
+  } finally {
+    updateButtons();
+  }
+}
+
+// -- training controls ----------------------------------------------------------------------------------------
+function trainConfig(stepOnly) {
+  return {
+    epochs: intValue("train-epochs"),
+    batch_size: intValue("train-batch"),
+    optimizer: $("train-optimizer").value,
+    lr: Number($("train-lr").value),
+    momentum: Number($("train-momentum").value),
+    schedule: $("train-schedule").value,
+    augment: $("train-augment").checked,
+    seed: intValue("train-seed"),
+    step: stepOnly,
+  };
+}
+
+/** Training continues from the latest weights: leave a past epoch first (the server insists). */
+export async function backToLatest(what) {
+  if (state.viewEpoch === null || state.viewEpoch === undefined) return;
+  await setViewEpoch(null);
+  notify(`Back to the latest weights to ${what}.`);
+}
+
+async function start(event) {
+  event.preventDefault();
+  await backToLatest("train");
+  const job = await api("POST", "api/train/start", trainConfig(false));
+  $("live-lr").value = $("train-lr").value;
+  applyJob(job);
+  openStream();
+}
+
+async function step() {
+  if (!(state.job && state.job.state === "paused")) await backToLatest("train");
+  const job = state.job && state.job.state === "paused"
+    ? await api("POST", "api/train/step")
+    : await api("POST", "api/train/start", trainConfig(true));
+  applyJob(job);
+  openStream();
+}
+
+async function control(action) {
+  applyJob(await api("POST", `api/train/${action}`));
+}
+
+async function setLiveLr() {
+  const lr = Number($("live-lr").value);
+  pendingLr = lr;
+  applyJob(await api("POST", "api/train/lr", { lr }));
+  notify(`Learning rate is now ${short(lr)} (from the next mini-batch on).`);
+}
+
+// -- the live stream ------------------------------------------------------------------------------------------
+/** Listen to /api/train/events until the job ends. */
+export function openStream() {
+  if (stream) return;
+  const source = new EventSource("api/train/events");
+  stream = source;
+  const data = (event) => JSON.parse(event.data);
+  source.addEventListener("job", (e) => applyJob(data(e)));
+  source.addEventListener("point", (e) => {
+    state.points.push(data(e));
+    reconnects = 0;
+    scheduleRedraw();
+  });
+  source.addEventListener("epoch", (e) => {
+    const record = data(e);
+    state.history = state.history.filter((r) => r.epoch !== record.epoch).concat([record]);
+    scheduleRedraw();
+    emit("weights");
+  });
+  source.addEventListener("end", (e) => {
+    // The server closes the stream right after "end". Close our side when that arrives (closing
+    // first would abort the request), or after a moment; a new training opens a new stream.
+    stream = null;
+    source.onerror = () => source.close();
+    setTimeout(() => source.close(), 2000);
+    applyJob(data(e));
+    guard(finished)();
+  });
+  source.onerror = () => {
+    // The connection dropped without an "end": ask where the job is and listen again if it still runs.
+    if (stream !== source) return;
+    closeStream();
+    guard(recover)();
+  };
+}
+
+function closeStream() {
+  if (stream) stream.close();
+  stream = null;
+}
+
+async function recover() {
+  const job = await api("GET", "api/train/status");
+  applyJob(job);
+  if (ACTIVE.has(job.state) && reconnects < 5) {
+    reconnects += 1;
+    setTimeout(openStream, 1000 * reconnects);
+  } else {
+    await finished();
+  }
+}
+
+async function finished() {
+  const job = state.job;
+  await refreshSession();
+  emit("weights");
+  emit("job-ended", job);
+  // The status line says how it ended; only a failure needs a louder message.
+  if (job && job.state === "failed") notify(job.message || "Training failed.", "error");
+}
+
+/** Take in a JOB from the server: status line, buttons, curves. */
+export function applyJob(job, { keepHistory = false } = {}) {
+  if (!job) return;
+  state.job = job;
+  if (job.history && !(keepHistory && job.history.length < state.history.length)) state.history = job.history;
+  if (job.points && !(keepHistory && job.points.length < state.points.length)) state.points = job.points;
+  renderStatus();
+  updateButtons();
+  scheduleRedraw();
+  emit("job", job);
+  if (ACTIVE.has(job.state) && !stream) openStream();
+}
+
+function renderStatus() {
+  const job = state.job;
+  const box = $("train-status");
+  box.className = `status ${job.state}`;
+  const parts = [job.state];
+  if (job.epochs) parts.push(`epoch ${job.epoch}/${job.epochs}`);
+  else parts.push(`epoch ${job.epoch}`);
+  if (job.steps_per_epoch && ACTIVE.has(job.state)) parts.push(`batch ${job.batch}/${job.steps_per_epoch}`);
+  if (job.lr !== undefined && job.lr !== null) parts.push(`lr ${short(job.lr)}`);
+  // A rate set while paused (or mid-batch) applies from the next mini-batch; say so until it does.
+  const pending = job.pending_lr ?? pendingLr;
+  if (!ACTIVE.has(job.state) || (pending !== null && job.lr !== null && Math.abs(job.lr - pending) <= 1e-12 * pending)) pendingLr = null;
+  else if (pending !== null) parts.push(`next batch: lr ${short(pending)}`);
+  box.textContent = parts.join(" · ") + (job.message ? ` — ${job.message}` : "");
+}
+
+function updateButtons() {
+  const s = state.job ? state.job.state : "idle";
+  const running = s === "running";
+  const paused = s === "paused";
+  const busy = running || paused;
+  $("new-network").disabled = busy;
+  $("train-start").disabled = busy;
+  $("train-pause").disabled = !running;
+  $("train-resume").disabled = !paused;
+  $("train-step").disabled = running;
+  $("train-stop").disabled = !busy;
+  $("live-lr-set").disabled = !busy;
+  $("lr-find").disabled = busy;
+}
+
+// -- curves ------------------------------------------------------------------------------------------------------
+function scheduleRedraw() {
+  if (redrawQueued) return;
+  redrawQueued = true;
+  requestAnimationFrame(() => {
+    redrawQueued = false;
+    drawCurves($("loss-chart"), $("acc-chart"), state.viewEpoch);
+    renderNumbers();
+    emit("history");
+  });
+}
+
+/** Draw the loss and accuracy charts into two <svg>s, with an optional marker at an epoch. */
+export function drawCurves(lossSvg, accSvg, marker = null) {
+  const history = state.history;
+  const points = state.points;
+  const last = points.length ? points[points.length - 1].t : 0;
+  const target = state.job && ACTIVE.has(state.job.state) ? state.job.epochs : 0;
+  const xMax = Math.max(1, last, target || 0, ...history.map((r) => r.epoch), marker || 0);
+  const xDomain = [0, xMax];
+  const byEpoch = (key, scale = 1) => history.filter((r) => r[key] !== null && r[key] !== undefined).map((r) => [r.epoch, r[key] * scale]);
+  const hasVal = history.some((r) => r.val_accuracy !== null && r.val_accuracy !== undefined);
+  const markerOptions = marker === null || marker === undefined ? {} : { marker, markerLabel: `epoch ${marker}` };
+  lineChart(lossSvg, {
+    xDomain, integerX: true, yFloor: 0, xLabel: "epoch", yLabel: "loss", ...markerOptions,
+    series: [
+      { id: "batch-loss", label: "mini-batches", colour: "#9aa7ba", width: 1.2, points: points.map((p) => [p.t, p.loss]) },
+      { id: "train-loss", label: "train (epoch)", colour: "#2563eb", dots: true, points: byEpoch("loss") },
+      { id: "val-loss", label: hasVal ? "validation" : "", colour: "#ea7a14", dots: true, points: byEpoch("val_loss") },
+    ],
+  });
+  const acc = [
+    { id: "batch-accuracy", label: "mini-batches", colour: "#9aa7ba", width: 1.2, points: points.filter((p) => p.accuracy !== undefined).map((p) => [p.t, 100 * p.accuracy]) },
+    { id: "train-accuracy", label: "train", colour: "#2563eb", dots: true, points: byEpoch("accuracy", 100) },
+    { id: "val-accuracy", label: hasVal ? "validation" : "", colour: "#ea7a14", dots: true, points: byEpoch("val_accuracy", 100) },
+    { id: "test-accuracy", label: "test", colour: "#15803d", dots: true, points: byEpoch("test_accuracy", 100) },
+  ];
+  const lows = acc.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
+  const low = lows.length ? Math.max(0, Math.floor((Math.min(...lows) - 2) / 10) * 10) : 0;
+  lineChart(accSvg, { xDomain, integerX: true, yDomain: [low, 100], xLabel: "epoch", yLabel: "accuracy (%)", ...markerOptions, series: acc });
+}
+
+function renderNumbers() {
+  const history = state.history;
+  const lastRecord = history[history.length - 1];
+  const lastPoint = state.points[state.points.length - 1];
+  $("big-epoch").textContent = state.job ? String(state.job.epoch) : "0";
+  $("big-loss").textContent = lastPoint ? num(lastPoint.loss, 3) : lastRecord ? num(lastRecord.loss, 3) : "–";
+  $("big-train-acc").textContent = lastRecord ? pct(lastRecord.accuracy) : "–";
+  $("big-val-acc").textContent = lastRecord ? pct(lastRecord.val_accuracy) : "–";
+  // Datasets without a validation split (the bundled digits): no empty validation columns.
+  const hasVal = history.some((r) => r.val_accuracy !== null && r.val_accuracy !== undefined);
+  $("big-val-acc").parentElement.hidden = !hasVal;
+  $("epoch-table").classList.toggle("no-validation", !hasVal);
+  $("big-test-acc").textContent = lastRecord ? pct(lastRecord.test_accuracy) : "–";
+  const body = clear($("epoch-table").tBodies[0]);
+  for (const r of history) {
+    body.append(el("tr", { "data-epoch": r.epoch },
+      el("td", {}, String(r.epoch)), el("td", {}, num(r.loss)), el("td", {}, pct(r.accuracy)), el("td", {}, num(r.val_loss)),
+      el("td", {}, pct(r.val_accuracy)), el("td", {}, pct(r.test_accuracy)), el("td", {}, short(r.lr)),
+      el("td", {}, r.seconds === undefined || r.seconds === null ? "–" : r.seconds.toFixed(1))));
+  }
+}
+
+// -- learning-rate finder ------------------------------------------------------------------------------------------
+async function findLr() {
+  const button = $("lr-find");
+  button.disabled = true;
+  button.textContent = "Finding…";
+  try {
+    const r = await api("POST", "api/lr-find", {
+      start: 1e-5, end: 10, steps: 100, batch_size: intValue("train-batch"),
+      optimizer: $("train-optimizer").value, momentum: Number($("train-momentum").value),
+    });
+    lrSuggestion = r.suggestion;
+    $("lrf-card").hidden = false;
+    const at = r.lrs.reduce((best, lr, i) => (Math.abs(Math.log(lr / r.suggestion)) < Math.abs(Math.log(r.lrs[best] / r.suggestion)) ? i : best), 0);
+    lineChart($("lrf-chart"), {
+      xLog: true, xLabel: "learning rate (log scale)", yLabel: "loss", width: 1100, height: 340,
+      yDomain: lossRange(r),
+      series: [
+        { id: "lrf-loss", label: "loss per step", colour: "#9aa7ba", width: 1.2, points: r.lrs.map((lr, i) => [lr, r.losses[i]]) },
+        { id: "lrf-smoothed", label: "smoothed", colour: "#2563eb", points: r.lrs.map((lr, i) => [lr, r.smoothed[i]]) },
+      ],
+      notes: Number.isFinite(r.suggestion) ? [{ x: r.suggestion, y: r.smoothed[at], text: `suggested: ${short(r.suggestion)}`, colour: "#c2261d" }] : [],
+    });
+    const text = clear($("lrf-text"));
+    text.append(el("b", {}, `Suggested learning rate: ${short(r.suggestion)}. `), r.rule_text || "");
+    for (const w of r.warnings || []) text.append(el("br"), el("span", { class: "warn" }, `⚠ ${w}`));
+    $("lrf-use").disabled = !Number.isFinite(r.suggestion);
+    $("lrf-card").scrollIntoView({ block: "nearest" });
+  } finally {
+    button.textContent = "Find a learning rate";
+    updateButtons();
+  }
+}
+
+/** The y range of the finder plot: all of the curve but its last steps, where the loss blows up. */
+function lossRange(r) {
+  const smoothed = r.smoothed.filter(Number.isFinite);
+  if (!smoothed.length) return undefined;
+  const body = smoothed.slice(0, Math.max(2, Math.ceil(0.85 * smoothed.length)));
+  const low = Math.min(...body, ...r.losses.filter(Number.isFinite));
+  const high = Math.max(...body, low + 1e-3);
+  const pad = 0.05 * (high - low);
+  return [Math.max(0, low - pad), high + pad];
+}
