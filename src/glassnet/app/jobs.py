@@ -175,6 +175,7 @@ class TrainingJob:
 
     # -- the thread ---------------------------------------------------------------------------------
     def _run(self):
+        state, message = "failed", ""
         try:
             # A diverging run overflows on its way to the non-finite loss that fit reports as
             # TrainingDiverged (shown on the page); NumPy's warnings would only add noise to the log.
@@ -183,30 +184,33 @@ class TrainingJob:
                     self._replay()
                 else:
                     self._train()
-            self.state = "finished" if self.state != "stopped" else "stopped"
-            if not self.message:
-                self.message = f"finished {self.epoch_in_run} epoch(s)"
+            state, message = "finished", self.message or f"finished {self.epoch_in_run} epoch(s)"
         except _Stop:
-            self.state = "stopped"
-            self.message = f"stopped at epoch {self.epoch_in_run} after mini-batch {self.batch}; the weights are kept"
+            state = "stopped"
+            message = f"stopped at epoch {self.epoch_in_run} after mini-batch {self.batch}; the weights are kept"
         except TrainingDiverged as exc:
-            self.state = "failed"
-            self.message = f"{exc} The network keeps its last good weights; try a smaller learning rate."
+            message = f"{exc} The network keeps its last good weights; try a smaller learning rate."
         except AppError as exc:
-            self.state = "failed"
-            self.message = exc.message
+            message = exc.message
         except Exception as exc:          # a bug: say so on the page and in the server's log
             log.exception("training failed")
-            self.state = "failed"
-            self.message = f"training failed: {type(exc).__name__}: {exc}"
+            message = f"training failed: {type(exc).__name__}: {exc}"
         finally:
-            if self.kind == "train":
-                self._close_segment()
-            with self.cond:
-                if self.holding_slot:
-                    self.ws.store.release_training()
-                    self.holding_slot = False
-            self._notify()
+            # Everything the run leaves (the segment, the last snapshot, the training slot) is in
+            # place before its state says it is over: whoever waits for the state sees all of it.
+            try:
+                if self.kind == "train":
+                    self._close_segment(completed=state == "finished")
+            except Exception:
+                log.exception("could not record the end of a training run")
+            finally:
+                with self.cond:
+                    if self.holding_slot:
+                        self.ws.store.release_training()
+                        self.holding_slot = False
+                    self.message = message
+                    self.state = state
+                self._notify()
 
     def _train(self):
         ws = self.ws
@@ -217,11 +221,11 @@ class TrainingJob:
         fit(ws.net, data.X_train, data.y_train, epochs=s["epochs"], batch_size=s["batch_size"],
             optimizer=make_optimizer(s), callbacks=[_Control(self)], seed=int(s["seed"]), augment=augment)
 
-    def _close_segment(self):
+    def _close_segment(self, completed):
         ws, seg = self.ws, self.segment
         seg["steps"] = self.steps
         seg["epochs_done"] = self.epoch_in_run
-        seg["completed"] = self.state == "finished"
+        seg["completed"] = completed
         if self.steps == 0:                # nothing ran: the segment changed nothing
             ws.timeline.segments.remove(seg)
             ws.changed()
