@@ -2,8 +2,8 @@
 
 Simulated browsers (threads, each with its own workspace cookie and keep-alive connection) build
 their own network (each a different size and seed), teach it two drawings, save it under their own
-name, then draw: they send the page's drawings (real test digits scaled up to 140x140, white ink on
-black, as the page downsamples its canvas) to ``POST /api/predict`` again and again. It runs twice:
+name, then draw: they send the page's drawings (real test digits scaled up to 56x56, white ink on
+black, as the Draw view downsamples its canvas) to ``POST /api/predict`` again and again. It runs twice:
 
 1. **idle**: every browser predicts, nobody trains;
 2. **training**: the same, while ``--trainers`` of the browsers train their network (Adam, batch 64,
@@ -37,12 +37,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "glassnet_workspace"
-SIDE = 140                          # the page sends its 280x280 canvas averaged to 140x140
+SIDE = 56                           # the Draw view sends its 280x280 canvas averaged to 56x56
 
 
 # -- what a browser sends ------------------------------------------------------------------------------
 def digit_drawings(n, seed=0):
-    """``n`` drawings as the page sends them: test digits scaled up 5x to 140x140, 0-255 ints, with labels."""
+    """``n`` drawings as the page sends them: test digits scaled up 2x to 56x56, 0-255 ints, with labels."""
     import glassnet as gn
 
     data = gn.datasets.load_digits()
