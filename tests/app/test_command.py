@@ -117,3 +117,16 @@ def test_server_process_starts_trains_and_keeps_the_work_on_ctrl_c(tmp_path):
     net = gn.load(kept.group(1))
     assert net.layers[0].n_out == 8 and net.metadata_["autosaved"] is True
     assert out.rstrip().endswith("glassnet app: stopped")
+
+
+def test_open_waits_for_the_server_then_opens_the_browser(monkeypatch):
+    from glassnet.app import command
+
+    opened = []
+    monkeypatch.setattr(command.webbrowser, "open", opened.append)
+
+    class Server:
+        started = True
+
+    command._open_when_started(Server(), "http://127.0.0.1:8000/")
+    assert opened == ["http://127.0.0.1:8000/"]
