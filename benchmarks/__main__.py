@@ -135,7 +135,7 @@ def machine(threads):
 
     info = {"platform": platform.platform(), "python": platform.python_version(), "cores": os.cpu_count(),
             "usable_cores": len(os.sched_getaffinity(0)), "threads": threads, "numpy": np.__version__,
-            "glassnet": glassnet.__version__, "cpu": _cpu_model(), "load_average": os.getloadavg()}
+            "glassnet": glassnet.__version__, "cpu": report.cpu_model(), "load_average": os.getloadavg()}
     try:
         import threadpoolctl
 
@@ -150,17 +150,6 @@ def machine(threads):
         if _importable(name):
             info[name] = __import__(name).__version__
     return info
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def gemm_peak(threads, size=1024, seconds=1.0):

@@ -321,27 +321,17 @@ def stop_server(process, timeout=30.0):
 
 def machine():
     import glassnet
+    from benchmarks.report import cpu_model
 
     info = {"platform": platform.platform(), "python": platform.python_version(), "cores": os.cpu_count(),
             "usable_cores": len(os.sched_getaffinity(0)), "numpy": np.__version__, "glassnet": glassnet.__version__,
-            "cpu": _cpu_model(), "load_average_at_start": os.getloadavg()}
+            "cpu": cpu_model(), "load_average_at_start": os.getloadavg()}
     for name in ("fastapi", "starlette", "uvicorn", "pydantic"):
         try:
             info[name] = __import__(name).__version__
         except ImportError:
             info[name] = None
     return info
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def training_speed(result, plan):

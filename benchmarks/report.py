@@ -1,5 +1,7 @@
 """Turn the benchmark's results (a dict, as in results.json) into lines and Markdown tables."""
 
+import platform
+
 import numpy as np
 
 NAMES = {"glassnet": "glassnet", "pytorch": "PyTorch", "pytorch-1thread": "PyTorch (1 thread)",
@@ -163,3 +165,15 @@ def _targets(results):
 
 def median(values):
     return float(np.median(values))
+
+
+def cpu_model():
+    """The processor's name (Linux /proc/cpuinfo; elsewhere what platform knows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
