@@ -235,7 +235,8 @@ def test_divergence_fails_the_run_with_advice_and_keeps_good_weights(app, client
         layer.params["weights"] *= np.float32(1e17)
     client.post("/api/train/start", json={"epochs": 3, "lr": 100})
     assert wait_for(ws.job) == "failed"
-    assert "smaller learning rate" in ws.job.message and "epoch 1" in ws.job.message
+    assert "too high" in ws.job.message and "epoch 1" in ws.job.message
+    assert ws.job.message.count("keeps") == 1                    # said once
     assert client.get("/api/train/status").json()["state"] == "failed"
     assert all(np.isfinite(p).all() for p in ws.net.parameters())
 
@@ -652,7 +653,7 @@ def test_token_is_required_when_set(tmp_path):
         assert c.get("/openapi.json").status_code == 401
         assert_4xx(c.get("/api/session", headers={"x-glassnet-token": "wrong"}), 401)
         r = c.get("/?token=s3cret-token", follow_redirects=False)
-        assert r.status_code == 303 and r.headers["location"] == "/"
+        assert r.status_code == 303 and r.headers["location"] == "./"      # relative: works under a prefix
         assert "httponly" in r.headers["set-cookie"].lower() and "samesite=strict" in r.headers["set-cookie"].lower()
         assert c.get("/").status_code == 200                        # the cookie now carries it
         assert c.get("/api/session").json()["token_required"] is True
@@ -696,6 +697,160 @@ def test_shutdown_stops_training_and_keeps_unsaved_work(tmp_path):
         kept = gn.load(saved[0])
         np.testing.assert_array_equal(kept.layers[0].params["weights"], ws.net.layers[0].params["weights"])
         assert_4xx(c.get("/api/session"), 503, "shutting down")
+
+
+# -- found in review: the timeline stays the timeline ------------------------------------------------
+def test_a_replay_never_replaces_the_curves_the_page_shows(app, client):
+    ws = trained(client, app, layers=(8,), epochs=2)
+    client.post("/api/train/start", json={"epochs": 1, "lr": 0.05})
+    assert wait_for(ws.job) == "finished"
+    before = client.get("/api/train/status").json()
+    client.post("/api/timeline/replay")
+    assert wait_for(ws.job, 60) == "finished" and ws.job.replay["matches"]
+    after = client.get("/api/train/status").json()
+    assert after["kind"] == "replay" and after["replay_progress"]["segments"] == 2
+    assert after["history"] == before["history"] and after["points"] == before["points"]
+    assert [r["epoch"] for r in after["history"]] == [1, 2, 3] and after["epoch"] == 3
+    assert client.get("/api/session").json()["training"]["history"] == before["history"]
+
+
+def test_live_points_carry_the_progress_for_the_status_line(app, client):
+    client.post("/api/network", json={"layers": [8]})
+    client.post("/api/train/start", json={"epochs": 2, "lr": 0.05})
+    with client.stream("GET", "/api/train/events") as stream:
+        text = "".join(stream.iter_text())
+    points = [json.loads(block.split("\n")[1][len("data: "):]) for block in text.strip().split("\n\n")
+              if block.startswith("event: point")]
+    assert points
+    for p in points:
+        assert {"batch", "epoch", "run_epoch", "steps_per_epoch", "lr", "state"} <= set(p)
+        assert 0 < p["batch"] <= p["steps_per_epoch"] and p["lr"] == 0.05
+
+
+def test_after_a_stop_in_an_epoch_the_next_run_counts_whole_epochs(app, client):
+    client.post("/api/network", json={"layers": [8]})
+    client.post("/api/train/start", json={"epochs": 3, "lr": 0.05, "batch_size": 8})
+    ws = workspace_of(app, client)
+    _wait_until(lambda: ws.job.steps >= 20)
+    client.post("/api/train/stop")
+    assert wait_for(ws.job) == "stopped"
+    assert ws.job.message.startswith("stopped in epoch 1 after mini-batch") and "of 1001" in ws.job.message
+    labels = [s["label"] for s in client.get("/api/timeline").json()["snapshots"]]
+    assert labels[-1] == "stopped in epoch 1"
+    client.post("/api/train/start", json={"epochs": 2, "lr": 0.05})
+    assert wait_for(ws.job) == "finished"
+    epochs = [s["epoch"] for s in client.get("/api/timeline").json()["snapshots"]]
+    assert epochs[-2:] == [2, 3] and all(float(e).is_integer() for e in epochs[:1] + epochs[-2:])
+    assert [r["epoch"] for r in client.get("/api/train/status").json()["history"]] == [2, 3]
+
+
+def test_the_epoch_being_viewed_is_never_thinned_away(tmp_path):
+    from fastapi.testclient import TestClient
+
+    size = 4 * (784 * 8 + 8 + 8 * 10 + 10)
+    app = make_app(tmp_path, snapshot_bytes=4 * size)
+    with TestClient(app) as c:
+        ws = trained(c, app, layers=(8,), epochs=2)
+        assert c.post("/api/timeline/view", json={"epoch": 1}).json() == {"view_epoch": 1.0}
+        c.post("/api/timeline/view", json={"epoch": None})
+        c.post("/api/timeline/view", json={"epoch": 1})
+        ws.job = None
+        ws.view_epoch = None                         # train on from the latest while epoch 1 stays pinned
+        c.post("/api/train/start", json={"epochs": 8, "lr": 0.05})
+        assert wait_for(ws.job) == "finished"
+        c.post("/api/timeline/view", json={"epoch": 1})
+        assert 1 in [s["epoch"] for s in c.get("/api/timeline").json()["snapshots"]]
+        assert c.post("/api/predict", json={"test_index": 0}).status_code == 200
+
+
+def test_fine_tune_data_is_bounded_and_an_unreplayable_timeline_says_why(app, client, monkeypatch):
+    from glassnet.app import jobs
+
+    ws = trained(client, app, layers=(8,), epochs=1)
+    for label in (1, 7):
+        client.post("/api/drawings", json={"drawing": digit_drawing(label), "label": label})
+    monkeypatch.setattr(jobs, "FINETUNE_DATA_BYTES", 10_000)     # room for one fine-tuning's data
+    for _ in range(2):
+        assert client.post("/api/drawings/finetune", json={"epochs": 1, "mix": 5}).status_code == 200
+    first, second = [s for s in ws.timeline.segments if s["kind"] == "finetune"]
+    assert "_X_drawings" not in first and first["replayable"] is False
+    assert second["_mixed"].dtype == np.int32 and second["_X_drawings"].shape == (2, 784)
+    assert_4xx(client.post("/api/timeline/replay"), 409, "can no longer be replayed", "memory bounded")
+
+
+def test_a_fine_tuning_leaves_the_rest_of_the_workspace_answering(app, client):
+    import threading
+
+    ws = trained(client, app, layers=(8,), epochs=1)
+    labels = gn.datasets.load_digits().y_test
+    for i in range(10):
+        client.post("/api/drawings", json={"drawing": digit_drawing(i), "label": int(labels[i])})
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(
+        r=client.post("/api/drawings/finetune", json={"epochs": 20, "mix": 100})))
+    thread.start()
+    _wait_until(lambda: ws.finetuning or "r" in result)
+    if ws.finetuning:                                # (on a fast machine it may already be over)
+        assert client.get("/api/session").status_code == 200
+        assert_4xx(client.post("/api/train/start", json={"epochs": 1}), 409, "fine-tuning")
+    thread.join(120)
+    assert result["r"].status_code == 200 and not ws.finetuning
+
+
+# -- found in review: eviction keeps work, and one-off requests do not fill the server -----------
+def test_health_checks_make_no_workspace_and_one_off_visitors_go_first(tmp_path):
+    from fastapi.testclient import TestClient
+
+    app = make_app(tmp_path, max_workspaces=2)
+    store = app.state.glassnet["store"]
+    with TestClient(app) as browser:
+        for _ in range(5):
+            assert TestClient(app).get("/api/health").status_code == 200
+        assert len(store) == 0
+        browser.get("/api/session")
+        browser.get("/api/session")                   # a real browser comes back
+        TestClient(app).get("/api/session")           # a one-off script
+        for ws in store.workspaces():
+            ws.touched -= 10
+        assert TestClient(app).get("/api/session").status_code == 200    # the one-off visitor made room
+        assert browser.get("/api/session").json()["workspace"] in [ws.public_id for ws in store.workspaces()]
+
+
+def test_an_evicted_workspace_keeps_its_trained_work_and_a_watched_run_is_not_idle(tmp_path):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    app = make_app(tmp_path, idle_seconds=3600)
+    store = app.state.glassnet["store"]
+    with TestClient(app) as c:
+        ws = trained(c, app, layers=(8,), epochs=1)
+        assert time.monotonic() - ws.touched < 60             # the end of the run counted as activity
+        ws.touched -= 7200
+        store.evict_idle()
+        _wait_until(lambda: ws.saved)
+        kept = list((tmp_path / "models").glob("autosave-*"))
+        assert len(kept) == 1 and gn.load(kept[0]).metadata_["autosaved"] == "evicted"
+        assert c.get("/api/models").json()["items"][0]["mine"] is True    # still listed to that browser
+
+
+def test_a_training_paused_and_forgotten_is_stopped_and_evicted(tmp_path):
+    from fastapi.testclient import TestClient
+
+    app = make_app(tmp_path, idle_seconds=3600)
+    store = app.state.glassnet["store"]
+    with TestClient(app) as c:
+        c.post("/api/network", json={"layers": [8]})
+        c.post("/api/train/start", json={"epochs": 3, "lr": 0.05, "step": True})
+        ws = workspace_of(app, c)
+        _wait_state(ws, "paused")
+        store.evict_idle()
+        assert len(store) == 1                              # paused but recently used: kept
+        ws.touched -= 7200
+        store.evict_idle()
+        assert len(store) == 0
+        _wait_until(lambda: ws.job.state == "stopped" and ws.saved)
+        assert list((tmp_path / "models").glob("autosave-*"))
 
 
 # -- helpers ---------------------------------------------------------------------------------------------

@@ -88,15 +88,20 @@ class TrainingJob:
         self.replay = None
         self.thread = None
         self.events = 0                  # bumped on every change the event stream should send
-        self.base = float(ws.timeline.last_epoch) if kind == "train" else 0.0
+        # A new run's epochs count on from the last whole epoch: after a run stopped in epoch 3
+        # (snapshot 2.41), the next run's first epoch is epoch 3 again, not 3.41.
+        self.base = float(math.ceil(ws.timeline.last_epoch)) if kind == "train" else 0.0
         if kind == "train":
             self.history, self.points = ws.history, ws.points
             self.segment = {"kind": "train", "settings": self.settings, "seed": int(settings["seed"]),
                             "dataset": ws.dataset, "start_epoch": self.base, "steps": 0, "completed": False,
                             "lr_changes": [], "replayable": True}
         else:
+            # A replay retrains a copy: its curve is its own (self.history, self.points) and never
+            # replaces the timeline's, which is what the page keeps showing (see shown()).
             self.history, self.points = [], []
             self.segment = None
+            self.progress = {"segment": 0, "segments": 0}
         self._window = []
 
     # -- state seen by the page -------------------------------------------------------------------
@@ -106,15 +111,32 @@ class TrainingJob:
 
     @property
     def epoch(self):
+        if self.kind == "replay":
+            return _round(self.ws.timeline.last_epoch)
         return _round(self.base + self.epoch_in_run)
 
+    def shown(self):
+        """The curve the page shows: the timeline's (a replay does not change it)."""
+        return (self.ws.history, self.ws.points) if self.kind == "replay" else (self.history, self.points)
+
     def to_dict(self):
-        epochs = self.settings.get("epochs", 0)
-        return {"state": self.state, "kind": self.kind, "message": self.message,
-                "epoch": self.epoch, "epochs": _round(self.base + epochs), "run_epoch": self.epoch_in_run,
-                "run_epochs": epochs, "batch": self.batch, "steps_per_epoch": self.steps_per_epoch,
-                "lr": self.lr, "pending_lr": self.pending_lr, "history": list(self.history),
-                "points": list(self.points), "config": dict(self.settings), "replay": self.replay}
+        epochs = self.settings.get("epochs", 0) if self.kind == "train" else 0
+        history, points = self.shown()
+        out = {"state": self.state, "kind": self.kind, "message": self.message,
+               "epoch": self.epoch, "epochs": _round(self.base + epochs) if self.kind == "train" else self.epoch,
+               "run_epoch": self.epoch_in_run, "run_epochs": epochs, "batch": self.batch,
+               "steps_per_epoch": self.steps_per_epoch, "lr": self.lr, "pending_lr": self.pending_lr,
+               "history": list(history), "points": list(points),
+               "config": dict(self.settings) if self.kind == "train" else None, "replay": self.replay}
+        if self.kind == "replay":
+            out["replay_progress"] = dict(self.progress, epoch=self.epoch_in_run, batch=self.batch,
+                                          steps_per_epoch=self.steps_per_epoch)
+        return out
+
+    def progress_fields(self):
+        """What the status line needs, sent with every live point."""
+        return {"epoch": self.epoch, "run_epoch": self.epoch_in_run, "batch": self.batch,
+                "steps_per_epoch": self.steps_per_epoch, "lr": self.lr, "state": self.state}
 
     def _notify(self):
         with self.cond:
@@ -187,9 +209,12 @@ class TrainingJob:
             state, message = "finished", self.message or f"finished {self.epoch_in_run} epoch(s)"
         except _Stop:
             state = "stopped"
-            message = f"stopped at epoch {self.epoch_in_run} after mini-batch {self.batch}; the weights are kept"
+            where = (f"in epoch {_round(self.base + self.epoch_in_run + 1)} after mini-batch {self.batch} of "
+                     f"{self.steps_per_epoch}" if self.batch else f"after epoch {self.epoch}")
+            message = f"stopped {where}; the weights are kept"
         except TrainingDiverged as exc:
-            message = f"{exc} The network keeps its last good weights; try a smaller learning rate."
+            state = "diverged"
+            message = str(exc)                   # says where, which weights are kept, and what to try
         except AppError as exc:
             message = exc.message
         except Exception as exc:          # a bug: say so on the page and in the server's log
@@ -200,7 +225,7 @@ class TrainingJob:
             # place before its state says it is over: whoever waits for the state sees all of it.
             try:
                 if self.kind == "train":
-                    self._close_segment(completed=state == "finished")
+                    self._close_segment(completed=state == "finished", diverged=state == "diverged")
             except Exception:
                 log.exception("could not record the end of a training run")
             finally:
@@ -209,7 +234,8 @@ class TrainingJob:
                         self.ws.store.release_training()
                         self.holding_slot = False
                     self.message = message
-                    self.state = state
+                    self.state = "failed" if state == "diverged" else state
+                self.ws.touched = time.monotonic()       # a run that just ended counts as activity
                 self._notify()
 
     def _train(self):
@@ -221,7 +247,7 @@ class TrainingJob:
         fit(ws.net, data.X_train, data.y_train, epochs=s["epochs"], batch_size=s["batch_size"],
             optimizer=make_optimizer(s), callbacks=[_Control(self)], seed=int(s["seed"]), augment=augment)
 
-    def _close_segment(self, completed):
+    def _close_segment(self, completed, diverged=False):
         ws, seg = self.ws, self.segment
         seg["steps"] = self.steps
         seg["epochs_done"] = self.epoch_in_run
@@ -235,7 +261,8 @@ class TrainingJob:
         partial = self.batch and self.batch < self.steps_per_epoch
         if partial:
             position = self.base + self.epoch_in_run + self.batch / self.steps_per_epoch
-            ws.timeline.add(position, f"stopped in epoch {self.epoch_in_run + 1}", weights)
+            what = "diverged" if diverged else "stopped"
+            ws.timeline.add(position, f"{what} in epoch {_round(self.base + self.epoch_in_run + 1)}", weights)
         ws.saved = False
         ws.changed()
 
@@ -255,7 +282,8 @@ class TrainingJob:
             losses = [v for v, _ in self._window]
             accs = [a for _, a in self._window if a is not None]
             self.points.append({"t": _round(self.base + self.epoch_in_run + batch / run.steps_per_epoch, 4),
-                                "loss": float(np.mean(losses)), "accuracy": float(np.mean(accs)) if accs else None})
+                                "loss": float(np.mean(losses)), "accuracy": float(np.mean(accs)) if accs else None,
+                                "batch": batch, "lr": self.lr})
             self._window = []
             _thin(self.points, self.ws.store.limits.max_points)
             self._notify()
@@ -271,15 +299,15 @@ class TrainingJob:
         self._check_stop_and_pause()
 
     def _after_epoch(self, run, epoch, logs):
-        self.epoch_in_run = epoch
-        self.batch = 0
         record = dict(logs)
         record["epoch"] = _round(self.base + epoch)
-        if self.kind == "train":
+        if self.kind == "train":       # the snapshot exists before anything says the epoch is done
             data = self._data
             record["test_loss"], record["test_accuracy"] = run.network.evaluate(data.X_test, data.y_test)
             self.ws.timeline.add(self.base + epoch, f"epoch {_round(self.base + epoch)}", run.network.get_weights())
             self.ws.changed()
+        self.epoch_in_run = epoch
+        self.batch = 0
         self.history.append({k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in record.items()})
         self._notify()
         if self.pause_at_epoch_end and epoch < run.epochs:
@@ -313,12 +341,16 @@ class TrainingJob:
         net.set_weights(timeline.first())
         segments = [s for s in timeline.segments if s.get("digest")]
         matches = []
+        self.progress = {"segment": 0, "segments": len(segments)}
         for i, seg in enumerate(segments):
             self._segment = seg
-            self.settings = dict(seg["settings"], epochs=seg["settings"]["epochs"])
-            self.message = f"replaying segment {i + 1} of {len(segments)}"
+            self.epoch_in_run, self.batch = 0, 0
+            self.progress = {"segment": i + 1, "segments": len(segments)}
+            self.message = f"replaying segment {i + 1} of {len(segments)} ({seg['kind']})"
+            self._notify()
             if seg["kind"] == "finetune":
-                fit(net, seg["_X"], seg["_y"], epochs=seg["settings"]["epochs"],
+                X, y = _finetune_data(ws, seg)
+                fit(net, X, y, epochs=seg["settings"]["epochs"],
                     batch_size=seg["settings"]["batch_size"], optimizer=make_optimizer(seg["settings"]),
                     seed=seg["seed"])
             else:
@@ -371,7 +403,7 @@ def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
     y_d = np.array([d["label"] for d in items], dtype=np.int64)
     train_mask = ~held
     rng = np.random.default_rng(seed)
-    n_mix = min(len(data.X_train), int(mix) * int(train_mask.sum()))
+    n_mix = min(len(data.X_train), MAX_MIXED, int(mix) * int(train_mask.sum()))
     idx = rng.choice(len(data.X_train), size=n_mix, replace=False) if n_mix else np.zeros(0, dtype=np.int64)
     X = np.concatenate([X_d[train_mask], data.X_train[idx]])
     y = np.concatenate([y_d[train_mask], data.y_train[idx]])
@@ -385,8 +417,7 @@ def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
                 seed=int(seed))
     except TrainingDiverged as exc:
         ws.changed()
-        raise AppError(422, f"fine-tune: {exc} The network keeps its last good weights; try a smaller learning "
-                            f"rate.") from None
+        raise AppError(422, f"fine-tune: {exc}") from None
     finally:
         ws.store.release_training()
     after = _scores(ws.net, X_d, y_d, held, data)
@@ -395,7 +426,11 @@ def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
     ws.timeline.segments.append({"kind": "finetune", "settings": settings, "seed": int(seed), "dataset": ws.dataset,
                                  "start_epoch": ws.timeline.last_epoch, "steps": None, "completed": True,
                                  "drawings": int(train_mask.sum()), "mixed": int(n_mix),
-                                 "digest": weights_digest(ws.net.get_weights()), "_X": X, "_y": y})
+                                 "digest": weights_digest(ws.net.get_weights()), "replayable": True,
+                                 # enough to rebuild exactly what it trained on (the mixed rows by index)
+                                 "_X_drawings": X_d[train_mask], "_y_drawings": y_d[train_mask],
+                                 "_mixed": idx.astype(np.int32)})
+    _bound_finetune_data(ws.timeline.segments)
     ws.timeline.add(epoch, label, ws.net.get_weights())
     ws.history.append({"epoch": epoch, "loss": None, "accuracy": None, "test_accuracy": after["test_accuracy"],
                        "lr": float(lr), "seconds": None, "note": label})
@@ -403,6 +438,32 @@ def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
     ws.changed()
     return {"before": before, "after": after, "trained_on": int(train_mask.sum()), "mixed_with": int(n_mix),
             "held_out": int(held.sum()), "epochs": int(epochs), "lr": float(lr)}
+
+
+MAX_MIXED = 10_000                 # training examples mixed into one fine-tuning, at most
+FINETUNE_DATA_BYTES = 16 << 20     # what a workspace keeps to replay its fine-tunings, at most
+
+
+def _finetune_data(ws, seg):
+    """The examples a fine-tuning trained on, rebuilt from its drawings and the indices of the mixed rows."""
+    data = ws.store.data.get(seg["dataset"])
+    idx = seg["_mixed"].astype(np.int64)
+    return (np.concatenate([seg["_X_drawings"], data.X_train[idx]]),
+            np.concatenate([seg["_y_drawings"], data.y_train[idx]]))
+
+
+def _bound_finetune_data(segments):
+    """Past the budget, the oldest fine-tunings forget their data (and the timeline can no longer be replayed)."""
+    kept = [s for s in segments if s["kind"] == "finetune" and "_X_drawings" in s]
+    total = sum(s["_X_drawings"].nbytes + s["_mixed"].nbytes for s in kept)
+    for seg in kept:
+        if total <= FINETUNE_DATA_BYTES:
+            break
+        total -= seg["_X_drawings"].nbytes + seg["_mixed"].nbytes
+        for key in ("_X_drawings", "_y_drawings", "_mixed"):
+            del seg[key]
+        seg["replayable"] = False
+        seg["why_not_replayable"] = "its drawings were let go to keep the workspace's memory bounded"
 
 
 def _held_out(items):

@@ -15,7 +15,6 @@ and training has its own thread (:mod:`glassnet.app.jobs`).
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
@@ -53,7 +52,7 @@ from .schemas import (
     TrainRequest,
     ViewRequest,
 )
-from .workspace import AppError, DataRegistry, WorkspaceStore, apply_edits, check_finite_weights
+from .workspace import AppError, DataRegistry, WorkspaceStore, apply_edits, autosave, check_finite_weights
 
 log = logging.getLogger("glassnet.app")
 
@@ -112,7 +111,7 @@ class Guard:
             if path == "/" and "token" in query:
                 if not _same(query["token"], config.token):
                     return await reply(HTMLResponse(_NO_TOKEN_PAGE, status_code=401))
-                redirect = RedirectResponse("/", status_code=303)
+                redirect = RedirectResponse("./", status_code=303)    # relative: works under a path prefix
                 redirect.set_cookie(TOKEN_COOKIE, config.token, httponly=True, samesite="strict")
                 return await reply(redirect)
             if not _same(offered, config.token):
@@ -152,7 +151,7 @@ class Guard:
 
         # 3. the workspace
         new_cookie = None
-        if path.startswith("/api/") or path == "/":
+        if (path.startswith("/api/") and path != "/api/health") or path == "/":
             try:
                 ws, created = store.get(cookies.get(WORKSPACE_COOKIE))
             except AppError as exc:
@@ -569,7 +568,11 @@ def create_app(config=None, *, store=None):
             ws.require_idle("fine-tune")
             if ws.view_epoch is not None:
                 raise AppError(409, "fine-tune: you are looking at a past epoch; go back to the latest first")
+            ws.finetuning = True          # the workspace is busy, but its other requests are answered meanwhile
+        try:
             return _json(jobs.finetune(ws, epochs=body.epochs, lr=body.lr, mix=body.mix, seed=body.seed))
+        finally:
+            ws.finetuning = False
 
     def _drawing(ws, did, with_steps=False):
         d = ws.drawings[did]
@@ -596,6 +599,7 @@ def create_app(config=None, *, store=None):
                 if float(body.epoch) == ws.timeline.last_epoch and not ws.busy():
                     body.epoch = None                        # the last snapshot is the current network
             ws.view_epoch = None if body.epoch is None else float(body.epoch)
+            ws.timeline.pinned = ws.view_epoch
             ws.changed()
             return {"view_epoch": ws.view_epoch}
 
@@ -606,6 +610,11 @@ def create_app(config=None, *, store=None):
             ws.require_idle("replay")
             if not ws.timeline.segments:
                 raise AppError(409, "replay: nothing to replay yet; train first")
+            if not ws.timeline.replayable:
+                why = next(seg.get("why_not_replayable", "") for seg in ws.timeline.segments
+                           if not seg.get("replayable", True))
+                raise AppError(409, f"replay: this timeline can no longer be replayed: a fine-tuning's data is gone "
+                                    f"({why})")
             job = jobs.TrainingJob(ws, {"epochs": 0, "seed": ws.timeline.seed}, kind="replay")
             job.start()
             ws.job = job
@@ -613,7 +622,7 @@ def create_app(config=None, *, store=None):
 
     # -- models -------------------------------------------------------------------------------------
     def owner(ws):
-        return hashlib.sha256(ws.id.encode()).hexdigest()[:16]
+        return ws.owner()
 
     def models_dir():
         if config.models_dir is None:
@@ -779,30 +788,38 @@ def _sse(event, data):
 
 
 async def _events(request, ws, interval=0.1, keepalive=15.0):
-    """The live stream of a workspace's training: job, point, epoch events, then ``end``."""
+    """The live stream of a workspace's training: job, point, epoch events, then ``end``.
+
+    ``point`` events carry the run's progress (epoch, batch, learning rate) for the status line; a
+    ``job`` event is sent whenever the state or the message changes. An open stream counts as
+    activity: a workspace watched while it trains is not evicted as idle.
+    """
     job = ws.job
     if job is None:
         yield _sse("end", _job(ws))
         return
     yield _sse("job", job.to_dict())
-    last_t = max((p["t"] for p in job.points), default=-1.0)
-    sent_epochs = len(job.history)
-    state = job.state
+    history, points = job.shown()
+    last_t = max((p["t"] for p in list(points)), default=-1.0)
+    sent_epochs = len(history)
+    seen = (job.state, job.message)
     quiet = time.monotonic()
     while True:
         if await request.is_disconnected():
             return
+        ws.touched = time.monotonic()
+        history, points = job.shown()
         chunk = []                       # everything new in one write (a closed browser: one failed send)
-        points = [p for p in list(job.points) if p["t"] > last_t]
-        for p in points:
-            chunk.append(_sse("point", p))
+        progress = job.progress_fields()
+        for p in [p for p in list(points) if p["t"] > last_t]:
+            chunk.append(_sse("point", {**progress, **p}))
             last_t = p["t"]
-        history = list(job.history)
-        for record in history[sent_epochs:]:
+        records = list(history)
+        for record in records[sent_epochs:]:
             chunk.append(_sse("epoch", record))
-        sent_epochs = max(sent_epochs, len(history))
-        if job.state != state:
-            state = job.state
+        sent_epochs = max(sent_epochs, len(records))
+        if (job.state, job.message) != seen:
+            seen = (job.state, job.message)
             chunk.append(_sse("job", job.to_dict()))
         if not job.active:
             chunk.append(_sse("end", job.to_dict()))
@@ -826,16 +843,6 @@ async def _janitor(store, every=60.0):
 def shutdown(store, config):
     """Stop every training (its weights are kept) and save each workspace's unsaved trained network."""
     unsaved = store.close()
-    saved = []
-    if not unsaved or config.models_dir is None:
-        return saved
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for ws in unsaved:
-        path = Path(config.models_dir) / f"autosave-{stamp}-{ws.public_id}"
-        try:
-            serialization.save(ws.network_to_save(), path, metadata={"dataset": ws.dataset, "autosaved": True,
-                                                       "app_owner": hashlib.sha256(ws.id.encode()).hexdigest()[:16]})
-            saved.append(path)
-        except (OSError, GlassnetError) as exc:
-            log.error("could not save the work of workspace %s: %s", ws.public_id, exc)
-    return saved
+    if config.models_dir is None:
+        return []
+    return [path for path in (autosave(ws, config.models_dir, "shutdown") for ws in unsaved) if path]

@@ -9,6 +9,8 @@ settings, seed and live learning-rate changes, or a fine-tuning on drawings) and
 the weights after every epoch, so the app can move back to any epoch and replay a run exactly.
 """
 
+import hashlib
+import logging
 import secrets
 import threading
 import time
@@ -16,12 +18,14 @@ from collections import OrderedDict
 from pathlib import Path
 
 from .. import datasets as gn_datasets
+from .. import serialization
 from ..datasets import catalog, named
 from ..errors import GlassnetError
 from ..explain import neuron_groups
 from ..network import Network
 from .config import Limits
 
+log = logging.getLogger("glassnet.app")
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -94,6 +98,7 @@ class Timeline:
         self.snapshots = OrderedDict()       # epoch (float) -> (label, weights dict)
         self.segments = []                   # what changed the weights, in order: see jobs.py
         self.thinned = False
+        self.pinned = None                   # the epoch a browser is looking at: never thinned away
         self._lock = threading.Lock()        # the training thread adds while requests read
         self.add(0, "start", weights)
 
@@ -114,9 +119,9 @@ class Timeline:
 
     def _thin(self):
         """Over budget: drop every other snapshot in the middle (first and last always stay)."""
-        while self._bytes() > self.budget and len(self.snapshots) > 2:
-            keys = list(self.snapshots)
-            for key in keys[1:-1:2]:
+        while self._bytes() > self.budget and len(self.snapshots) > 2 + (self.pinned is not None):
+            keys = [k for k in list(self.snapshots)[1:-1] if k != self.pinned]
+            for key in keys[::2] or keys[:1]:
                 del self.snapshots[key]
             self.thinned = True
 
@@ -163,6 +168,8 @@ class Workspace:
         self.lock = threading.RLock()
         self.touched = time.monotonic()
         self.job = None
+        self.finetuning = False
+        self.requests = 1                # requests seen (a one-off script or health check stays at 1)
         self.drawings = OrderedDict()    # id -> {"label", "x" (784 float32), "raw" (the drawing, uint8)}
         self._next_drawing = 1
         self.edits = {}                  # (layer, neuron) -> {"off": bool, "bias": float | None}
@@ -195,11 +202,26 @@ class Workspace:
         self._view_cache = None
 
     def busy(self):
-        return self.job is not None and self.job.active
+        return self.finetuning or (self.job is not None and self.job.active)
 
     def require_idle(self, what):
+        if self.finetuning:
+            raise AppError(409, f"{what}: a fine-tuning is running; wait for it to finish")
         if self.busy():
             raise AppError(409, f"{what}: training is {self.job.state}; stop it first")
+
+    def evictable(self, now, idle_seconds):
+        """Idle longer than ``idle_seconds`` and not computing (a training paused that long counts as idle)."""
+        if now - self.touched <= idle_seconds or self.finetuning:
+            return False
+        return self.job is None or not self.job.active or self.job.state == "paused"
+
+    def has_unsaved_work(self):
+        return bool(self.timeline.segments) and not self.saved
+
+    def owner(self):
+        """Who saved a model, as kept in its metadata: a digest of the workspace id (never the id)."""
+        return hashlib.sha256(self.id.encode()).hexdigest()[:16]
 
     def describe_network(self):
         net = self.net
@@ -247,7 +269,7 @@ class Workspace:
         net = self.net.copy()
         if self.view_epoch is not None:
             net.set_weights(self.timeline.weights_at(self.view_epoch))
-        apply_edits(net, self.edits)
+        apply_edits(net, dict(self.edits))          # a copy: /api/edits may change them meanwhile
         self._view_cache = (self.version, net)
         return net
 
@@ -276,6 +298,20 @@ class Workspace:
         self._next_drawing += 1
         self.drawings[did] = {"label": int(label), "x": x, "raw": raw}
         return did
+
+
+def autosave(ws, folder, why):
+    """Save ``ws``'s network (its whole history) as ``folder/autosave-<time>-<workspace>``; the path or None."""
+    path = Path(folder) / f"autosave-{time.strftime('%Y%m%d-%H%M%S')}-{ws.public_id}"
+    try:
+        serialization.save(ws.network_to_save(), path, metadata={"dataset": ws.dataset, "autosaved": why,
+                                                                 "app_owner": ws.owner()})
+    except (OSError, GlassnetError) as exc:
+        log.error("could not keep the work of workspace %s (%s): %s", ws.public_id, why, exc)
+        return None
+    ws.saved = True
+    log.warning("kept the unsaved trained network of workspace %s (%s) in %s", ws.public_id, why, path)
+    return path
 
 
 def check_finite_weights(net, what):
@@ -341,20 +377,23 @@ class WorkspaceStore:
             ws = self._items.get(wid) if wid else None
             if ws is not None:
                 ws.touched = now
+                ws.requests += 1
                 self._items.move_to_end(wid)
                 return ws, False
-            self._evict(now)
-            if len(self._items) >= self.limits.max_workspaces:
-                raise AppError(503, f"the server is full: {self.limits.max_workspaces} workspaces are in use and "
-                                    f"none has been idle long enough to be evicted; try again later")
-            if not (wid and len(wid) == 24 and _ID_CHARS.issuperset(wid)):
-                wid = secrets.token_urlsafe(18)    # (a known-format id from before a restart is kept:
-                                                   # the models that browser saved stay its own)
-            ws = Workspace(wid, self)
-            self._items[wid] = ws
+            gone = self._evict(now)
+            full = len(self._items) >= self.limits.max_workspaces
+            if not full:
+                if not (wid and len(wid) == 24 and _ID_CHARS.issuperset(wid)):
+                    wid = secrets.token_urlsafe(18)    # (a known-format id from before a restart is kept:
+                                                       # the models that browser saved stay its own)
+                ws = Workspace(wid, self)
+                self._items[wid] = ws
+        self._retire(gone)
+        if full:
+            raise AppError(503, f"the server is full: {self.limits.max_workspaces} workspaces are in use and "
+                                f"none has been idle long enough to be evicted; try again later")
         self._initialise(ws)
         return ws, True
-
     def _initialise(self, ws):
         if self.initial_model is not None:
             net = self.initial_model.copy()
@@ -368,19 +407,43 @@ class WorkspaceStore:
             ws.set_network(Network.mlp([784, 128, 64, 10], activation="relu", seed=0), self.data.names[0], "new")
 
     def _evict(self, now):
-        """Drop workspaces idle longer than the limit; when full, the least recently used idle one."""
-        for wid, ws in list(self._items.items()):
-            if now - ws.touched > self.limits.idle_seconds and not ws.busy():
-                del self._items[wid]
+        """Take out (under the lock) the workspaces to evict; returns them for :meth:`_retire`.
+
+        Idle longer than the limit (a paused training included) goes. When the server is still full,
+        one more: a browser that made a single request and left (a script, a health check) before
+        the least recently used one idle for a minute. A workspace that is computing never goes.
+        """
+        gone = [ws for ws in self._items.values() if ws.evictable(now, self.limits.idle_seconds)]
+        for ws in gone:
+            del self._items[ws.id]
         if len(self._items) >= self.limits.max_workspaces:
-            for wid, ws in list(self._items.items()):
-                if not ws.busy() and now - ws.touched > 60:
-                    del self._items[wid]
-                    break
+            idle = [ws for ws in self._items.values() if not ws.busy()]
+            pick = ([ws for ws in idle if ws.requests <= 1 and now - ws.touched > 5]
+                    or [ws for ws in idle if now - ws.touched > 60])[:1]
+            for ws in pick:
+                del self._items[ws.id]
+                gone.append(ws)
+        return gone
+
+    def _retire(self, gone):
+        """Stop what the evicted workspaces still run and keep their unsaved trained work (in a thread:
+        this may be called from the event loop)."""
+        if not gone:
+            return
+
+        def retire():
+            for ws in gone:
+                if ws.job is not None and ws.job.active:
+                    ws.job.stop()
+                    ws.job.join(10)
+                if self.models_dir is not None and ws.has_unsaved_work():
+                    autosave(ws, self.models_dir, "evicted")
+        threading.Thread(target=retire, name="glassnet-evict", daemon=True).start()
 
     def evict_idle(self):
         with self._lock:
-            self._evict(time.monotonic())
+            gone = self._evict(time.monotonic())
+        self._retire(gone)
 
     # training slots --------------------------------------------------------------------------
     def acquire_training(self):
@@ -414,4 +477,4 @@ class WorkspaceStore:
         for ws in items:
             if ws.job is not None:
                 ws.job.join(max(0.0, deadline - time.monotonic()))
-        return [ws for ws in items if ws.timeline.segments and not ws.saved]
+        return [ws for ws in items if ws.has_unsaved_work()]
