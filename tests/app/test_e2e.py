@@ -154,6 +154,23 @@ def test_train_one_epoch_and_watch_the_curve_grow(watched, artifacts):
     w.expect("#train-status").to_contain_text("stopped", timeout=WAIT_MS)
     w.expect("#train-start").to_be_enabled()
     assert int(loss.get_attribute("data-count")) > points
+
+    # A longer run: the status line follows it live (batch and epoch move while it runs), Pause and Resume.
+    w.page.fill("#train-epochs", "4")
+    w.page.fill("#train-batch", "8")
+    w.page.click("#train-start")
+    w.expect("#train-status").to_contain_text("running · epoch", timeout=WAIT_MS)
+    w.expect("#train-status").to_contain_text("batch ", timeout=WAIT_MS)
+    first = w.page.text_content("#train-status")
+    w.page.wait_for_function("first => { const t = document.getElementById('train-status').textContent;"
+                             " return t.startsWith('running') && t !== first; }", arg=first, timeout=WAIT_MS)
+    w.page.click("#train-pause")
+    w.expect("#train-status").to_contain_text("paused", timeout=WAIT_MS)
+    w.page.click("#train-resume")
+    w.expect("#train-status").to_contain_text("running", timeout=WAIT_MS)
+    w.page.click("#train-stop")
+    w.expect("#train-status").to_contain_text("stopped in epoch", timeout=WAIT_MS)
+    w.page.fill("#train-batch", "64")
     w.shot(artifacts, "train")
     w.assert_clean()
 

@@ -167,13 +167,23 @@ export function openStream() {
   const data = (event) => JSON.parse(event.data);
   source.addEventListener("job", (e) => applyJob(data(e)));
   source.addEventListener("point", (e) => {
-    state.points.push(data(e));
+    const point = data(e);
+    state.points.push(point);
     reconnects = 0;
+    // Each point carries where the run is (epoch, batch, rate): the status line follows it live.
+    if (state.job && point.state === state.job.state) {
+      for (const key of ["epoch", "batch", "steps_per_epoch", "lr"]) if (point[key] !== undefined) state.job[key] = point[key];
+      renderStatus();
+    }
     scheduleRedraw();
   });
   source.addEventListener("epoch", (e) => {
     const record = data(e);
     state.history = state.history.filter((r) => r.epoch !== record.epoch).concat([record]);
+    if (state.job && state.job.kind !== "replay") {
+      state.job.epoch = record.epoch;
+      renderStatus();
+    }
     scheduleRedraw();
     emit("weights");
   });
