@@ -316,3 +316,61 @@ def test_a_page_opened_on_any_tab_uses_one_workspace(watched, live_server):
     store = live_server.app.state.glassnet["store"]
     assert len(store._items) == 1
     w.assert_clean()
+
+
+def test_a_phone_draws_with_a_finger_and_sees_the_answer_under_the_pad(browser, live_server, artifacts):
+    """390x844 with touch: a finger stroke predicts, the answer sits right under the pad (on screen while
+    drawing), nothing overflows sideways, and the diagram keeps readable neurons (it scrolls instead)."""
+    sync_api, b = browser
+    context = b.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{live_server.url}/#draw", wait_until="load")
+        sync_api.expect(page.locator("#net-summary")).to_contain_text("network 784")
+        page.locator("#draw-canvas").scroll_into_view_if_needed()
+        box = page.locator("#draw-canvas").bounding_box()
+        cdp = context.new_cdp_session(page)
+        xs = box["x"] + box["width"] / 2
+        ys = [box["y"] + f * box["height"] for f in (0.15, 0.3, 0.45, 0.6, 0.75, 0.88)]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": xs, "y": ys[0]}]})
+        for y in ys[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": xs, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        mini = page.locator("#draw-mini")
+        sync_api.expect(mini).to_contain_text("says ", timeout=15_000)
+        mini_box, viewport_height = mini.bounding_box(), page.evaluate("window.innerHeight")
+        assert 0 <= mini_box["y"] and mini_box["y"] + mini_box["height"] <= viewport_height
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        radius = float(page.locator("#diagram circle.neuron").first.get_attribute("r"))
+        svg_width = page.locator("#diagram").bounding_box()["width"]
+        view_width = float(page.locator("#diagram").get_attribute("viewBox").split()[2])
+        assert radius * svg_width / view_width >= 3.0                 # not shrunk to specks
+        page.screenshot(path=str(artifacts / "phone-draw.png"))
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_the_keyboard_moves_through_tabs_and_opens_a_neuron(watched, artifacts):
+    w = watched
+    w.open("draw")
+    w.page.focus("#tab-draw")
+    w.page.keyboard.press("ArrowRight")
+    w.expect("#panel-inside").to_be_visible()
+    w.expect("#tab-inside").to_be_focused()
+    w.page.keyboard.press("ArrowLeft")
+    w.expect("#panel-draw").to_be_visible()
+    w.page.fill("#draw-test-index", "0")
+    w.page.click("#draw-test-show")
+    w.expect("#prediction").not_to_have_text("?")
+    w.page.focus("#diagram")
+    w.page.keyboard.press("ArrowDown")
+    w.page.keyboard.press("ArrowDown")
+    w.expect("#diagram-hover").to_contain_text("hidden 1, neuron 1")
+    w.page.keyboard.press("Enter")
+    w.expect("#neuron-panel").to_be_visible()
+    w.expect("#neuron-title").to_contain_text("neuron 1")
+    w.assert_clean()

@@ -21,7 +21,9 @@ let ready = false;   // the first /api/session answer has arrived (and set the w
 function showTab(name) {
   if (!TABS[name]) name = "train";
   for (const button of document.querySelectorAll(".tabs button")) {
-    button.setAttribute("aria-selected", String(button.dataset.tab === name));
+    const selected = button.dataset.tab === name;
+    button.setAttribute("aria-selected", String(selected));
+    button.tabIndex = selected ? 0 : -1;          // one Tab stop for the tab list; the arrows move inside it
   }
   for (const key of Object.keys(TABS)) $(`panel-${key}`).hidden = key !== name;
   if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
@@ -49,8 +51,19 @@ function renderBanner() {
 }
 
 function boot() {
-  for (const button of document.querySelectorAll(".tabs button")) {
+  const buttons = [...document.querySelectorAll(".tabs button")];
+  for (const button of buttons) {
+    button.setAttribute("aria-controls", `panel-${button.dataset.tab}`);
     button.addEventListener("click", () => showTab(button.dataset.tab));
+    button.addEventListener("keydown", (e) => {
+      const i = buttons.indexOf(button);
+      const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: buttons.length - 1 }[e.key];
+      if (next === undefined) return;
+      e.preventDefault();
+      const target = buttons[(next + buttons.length) % buttons.length];
+      showTab(target.dataset.tab);
+      target.focus();
+    });
   }
   window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
   $("view-banner-latest").addEventListener("click", guard(() => setViewEpoch(null)));

@@ -37,6 +37,11 @@ export class NetworkDiagram {
       const c = e.target.closest("circle.neuron");
       if (c && this.onPick) this.onPick(Number(c.dataset.layer), Number(c.dataset.neuron));
     });
+    // The keyboard: the diagram takes focus as one stop (Tab), the arrows move between neurons
+    // (up/down within a layer, left/right between layers), Enter or Space opens the neuron.
+    target.setAttribute("tabindex", "0");
+    target.setAttribute("aria-label", "network diagram: arrow keys move between neurons, Enter opens one");
+    target.addEventListener("keydown", (e) => this.key(e));
     target.addEventListener("mouseover", (e) => {
       const c = e.target.closest("circle.neuron");
       if (!c || !this.onHover) return;
@@ -44,7 +49,7 @@ export class NetworkDiagram {
       const j = Number(c.dataset.neuron);
       const info = this.net.layers[layer];
       const v = this.values[layer] ? this.values[layer][j] : undefined;
-      this.onHover(`${info.name}, neuron ${j}${v === undefined ? "" : `: value ${num(v)}`} (click to open it)`);
+      this.onHover(`${info.name}, neuron ${j}${v === undefined ? "" : `: value ${num(v)}`} (click or tap to open it)`);
     });
   }
 
@@ -155,6 +160,33 @@ export class NetworkDiagram {
       t.textContent = `${this.classNames[k] ?? k}  ${pct(probs[k], 0)}`;
       t.classList.toggle("winner", k === prediction.prediction);
     });
+  }
+
+  key(e) {
+    if (!this.net) return;
+    const layers = this.circles.map((c, i) => (c && c.length ? i : -1)).filter((i) => i >= 0);
+    if (!layers.length) return;
+    const arrows = ["ArrowDown", "ArrowUp", "ArrowLeft", "ArrowRight"];
+    let { layer, neuron } = this.selected || { layer: layers[0], neuron: 0 };
+    const at = layers.indexOf(layer);
+    if (!this.selected && arrows.includes(e.key)) {
+      // the first arrow lands on the first neuron; the next ones move
+    } else if (e.key === "ArrowDown") neuron += 1;
+    else if (e.key === "ArrowUp") neuron -= 1;
+    else if (e.key === "ArrowRight") layer = layers[Math.min(layers.length - 1, at + 1)];
+    else if (e.key === "ArrowLeft") layer = layers[Math.max(0, at - 1)];
+    else if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      if (this.selected && this.onPick) this.onPick(layer, neuron);
+      return;
+    } else return;
+    e.preventDefault();
+    neuron = Math.max(0, Math.min(this.circles[layer].length - 1, neuron));
+    this.select(layer, neuron);
+    if (this.onHover) {
+      const v = this.values[layer] ? this.values[layer][neuron] : undefined;
+      this.onHover(`${this.net.layers[layer].name}, neuron ${neuron}${v === undefined ? "" : `: value ${num(v)}`} (Enter to open it)`);
+    }
   }
 
   select(layer, neuron) {

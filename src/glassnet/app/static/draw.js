@@ -33,6 +33,7 @@ export function init() {
   $("draw-clear").addEventListener("click", () => {
     predictThrottled.cancel();
     pad.clear();
+    $("draw-mini").textContent = "";
   });
   $("draw-test-show").addEventListener("click", guard(() => {
     const index = Math.round(Number($("draw-test-index").value));
@@ -119,6 +120,8 @@ function render(r) {
   const where = r.epoch === null || r.epoch === undefined ? "" : ` (weights after epoch ${r.epoch})`;
   $("prediction-text").textContent = `${state.sourceName}: the network says “${r.label}” with ${pct(p)} probability${where}${r.edited ? ", with your edits" : ""}.`;
   probabilityBars($("prob-bars"), r.probabilities, names, r.prediction);
+  // The same answer right under the pad: on a phone the full one is below the fold while you draw.
+  $("draw-mini").textContent = `says ${r.label} (${pct(p)})`;
   clear($("draw-input")).append(pictureCanvas(r.input, 112, { title: "28×28 input" }));
   if (!diagram.net) layout(state.network);
   diagram.update(r);
