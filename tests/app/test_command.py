@@ -115,7 +115,7 @@ def test_server_process_starts_trains_and_keeps_the_work_on_ctrl_c(tmp_path):
     kept = re.search(r"kept unsaved trained work in (\S+)", out)
     assert kept, out
     net = gn.load(kept.group(1))
-    assert net.layers[0].n_out == 8 and net.metadata_["autosaved"] is True
+    assert net.layers[0].n_out == 8 and net.metadata_["autosaved"] == "shutdown"
     assert out.rstrip().endswith("glassnet app: stopped")
 
 
