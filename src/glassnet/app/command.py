@@ -35,7 +35,7 @@ def add_app(subparsers):
          "glassnet app --host 0.0.0.0 --port 8000 --max-trainings 4   # a class on the local network"])
     p.add_argument("--model", metavar="MODEL", help="a saved model every new workspace starts from "
                                                      "(default: an untrained 784-128-64-10 network)")
-    p.add_argument("--host", default="127.0.0.1",
+    p.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
                    help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0: every network "
                         "interface, with an access token)")
     p.add_argument("--port", type=_number(int, 0, 65535), default=8000, help="port (default 8000; 0 picks a free one)")
@@ -48,11 +48,11 @@ def add_app(subparsers):
     p.add_argument("--token", help="the access token to require (default: a random one when --host is not "
                                    "loopback, none on loopback)")
     defaults = Limits()
-    p.add_argument("--max-trainings", type=_number(int, 1, 64), default=defaults.max_trainings,
+    p.add_argument("--max-trainings", type=_number(int, 1, 64), default=defaults.max_trainings, metavar="N",
                    help=f"trainings computing at once (default {defaults.max_trainings})")
-    p.add_argument("--max-workspaces", type=_number(int, 1, 10000), default=defaults.max_workspaces,
+    p.add_argument("--max-workspaces", type=_number(int, 1, 10000), default=defaults.max_workspaces, metavar="N",
                    help=f"browsers served at once (default {defaults.max_workspaces})")
-    p.add_argument("--idle-minutes", type=_number(float, 1), default=defaults.idle_seconds / 60,
+    p.add_argument("--idle-minutes", type=_number(float, 1), default=defaults.idle_seconds / 60, metavar="MINUTES",
                    help=f"evict a workspace idle this long (default {defaults.idle_seconds / 60:g})")
 
 
