@@ -247,8 +247,12 @@ function renderStatus() {
   const box = $("train-status");
   box.className = `status ${job.state}`;
   const parts = [job.state];
-  if (job.epochs) parts.push(`epoch ${job.epoch}/${job.epochs}`);
-  else parts.push(`epoch ${job.epoch}`);
+  // job.epoch counts whole epochs done; in the middle of one, name the epoch under way (the one a
+  // stop now would be "in"), so "epoch 3/6 · batch 848/1001" means 848 mini-batches into epoch 3.
+  const midEpoch = ACTIVE.has(job.state) && job.kind !== "replay" && job.batch > 0;
+  const epoch = midEpoch ? Math.floor(job.epoch) + 1 : job.epoch;
+  if (job.epochs) parts.push(`epoch ${epoch}/${job.epochs}`);
+  else parts.push(`epoch ${epoch}`);
   if (job.steps_per_epoch && ACTIVE.has(job.state)) parts.push(`batch ${job.batch}/${job.steps_per_epoch}`);
   if (job.lr !== undefined && job.lr !== null) parts.push(`lr ${short(job.lr)}`);
   // A rate set while paused (or mid-batch) applies from the next mini-batch; say so until it does.
