@@ -338,6 +338,8 @@ def test_predict_refuses_bad_sources(client):
     nan = b'{"drawing": {"width": 8, "height": 8, "pixels": [NaN' + b", 0" * 63 + b"]}}"
     assert_4xx(client.post("/api/predict", content=nan, headers={"content-type": "application/json"}), 422)
     assert_4xx(client.post("/api/predict", json=[1, 2]), 422)
+    junk = client.post("/api/predict", content=b'{"drawing": not json', headers={"content-type": "application/json"})
+    assert_4xx(junk, 422, "request body: expected JSON", "at character 12")
 
 
 def test_oversized_bodies_are_413_before_they_are_read(client):

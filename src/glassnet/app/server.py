@@ -200,6 +200,11 @@ def _validation_message(exc):
     """pydantic's errors as one sentence: ``body.layers.0: Input should be ...; ...``."""
     parts = []
     for error in exc.errors()[:5]:
+        if error.get("type") == "json_invalid":        # loc is ("body", character), not a field
+            at = error.get("loc", ("body", 0))[-1]
+            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+            parts.append(f"request body: expected JSON, received text that is not JSON ({reason} at character {at})")
+            continue
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
         message = error.get("msg", "invalid")
         if message.startswith("Value error, "):
