@@ -18,15 +18,13 @@ import pytest
 import glassnet as gn
 from glassnet import training
 from glassnet.activations import ReLU
-from glassnet.layers import Dense, Dropout
+from glassnet.layers import Buffers, Dense, Dropout
 from glassnet.losses import CrossEntropy, Loss
 from optional import need
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _workspace(net):
-    return {"network": {}, "layers": [{} for _ in net.layers], "batch": {}}
 
 
 def _reference_step(params64, X, y):
@@ -58,17 +56,17 @@ def _reference_step(params64, X, y):
 def test_dense_and_relu_reuse_buffers_and_match_float64_formulas_across_batch_sizes():
     rng = np.random.default_rng(0)
     dense, relu = Dense(6, 4, seed=0), ReLU()
-    dense._workspace, relu._workspace = {}, {}
+    dense_buffers, relu_buffers = Buffers(), Buffers()
     seen = []
     for n in (5, 8, 3, 8):                                   # partial, larger (grows), smaller, full again
         X = rng.normal(size=(n, 6)).astype(np.float32)
         delta = rng.normal(size=(n, 4)).astype(np.float32)
-        a = relu.forward(dense.forward(X, training=True), training=True)
+        a = relu.forward(dense.forward(X, training=True, buffers=dense_buffers), training=True, buffers=relu_buffers)
         W, b = dense.weights.astype(np.float64), dense.biases.astype(np.float64)
         z = X.astype(np.float64) @ W.T + b
         np.testing.assert_allclose(a, np.maximum(z, 0), rtol=1e-6, atol=1e-6)
-        dz = relu.backward(delta.copy())
-        dx = dense.backward(dz)
+        dz = relu.backward(delta.copy(), buffers=relu_buffers)
+        dx = dense.backward(dz, buffers=dense_buffers)
         dz64 = delta.astype(np.float64) * (z > 0)
         np.testing.assert_allclose(dense.grads["weights"], dz64.T @ X, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(dense.grads["biases"], dz64.sum(axis=0), rtol=1e-5, atol=1e-6)
@@ -78,26 +76,25 @@ def test_dense_and_relu_reuse_buffers_and_match_float64_formulas_across_batch_si
     assert seen[2] is seen[3]                                # the grown buffer is reused, not reallocated
 
 
-def test_first_layer_skips_the_input_gradient_only_in_the_workspace():
+def test_first_layer_skips_the_input_gradient_only_on_the_fast_path():
     layer = Dense(3, 2, seed=0)
     X = np.ones((4, 3), dtype=np.float32)
-    layer._workspace = {"skip_input_gradient": True}
-    layer.forward(X, training=True)
-    assert layer.backward(np.ones((4, 2), dtype=np.float32)) is None
-    layer._workspace = None
+    first = Buffers(need_input_gradient=False)
+    layer.forward(X, training=True, buffers=first)
+    assert layer.backward(np.ones((4, 2), dtype=np.float32), buffers=first) is None
     layer.forward(X)
     assert layer.backward(np.ones((4, 2), dtype=np.float32)).shape == (4, 3)
 
 
-def test_dropout_workspace_path_draws_the_same_mask_as_the_plain_path():
+def test_dropout_fast_path_draws_the_same_mask_as_the_plain_path():
     X = np.random.default_rng(1).normal(size=(7, 5)).astype(np.float32)
     plain, fast = Dropout(0.3, seed=4), Dropout(0.3, seed=4)
-    fast._workspace = {}
+    buffers = Buffers()
     out_plain = plain.forward(X, training=True)
-    out_fast = fast.forward(X, training=True)
+    out_fast = fast.forward(X, training=True, buffers=buffers)
     np.testing.assert_array_equal(out_fast, out_plain)
     delta = np.ones_like(X)
-    np.testing.assert_array_equal(fast.backward(delta.copy()), plain.backward(delta))
+    np.testing.assert_array_equal(fast.backward(delta.copy(), buffers=buffers), plain.backward(delta))
 
 
 def test_outside_fit_every_call_returns_new_arrays():
@@ -149,19 +146,20 @@ def test_fused_cross_entropy_without_buffer_and_with_one_hot_targets():
 def test_train_step_matches_float64_backprop_and_reuses_buffers_for_partial_then_full_batches():
     rng = np.random.default_rng(3)
     net = gn.Network.mlp([10, 8, 6, 4], seed=1)
-    workspace = _workspace(net)
+    buffers = gn.StepBuffers(net.layers)
     for n in (5, 12, 5, 12):                 # a last partial batch, then a full one, twice
         X = rng.normal(size=(n, 10)).astype(np.float32)
         y = rng.integers(0, 4, size=n)
-        value, out = net._train_step(X, y, CrossEntropy(), workspace)
+        value, out = net.train_step(X, y, CrossEntropy(), buffers)
         params64 = [p.astype(np.float64) for p in net.parameters()]
         ref_loss, ref_grads = _reference_step(params64, X.astype(np.float64), y)
         assert value == pytest.approx(ref_loss, rel=1e-5)
         for got, want in zip(net.gradients(), ref_grads):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
         assert out.shape == (n, 4)
-        assert all(layer._workspace is None for layer in net.layers)     # lent only during the step
-    assert workspace["layers"][0]["z"].shape == (12, 8)
+        assert not any(isinstance(v, Buffers) for layer in net.layers for v in vars(layer).values())  # passed, never kept
+    assert buffers.layers[0].arrays["z"].shape == (12, 8)
+    assert buffers.layers[0].need_input_gradient is False and buffers.layers[1].need_input_gradient
 
 
 def _plain_sgd_fit(params, X, y, epochs, batch_size, lr, momentum, seed):
@@ -189,7 +187,7 @@ def test_fit_equals_the_plain_float64_loop_with_a_partial_last_batch(blobs):
     for got, want in zip(net.parameters(), expected):
         np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
     assert net.layers[0].weights.dtype == np.float32
-    assert all(layer._workspace is None for layer in net.layers)
+    assert not any(isinstance(v, Buffers) for layer in net.layers for v in vars(layer).values())
 
 
 def test_arrays_from_predict_and_layer_outputs_are_not_overwritten_by_later_training(blobs):
@@ -281,7 +279,7 @@ def test_a_step_with_an_infinite_gradient_is_never_applied(blobs):
 # -- batches, augmentation, memory-mapped data --------------------------------------------------
 def test_gather_writes_rows_into_one_buffer_and_converts_other_dtypes():
     X = np.arange(40, dtype=np.uint8).reshape(10, 4)
-    workspace = {"batch": {}}
+    workspace = Buffers()
     first = training._gather(X, np.array([3, 1, 7]), workspace, np.dtype(np.float32))
     np.testing.assert_array_equal(first, X[[3, 1, 7]].astype(np.float32))
     assert first.dtype == np.float32
@@ -404,12 +402,12 @@ def test_benchmark_quick_run_writes_results(tmp_path):
 def test_an_eval_forward_during_a_training_step_never_writes_into_training_buffers():
     """A prediction from another thread while fit runs must not touch (or alias) the workspace."""
     dense, relu = Dense(3, 2, seed=0), ReLU()
-    dense._workspace, relu._workspace = {}, {}
+    dense_buffers, relu_buffers = Buffers(), Buffers()
     X = np.ones((4, 3), dtype=np.float32)
-    trained = relu.forward(dense.forward(X, training=True), training=True)
+    trained = relu.forward(dense.forward(X, training=True, buffers=dense_buffers), training=True, buffers=relu_buffers)
     predicted = relu.forward(dense.forward(X * 2), training=False)
     assert not np.shares_memory(trained, predicted)
-    assert not any(np.shares_memory(predicted, buf) for buf in relu._workspace.values())
+    assert not any(np.shares_memory(predicted, buf) for buf in relu_buffers.arrays.values())
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh"])

@@ -21,7 +21,7 @@ from .gradcheck import GradcheckReport, gradcheck
 from .layers import Dense, Dropout, Layer
 from .losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError
 from .lr_finder import lr_find
-from .network import Network
+from .network import Network, StepBuffers
 from .notebook import LivePlot
 from .optimizers import SGD, Adam, AdamW, Optimizer
 from .schedules import Constant, Cosine, OneCycle, StepDecay
@@ -29,7 +29,7 @@ from .serialization import load, save
 from .training import Callback, History
 
 __all__ = [
-    "Network", "Layer", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Identity",
+    "Network", "StepBuffers", "Layer", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Identity",
     "Loss", "MeanSquaredError", "CrossEntropy", "BinaryCrossEntropy",
     "Optimizer", "SGD", "Adam", "AdamW", "Constant", "StepDecay", "Cosine", "OneCycle",
     "Callback", "History", "ProgressBar", "EarlyStopping", "Checkpoint", "LivePlot",

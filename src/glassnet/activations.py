@@ -16,11 +16,11 @@ from .layers import Layer
 class Identity(Layer):
     """``a = z``; ``da/dz = 1``. For linear outputs (regression) or to mark "no activation"."""
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, buffers=None):
         self.output = x
         return x
 
-    def backward(self, delta):
+    def backward(self, delta, buffers=None):
         return delta
 
 
@@ -32,22 +32,22 @@ class ReLU(Layer):
         array([[0., 2.]])
     """
 
-    def forward(self, x, training=False):
-        if self._workspace is None or not training:
+    def forward(self, x, training=False, buffers=None):
+        if buffers is None:
             self.active = x > 0                      # backward needs which neurons fired
             self.output = np.maximum(x, 0)
-        else:                                        # inside fit: the same, into reused buffers
-            self.active = np.greater(x, 0, out=self._buffer("active", x.shape, bool))
-            self.output = np.maximum(x, 0, out=self._buffer("a", x.shape, x.dtype))
+        else:                                        # fast path: the same, into reused buffers
+            self.active = np.greater(x, 0, out=buffers.array("active", x.shape, bool))
+            self.output = np.maximum(x, 0, out=buffers.array("a", x.shape, x.dtype))
         return self.output
 
     def infer(self, x):
         return np.maximum(x, 0)                      # a = max(0, z), without the mask backward needs
 
-    def backward(self, delta):
-        if self._workspace is None:
+    def backward(self, delta, buffers=None):
+        if buffers is None:
             return delta * self.active
-        return np.multiply(delta, self.active, out=delta)  # delta is a training buffer: in place
+        return np.multiply(delta, self.active, out=delta)  # fast path: delta is a training buffer, in place
 
 
 class LeakyReLU(Layer):
@@ -64,12 +64,12 @@ class LeakyReLU(Layer):
         check_params("LeakyReLU", self._limits, {"alpha": alpha})
         self.alpha = float(alpha)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, buffers=None):
         self.slope = np.where(x > 0, 1.0, self.alpha).astype(x.dtype)  # da/dz, kept for backward
         self.output = x * self.slope
         return self.output
 
-    def backward(self, delta):
+    def backward(self, delta, buffers=None):
         return delta * self.slope
 
     def get_config(self):
@@ -92,11 +92,11 @@ def softmax(z):
 class Sigmoid(Layer):
     """Logistic function: ``a = 1 / (1 + exp(-z))``; ``da/dz = a (1 - a)``."""
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, buffers=None):
         self.output = sigmoid(x)
         return self.output
 
-    def backward(self, delta):
+    def backward(self, delta, buffers=None):
         a = self.output
         return delta * a * (1 - a)
 
@@ -104,11 +104,11 @@ class Sigmoid(Layer):
 class Tanh(Layer):
     """Hyperbolic tangent: ``a = tanh(z)``; ``da/dz = 1 - a^2``."""
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, buffers=None):
         self.output = np.tanh(x)
         return self.output
 
-    def backward(self, delta):
+    def backward(self, delta, buffers=None):
         a = self.output
         return delta * (1 - a * a)
 
@@ -121,11 +121,11 @@ class Softmax(Layer):
     gradient ``softmax(z) - y`` from the logits instead.
     """
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, buffers=None):
         self.output = softmax(x)
         return self.output
 
-    def backward(self, delta):
+    def backward(self, delta, buffers=None):
         a = self.output
         return a * (delta - np.sum(delta * a, axis=1, keepdims=True))
 

@@ -17,16 +17,47 @@ Layers compute gradients; they never apply them (that is the optimizer's job).
 Not here: convolutions, normalisation layers, recurrent layers.
 
 Speed, without hiding the maths: called by you, every pass returns new arrays you may keep.
-Inside ``fit`` (and only during one training step) a layer is given a *workspace*, a dict of
-arrays it reuses from batch to batch, so the same formulas write into existing memory
-(``np.matmul(..., out=...)``, in-place element-wise steps) instead of allocating new arrays
-for every mini-batch. The numbers are the same either way (``tests/test_fastpaths.py``).
+The fast path is a named argument, never a hidden mode: ``fit``'s training step calls
+``forward(x, training=True, buffers=b)`` and ``backward(delta, buffers=b)`` with the layer's
+:class:`Buffers` (arrays reused from batch to batch, owned by the step's ``StepBuffers``), so the
+same formulas write into existing memory (``np.matmul(..., out=...)``, in-place element-wise
+steps) instead of allocating new arrays for every mini-batch. Each fast line sits beside its
+textbook line; the numbers are the same either way (``tests/test_fastpaths.py``). A layer whose
+``forward`` or ``backward`` takes no ``buffers`` argument simply runs its textbook line in ``fit``.
 """
 
 import numpy as np
 
 from . import initializers
 from ._validation import as_generator, check_params
+
+
+class Buffers:
+    """The arrays one layer reuses from mini-batch to mini-batch in ``fit`` (the fast path).
+
+    ``array(name, shape, dtype)`` gives the first ``shape[0]`` rows of a kept array: a smaller last
+    batch uses a view of the same memory, a larger one grows the array once. ``need_input_gradient``
+    is False for the network's first layer in ``fit``: nobody uses ``dL/dX`` of the data, so a
+    ``Dense`` layer skips that product (a third of its backward work).
+
+    Example:
+        >>> b = Buffers()
+        >>> b.array("z", (4, 3), np.float32).shape, b.array("z", (2, 3), np.float32).base is not None
+        ((4, 3), True)
+    """
+
+    def __init__(self, need_input_gradient=True):
+        self.arrays = {}
+        self.need_input_gradient = need_input_gradient
+
+    def array(self, name, shape, dtype):
+        buf = self.arrays.get(name)
+        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) or buf.dtype != dtype:
+            buf = self.arrays[name] = np.empty(shape, dtype)
+        return buf[:shape[0]]
+
+    def __repr__(self):
+        return f"Buffers({sorted(self.arrays)}, need_input_gradient={self.need_input_gradient})"
 
 
 class Layer:
@@ -39,35 +70,19 @@ class Layer:
         self.params = {}
         self.grads = {}
         self.output = None  # the neurons' values from the last forward pass
-        # Reused buffers: a dict only while fit runs a training step, None otherwise (see _buffer).
-        self._workspace = None
 
     # -- the two passes -------------------------------------------------------------
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, buffers=None):
+        """``a`` for the input ``x``; ``buffers`` (fit's fast path) lends reusable output arrays."""
         raise NotImplementedError
 
-    def backward(self, delta):
+    def backward(self, delta, buffers=None):
+        """``dL/dx`` from ``delta = dL/da``, filling ``grads``; ``buffers`` as in ``forward``."""
         raise NotImplementedError
 
     def infer(self, x):
         """The forward pass for a prediction: the same numbers, nothing kept for ``backward``."""
         return self.forward(x, training=False)
-
-    # -- memory -------------------------------------------------------------------
-    def _buffer(self, name, shape, dtype):
-        """An array of ``shape`` to write a result into.
-
-        Outside a training step: a new array (the caller may keep it). Inside one: the first rows of
-        a buffer kept in the workspace and reused by the next batches (a smaller last batch uses a
-        view of the same memory; a larger one grows the buffer once).
-        """
-        workspace = getattr(self, "_workspace", None)
-        if workspace is None:
-            return np.empty(shape, dtype)
-        buf = workspace.get(name)
-        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) or buf.dtype != dtype:
-            buf = workspace[name] = np.empty(shape, dtype)
-        return buf[:shape[0]]
 
     # -- description --------------------------------------------------------------
     def output_size(self, n_in):
@@ -148,13 +163,13 @@ class Dense(Layer):
     def biases(self, value):
         self.params["biases"][...] = value
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, buffers=None):
         self.x = x                                   # backward needs the inputs for dW
         W, b = self.params["weights"], self.params["biases"]
-        if self._workspace is None or not training:
+        if buffers is None:
             z = x @ W.T                              # Z = X W^T
-        else:                                        # (the same product, written into a reused buffer)
-            z = np.matmul(x, W.T, out=self._buffer("z", (len(x), self.n_out), W.dtype))
+        else:                                        # fast path: the same product, into a reused buffer
+            z = np.matmul(x, W.T, out=buffers.array("z", (len(x), self.n_out), W.dtype))
         z += b                                       #   + b (broadcast over samples)
         self.output = z
         return z
@@ -164,15 +179,15 @@ class Dense(Layer):
         z += self.params["biases"]
         return z
 
-    def backward(self, delta):
+    def backward(self, delta, buffers=None):
         W = self.params["weights"]
         np.matmul(delta.T, self.x, out=self.grads["weights"])  # dL/dW[j,i] = sum_n delta[n,j] x[n,i]
         delta.sum(axis=0, out=self.grads["biases"])            # dL/db[j]   = sum_n delta[n,j]
-        if self._workspace is None:
+        if buffers is None:
             return delta @ W                                    # dL/dx[n,i] = sum_j delta[n,j] W[j,i]
-        if self._workspace.get("skip_input_gradient"):
+        if not buffers.need_input_gradient:
             return None          # first layer in fit: nobody needs dL/dX, skip a third of its work
-        return np.matmul(delta, W, out=self._buffer("dx", (len(delta), self.n_in), W.dtype))
+        return np.matmul(delta, W, out=buffers.array("dx", (len(delta), self.n_in), W.dtype))  # fast path
 
     def output_size(self, n_in):
         return self.n_out
@@ -204,27 +219,27 @@ class Dropout(Layer):
         self.rng = as_generator(seed)
         self.scaled_mask = None
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, buffers=None):
         if not training or self.p == 0.0:
             self.scaled_mask = None
             self.output = x
             return x
-        if self._workspace is None:
+        if buffers is None:
             keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
             self.scaled_mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
             self.output = x * self.scaled_mask
             return self.output
-        # Same random numbers and mask, written into reused buffers.
-        u = self.rng.random(dtype=np.float32, out=self._buffer("u", x.shape, np.float32))
-        keep = np.greater_equal(u, self.p, out=self._buffer("keep", x.shape, bool))
-        self.scaled_mask = np.divide(keep, x.dtype.type(1.0 - self.p), out=self._buffer("mask", x.shape, x.dtype))
-        self.output = np.multiply(x, self.scaled_mask, out=self._buffer("a", x.shape, x.dtype))
+        # Fast path: the same random numbers and mask, written into reused buffers.
+        u = self.rng.random(dtype=np.float32, out=buffers.array("u", x.shape, np.float32))
+        keep = np.greater_equal(u, self.p, out=buffers.array("keep", x.shape, bool))
+        self.scaled_mask = np.divide(keep, x.dtype.type(1.0 - self.p), out=buffers.array("mask", x.shape, x.dtype))
+        self.output = np.multiply(x, self.scaled_mask, out=buffers.array("a", x.shape, x.dtype))
         return self.output
 
-    def backward(self, delta):
+    def backward(self, delta, buffers=None):
         if self.scaled_mask is None:
             return delta
-        if self._workspace is not None:              # delta is a training buffer: scale it in place
+        if buffers is not None:                      # fast path: delta is a training buffer, scale it in place
             return np.multiply(delta, self.scaled_mask, out=delta)
         return delta * self.scaled_mask              # only the kept neurons pass gradient back
 

@@ -12,6 +12,7 @@ Not here: branching graphs (every network is a straight line of layers).
 """
 
 import copy as _copy
+import inspect
 from collections import namedtuple
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from . import activations, initializers, losses
 from ._validation import as_generator, check_params, check_targets, check_X, describe
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, sigmoid, softmax
-from .layers import Dense, Dropout, Layer
+from .layers import Buffers, Dense, Dropout, Layer
 
 Evaluation = namedtuple("Evaluation", ["loss", "accuracy"])
 
@@ -69,7 +70,6 @@ class Network:
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
         self.history_ = None
         self.loss_ = None
-        self._workspace = None   # reused buffers, only during a training step (see _train_step)
 
     def _chain_sizes(self):
         """Neurons after each layer, checking that Dense sizes chain."""
@@ -113,19 +113,31 @@ class Network:
         return cls(layers)
 
     # -- the two passes -------------------------------------------------------------
-    def forward(self, X, training=False, upto=None):
-        """Run ``X`` through the layers (the first ``upto`` of them) and return the last output."""
+    def forward(self, X, training=False, upto=None, buffers=None):
+        """Run ``X`` through the layers (the first ``upto`` of them) and return the last output.
+
+        ``buffers`` (a :class:`StepBuffers`, fit's fast path) lends each layer its reused arrays.
+        """
         a = X
-        for layer in self.layers[:upto]:
-            a = layer.forward(a, training=training)
+        if buffers is None:
+            for layer in self.layers[:upto]:
+                a = layer.forward(a, training=training)
+            return a
+        for layer, own in zip(self.layers[:upto], buffers.layers):
+            a = layer.forward(a, training=training) if own is None else \
+                layer.forward(a, training=training, buffers=own)
         return a
 
     __call__ = forward
 
-    def backward(self, delta, upto=None):
+    def backward(self, delta, upto=None, buffers=None):
         """Backpropagate ``delta = dL/d(output)`` through the first ``upto`` layers; returns ``dL/dX``."""
-        for layer in reversed(self.layers[:upto]):
-            delta = layer.backward(delta)
+        if buffers is None:
+            for layer in reversed(self.layers[:upto]):
+                delta = layer.backward(delta)
+            return delta
+        for layer, own in reversed(list(zip(self.layers[:upto], buffers.layers))):
+            delta = layer.backward(delta) if own is None else layer.backward(delta, buffers=own)
         return delta
 
     def _body(self, loss):
@@ -135,44 +147,30 @@ class Network:
             return len(self.layers) - 1
         return len(self.layers)
 
-    def loss_and_gradients(self, X, y, loss, training=True):
+    def loss_and_gradients(self, X, y, loss, training=True, buffers=None):
         """Forward, loss and backward for one batch; fills every layer's ``grads``.
 
-        Returns ``(loss value, dL/dX, output fed to the loss)``.
+        Returns ``(loss value, dL/dX, output fed to the loss)``; ``dL/dX`` is None on the fast path
+        (``buffers`` given), where the first layer skips it.
 
         ``X`` and ``y`` must already be validated (see ``fit``).
         """
         upto = self._body(loss)
-        out = self.forward(X, training=training, upto=upto)
+        out = self.forward(X, training=training, upto=upto, buffers=buffers)
         if upto < len(self.layers):
             self.layers[-1].forward(out, training=training)  # keep the output neurons' values visible
-        workspace = getattr(self, "_workspace", None)
-        grad_out = None if workspace is None else _reuse(workspace, "dout", out.shape, out.dtype)
+        grad_out = None if buffers is None else buffers.loss.array("dout", out.shape, out.dtype)
         value, delta = loss.value_and_gradient(out, y, grad_out)      # one softmax for both
-        return value, self.backward(delta, upto=upto), out
+        return value, self.backward(delta, upto=upto, buffers=buffers), out
 
-    def _train_step(self, X, y, loss, workspace):
-        """``loss_and_gradients`` for ``fit``: the same numbers, in buffers reused across batches.
+    def train_step(self, X, y, loss, buffers):
+        """``loss_and_gradients`` for ``fit`` (the fast path): the same numbers, in ``buffers`` reused across batches.
 
-        ``workspace`` is ``{"network": dict, "layers": [dict per layer]}``, created by ``fit`` and kept
-        between batches. Layers see it only during this call, so arrays returned to users by any
-        other call (forward, predict, evaluate) are always new. The first Dense layer skips
-        ``dL/dX``: training never uses the gradient with respect to the data.
+        ``buffers`` is the :class:`StepBuffers` that ``fit`` creates once and passes to every step;
+        arrays returned to users by any other call (forward, predict, evaluate) are always new.
         Returns ``(loss value, output fed to the loss)``.
         """
-        layers = self.layers
-        first = layers[0]
-        workspace["layers"][0]["skip_input_gradient"] = isinstance(first, Dense) and \
-            type(first).backward is Dense.backward    # a subclass with its own backward gets dL/dX
-        for layer, own in zip(layers, workspace["layers"]):
-            layer._workspace = own
-        self._workspace = workspace["network"]
-        try:
-            value, _, out = self.loss_and_gradients(X, y, loss, training=True)
-        finally:
-            for layer in layers:
-                layer._workspace = None
-            self._workspace = None
+        value, _, out = self.loss_and_gradients(X, y, loss, training=True, buffers=buffers)
         return value, out
 
     def outputs_probabilities(self, upto=None):
@@ -328,12 +326,29 @@ class Network:
         return explain(self, x, **kwargs)
 
 
-def _reuse(workspace, name, shape, dtype):
-    """The first ``shape[0]`` rows of a buffer kept in ``workspace`` (grown when too small)."""
-    buf = workspace.get(name)
-    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) or buf.dtype != dtype:
-        buf = workspace[name] = np.empty(shape, dtype)
-    return buf[:shape[0]]
+class StepBuffers:
+    """Every array ``fit``'s training step reuses from mini-batch to mini-batch (the fast path), in one place.
+
+    ``layers[i]`` is layer ``i``'s :class:`~glassnet.layers.Buffers`, or None for a layer whose
+    ``forward``/``backward`` take no ``buffers`` (it runs its textbook line); ``loss`` holds the loss
+    gradient; ``batch`` the gathered mini-batch. The first layer is told that nobody needs ``dL/dX``.
+    Created once per ``fit`` and passed explicitly to :meth:`Network.train_step`.
+    """
+
+    def __init__(self, layers):
+        self.layers = [Buffers(need_input_gradient=i > 0) if _takes_buffers(layer) else None
+                       for i, layer in enumerate(layers)]
+        self.loss = Buffers()
+        self.batch = Buffers()
+
+    def __repr__(self):
+        fast = sum(b is not None for b in self.layers)
+        return f"StepBuffers({fast} of {len(self.layers)} layers on the fast path)"
+
+
+def _takes_buffers(layer):
+    """Whether both passes of ``layer`` accept ``buffers`` (a subclass may override one without it)."""
+    return all("buffers" in inspect.signature(method).parameters for method in (layer.forward, layer.backward))
 
 
 def _short(layer):

@@ -27,7 +27,7 @@ import numpy as np
 from . import losses, optimizers
 from ._validation import check_params, describe
 from .errors import TrainingDiverged
-from .network import labels_from_outputs, prepare_targets
+from .network import StepBuffers, labels_from_outputs, prepare_targets
 
 
 class History:
@@ -258,7 +258,7 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     run = TrainingRun(net, optimizer, loss, epochs=epochs, batch_size=batch_size, n_samples=len(X), seed=seed,
                       history=history, shuffle=shuffle, augment=augment)
     optimizer.schedule.bind(epochs * run.steps_per_epoch, run.steps_per_epoch)
-    run.workspace = {"network": {}, "layers": [{} for _ in net.layers], "batch": {}}   # reused buffers
+    run.buffers = StepBuffers(net.layers)       # the fast path: arrays every step reuses
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
         callbacks.append(ProgressBar())
     cbs = CallbackList(callbacks)
@@ -342,16 +342,16 @@ def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, res
     epoch_start = [p.copy() for p in params]
     upto = net._body(loss)
     probabilities = net.outputs_probabilities(upto)
-    workspace = run.workspace
+    buffers = run.buffers
     cbs.on_epoch_begin(epoch, {})
     started = time.perf_counter()
     for b in range(first, run.steps_per_epoch):
         idx = order[b * run.batch_size:(b + 1) * run.batch_size]
-        xb, yb = _gather(X, idx, workspace, net.dtype), y[idx]
+        xb, yb = _gather(X, idx, buffers.batch, net.dtype), y[idx]
         if augment_rng is not None:
             xb = _augmented(run.augment, xb, augment_rng, net.dtype)
         lr = optimizer.lr
-        value, out = net._train_step(xb, yb, loss, workspace)   # forward, loss, backward: fills grads
+        value, out = net.train_step(xb, yb, loss, buffers)   # forward, loss, backward: fills grads
         if not (math.isfinite(value) and _all_finite(grads)):
             _diverged(net, params, epoch_start, epoch, b + 1, lr, value)
         optimizer.step(params, grads)
@@ -390,7 +390,7 @@ def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, res
 _AUGMENT_STREAM = 1 << 30
 
 
-def _gather(X, idx, workspace, dtype):
+def _gather(X, idx, buffers, dtype):
     """The rows ``X[idx]`` as a ``dtype`` array, written into a buffer reused across batches.
 
     ``np.take(..., out=)`` copies the chosen rows straight into the buffer (``X[idx]`` would
@@ -398,20 +398,13 @@ def _gather(X, idx, workspace, dtype):
     rows of another dtype (uint8 pixels, float64) are converted batch by batch.
     """
     n = len(idx)
-    xb = _rows(workspace, "x", n, X.shape[1], dtype)
+    xb = buffers.array("x", (n, X.shape[1]), dtype)
     if X.dtype == dtype:
         return np.take(X, idx, axis=0, out=xb, mode="clip")   # "clip": idx is valid, skips a checked copy
-    raw = _rows(workspace, "x_raw", n, X.shape[1], X.dtype)
+    raw = buffers.array("x_raw", (n, X.shape[1]), X.dtype)
     np.take(X, idx, axis=0, out=raw, mode="clip")
     np.copyto(xb, raw, casting="unsafe")
     return xb
-
-
-def _rows(workspace, name, n, n_features, dtype):
-    buf = workspace["batch"].get(name)
-    if buf is None or len(buf) < n:
-        buf = workspace["batch"][name] = np.empty((n, n_features), dtype)
-    return buf[:n]
 
 
 def _augmented(augment, xb, rng, dtype):
