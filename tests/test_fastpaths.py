@@ -157,7 +157,7 @@ def test_train_step_matches_float64_backprop_and_reuses_buffers_for_partial_then
         for got, want in zip(net.gradients(), ref_grads):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
         assert out.shape == (n, 4)
-        assert not any(isinstance(v, Buffers) for layer in net.layers for v in vars(layer).values())  # passed, never kept
+        assert not any(isinstance(v, Buffers) for layer in net.layers for v in vars(layer).values())
     assert buffers.layers[0].arrays["z"].shape == (12, 8)
     assert buffers.layers[0].need_input_gradient is False and buffers.layers[1].need_input_gradient
 

@@ -29,8 +29,8 @@ from .serialization import load, save
 from .training import Callback, History
 
 __all__ = [
-    "Network", "StepBuffers", "Layer", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Identity",
-    "Loss", "MeanSquaredError", "CrossEntropy", "BinaryCrossEntropy",
+    "Network", "Layer", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Identity",
+    "StepBuffers", "Loss", "MeanSquaredError", "CrossEntropy", "BinaryCrossEntropy",
     "Optimizer", "SGD", "Adam", "AdamW", "Constant", "StepDecay", "Cosine", "OneCycle",
     "Callback", "History", "ProgressBar", "EarlyStopping", "Checkpoint", "LivePlot",
     "gradcheck", "GradcheckReport", "save", "load", "datasets", "export", "initializers", "losses", "optimizers",
