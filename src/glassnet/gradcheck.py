@@ -155,6 +155,4 @@ def _compare(name, layer, analytic, numeric, total):
 
 
 def _label(layer):
-    from .network import _short
-
-    return _short(layer)
+    return layer.summary_name()

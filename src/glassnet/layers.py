@@ -108,6 +108,10 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
 
+    def summary_name(self):
+        """How ``summary()``, ``repr(network)`` and reports name this layer (``Dense(784 -> 128)``, ``ReLU()``)."""
+        return repr(self)
+
 
 class Dense(Layer):
     """Fully connected layer: every input neuron feeds every output neuron.
@@ -191,6 +195,9 @@ class Dense(Layer):
 
     def output_size(self, n_in):
         return self.n_out
+
+    def summary_name(self):
+        return f"Dense({self.n_in} -> {self.n_out})"
 
     def get_config(self):
         return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init}

@@ -298,7 +298,7 @@ class Network:
         rows = [("#", "layer", "neurons", "output shape", "parameters")]
         rows.append(("", "input", str(self.n_features), f"(n, {self.n_features})", "0"))
         for i, (layer, n) in enumerate(zip(self.layers, self.sizes)):
-            rows.append((str(i), _short(layer), str(n), f"(n, {n})", f"{layer.n_params:,}"))
+            rows.append((str(i), layer.summary_name(), str(n), f"(n, {n})", f"{layer.n_params:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(5)]
         lines = ["  ".join(cell.ljust(w) if c < 4 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
                  for r in rows]
@@ -308,7 +308,7 @@ class Network:
                           f"Total parameters: {self.n_params:,} ({kib:,.1f} KiB as {self.dtype})"])
 
     def __repr__(self):
-        body = "\n".join(f"  ({i}): {_short(layer)}" + (f"  {layer.n_params:,} params" if layer.n_params else "")
+        body = "\n".join(f"  ({i}): {layer.summary_name()}" + (f"  {layer.n_params:,} params" if layer.n_params else "")
                          for i, layer in enumerate(self.layers))
         sizes = f"{self.n_features} inputs -> {self.n_outputs} outputs, {self.n_params:,} parameters"
         return f"Network(\n{body}\n)  # {sizes}"
@@ -349,12 +349,6 @@ class StepBuffers:
 def _takes_buffers(layer):
     """Whether both passes of ``layer`` accept ``buffers`` (a subclass may override one without it)."""
     return all("buffers" in inspect.signature(method).parameters for method in (layer.forward, layer.backward))
-
-
-def _short(layer):
-    if isinstance(layer, Dense):
-        return f"Dense({layer.n_in} -> {layer.n_out})"
-    return repr(layer)
 
 
 def prepare_targets(y, n_samples, n_outputs, loss):

@@ -103,10 +103,9 @@ def _caption(net):
 
 def summary_rows(net):
     """The rows of ``net.summary()`` as data: ``(index, layer, neurons, output shape, parameters)``."""
-    from .network import _short
 
     rows = [("", "input", net.n_features, f"(n, {net.n_features})", 0)]
-    rows += [(str(i), _short(layer), n, f"(n, {n})", layer.n_params)
+    rows += [(str(i), layer.summary_name(), n, f"(n, {n})", layer.n_params)
              for i, (layer, n) in enumerate(zip(net.layers, net.sizes))]
     return rows
 

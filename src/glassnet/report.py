@@ -464,7 +464,7 @@ def build_report(net, dataset, history=None, *, path, title=None, initial=None, 
     """
     require("matplotlib", "plot")
     from .plots import image_shape as find_image_shape
-    from .training import _blas_threads, blas_threads_for
+    from .training import blas_threads_for, limit_blas_threads
 
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
@@ -514,7 +514,7 @@ def build_report(net, dataset, history=None, *, path, title=None, initial=None, 
             [k, ",".join(map(str, v)) if isinstance(v, list) else "-" if v is None else v]
             for k, v in settings.items()], left=(1,)))
     # The report's products are small (one example, or 100): one BLAS thread is faster than several.
-    with _blas_threads(blas_threads_for(net, DESCENT_EXAMPLES)):
+    with limit_blas_threads(blas_threads_for(net, DESCENT_EXAMPLES)):
         sections += [_section_architecture(net), _section_history(history),
                      _section_diagnostics(history, net, reference[0] if reference else X, X, y, diverged),
                      _section_results(net, X, y, classes, image_shape),

@@ -265,7 +265,7 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     cbs.bind(run)
     position = resumed["position"] if resumed else None
 
-    with _DeferredInterrupt() as interrupt, _blas_threads(blas_threads_for(net, batch_size)), \
+    with _DeferredInterrupt() as interrupt, limit_blas_threads(blas_threads_for(net, batch_size)), \
             _random_access(X, shuffle):
         cbs.on_train_begin({"epochs": epochs, "steps_per_epoch": run.steps_per_epoch, "seed": seed,
                             "validation": validation_data is not None})
@@ -494,7 +494,7 @@ _controller = []    # threadpoolctl's controller, created once (it scans the loa
 
 
 @contextlib.contextmanager
-def _blas_threads(n):
+def limit_blas_threads(n):
     """Limit the BLAS library to ``n`` threads while training (never more than it already had).
 
     Uses threadpoolctl when it is installed (``pip install glassnet[fast]``); without it, does nothing.
