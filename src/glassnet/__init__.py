@@ -10,7 +10,7 @@ direction and an optimizer takes the step, epoch after epoch. Needs only NumPy.
 
 __version__ = "0.1.0"
 
-from . import datasets, export, initializers, losses, optimizers, schedules
+from . import datasets, export, initializers, losses, metrics, optimizers, schedules
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import Checkpoint, EarlyStopping, ProgressBar
 from .descent import descend_plane, descend_weight, descent_paths, finite_difference, loss_along_weight, loss_surface
@@ -36,5 +36,5 @@ __all__ = [
     "gradcheck", "GradcheckReport", "save", "load", "datasets", "export", "initializers", "losses", "optimizers",
     "explain", "explain_step", "lr_find", "diagnose", "Finding", "loss_along_weight", "finite_difference",
     "loss_surface", "descend_weight", "descend_plane", "descent_paths",
-    "schedules", "GlassnetError", "ModelFileError", "TrainingDiverged", "MissingExtraError", "__version__",
+    "schedules", "metrics", "GlassnetError", "ModelFileError", "TrainingDiverged", "MissingExtraError", "__version__",
 ]
