@@ -343,3 +343,58 @@ def test_hand_example_agrees_with_math_module():
         w -= 0.1 * (m / (1 - 0.9 ** t)) / (math.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
     assert w == pytest.approx(0.8067820372, abs=1e-10)
     assert isinstance(gn.Adam(), gn.Optimizer)
+
+
+# -- build: the one way settings become an optimizer ----------------------------------------------
+
+def test_names_reach_every_optimizer():
+    assert optimizers.names() == ("sgd", "adam", "adamw")
+    assert set(optimizers.OPTIMIZERS.values()) == {SGD, Adam, AdamW}
+    assert set(optimizers.DEFAULT_LR) == set(optimizers.names()) == set(optimizers.DEFAULT_WEIGHT_DECAY)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+@pytest.mark.parametrize("schedule", ["constant", "step", "cosine", "one-cycle"])
+def test_build_every_optimizer_with_every_schedule(name, schedule):
+    opt = optimizers.build(name, schedule=schedule, epochs=9)
+    assert type(opt) is optimizers.OPTIMIZERS[name]
+    assert type(opt.schedule) is schedules.SCHEDULES[schedule]
+    lr = opt.schedule.max_lr if schedule == "one-cycle" else opt.schedule.lr
+    assert lr == optimizers.DEFAULT_LR[name]
+    assert opt.weight_decay == optimizers.DEFAULT_WEIGHT_DECAY[name]
+
+
+def test_build_settings_reach_the_optimizer():
+    sgd = optimizers.build("sgd", 0.05, momentum=0.5, weight_decay=1e-4, schedule="one_cycle")
+    assert (sgd.momentum, sgd.weight_decay, sgd.nesterov) == (0.5, 1e-4, False)
+    assert isinstance(sgd.schedule, schedules.OneCycle) and sgd.schedule.max_lr == 0.05
+    assert optimizers.build("sgd", momentum=0.0).buffers == ()          # plain SGD keeps no velocity
+    assert optimizers.build("AdamW", 0.01, weight_decay=0.0).weight_decay == 0.0
+    assert optimizers.build("adam", 0.01, momentum=0.3).get_config() == Adam(0.01).get_config()
+    step = optimizers.build("sgd", 0.1, schedule="step", epochs=30).schedule
+    assert (step.gamma, step.step_size) == (0.1, 10)
+    assert isinstance(optimizers.build().schedule, schedules.Constant)
+    assert optimizers.build().lr == optimizers.DEFAULT_LR["sgd"]
+
+
+def test_build_takes_the_same_steps_as_the_class():
+    params, grads = make_problem()
+    built = run(optimizers.build("sgd", 0.1, momentum=0.9), [p.copy() for p in params], grads)
+    direct = run(SGD(0.1, momentum=0.9), [p.copy() for p in params], grads)
+    for a, b in zip(built, direct):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"optimizer": "lbfgs"}, ValueError, "optimizer expected one of sgd, adam, adamw, received 'lbfgs'"),
+    ({"optimizer": 3}, ValueError, "optimizer expected one of sgd, adam, adamw, received 3"),
+    ({"lr": 0}, ValueError, r"optimizer: lr expected a value in \(0.0, inf\], received 0"),
+    ({"lr": "0.1"}, TypeError, "optimizer: lr expected a number, received str"),
+    ({"momentum": 1.5}, ValueError, r"optimizer: momentum expected a value in \[0.0, 1.0\], received 1.5"),
+    ({"weight_decay": -1.0}, ValueError, r"optimizer: weight_decay expected a value in \[0.0, inf\]"),
+    ({"schedule": "plateau"}, ValueError, "schedule expected one of constant, step, cosine, one-cycle"),
+    ({"schedule": "step", "epochs": 0}, ValueError, r"epochs expected a value in \[1, inf\]"),
+])
+def test_build_rejects_bad_settings(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        optimizers.build(**kwargs)

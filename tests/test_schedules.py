@@ -166,3 +166,43 @@ def test_one_cycle_hand_worked_midpoint_of_warmup():
     final = 0.004 / 1e4
     assert s(14.5) == pytest.approx((0.1 + final) / 2, rel=1e-12)
     assert math.isclose(s(19), final, rel_tol=1e-12)
+
+
+# -- names and build: the one way settings become a schedule --------------------------------------
+
+def test_names_are_the_canonical_spellings():
+    assert schedules.names() == ("constant", "step", "cosine", "one-cycle")
+    assert set(schedules.names()) == set(schedules.SCHEDULES)
+    # every schedule class the module defines can be reached by a name
+    assert set(schedules.SCHEDULES.values()) == {Constant, StepDecay, Cosine, OneCycle}
+    assert all(alias not in schedules.names() for alias in schedules.ALIASES)
+
+
+@pytest.mark.parametrize("name", ["one-cycle", "one_cycle", "onecycle", "One-Cycle", "ONE_CYCLE"])
+def test_one_cycle_spellings_build_the_same_schedule(name):
+    assert schedules.canonical(name) == "one-cycle"
+    s = schedules.build(name, 0.1)
+    assert isinstance(s, OneCycle) and s.max_lr == 0.1 and s.total_steps is None
+
+
+def test_build_each_schedule():
+    assert schedules.build("constant", 0.05).get_config() == {"lr": 0.05}
+    assert schedules.build("cosine", 0.05).get_config() == {"lr": 0.05, "total_steps": None, "min_lr": 0.0}
+    step = schedules.build("step", 0.1, epochs=30)
+    assert (step.gamma, step.step_size) == (0.1, 10)            # divided by 10 every third of the epochs
+    assert schedules.build("step", 0.1, epochs=2).step_size == 1
+    assert schedules.build("step", 0.1).step_size == 10           # no length known: StepDecay's default
+    for name in schedules.names():
+        assert type(schedules.build(name, 0.1, epochs=5)) is schedules.SCHEDULES[name]
+
+
+@pytest.mark.parametrize("args, error, message", [
+    (("plateau", 0.1), ValueError, "schedule expected one of constant, step, cosine, one-cycle, received 'plateau'"),
+    ((None, 0.1), ValueError, "schedule expected one of .* received None"),
+    (("step", 0.1, 0), ValueError, r"schedule: epochs expected a value in \[1, inf\], received 0"),
+    (("step", 0.1, 2.5), TypeError, "schedule: epochs expected an int"),
+    (("constant", -1), ValueError, r"Constant: lr expected a value in \(0.0, inf\], received -1"),
+])
+def test_build_rejects_bad_settings(args, error, message):
+    with pytest.raises(error, match=message):
+        schedules.build(*args)

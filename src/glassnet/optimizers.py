@@ -7,6 +7,9 @@ owns all the state this needs (velocities, Adam moments, the step count), which 
 saved with ``state_dict()`` and restored with ``load_state_dict()``.
 
 The learning rate ``lr`` may be a number or a schedule (``glassnet.schedules``).
+Settings become an optimizer in one place, :func:`build` (names, defaults, validation):
+``build("sgd", 0.1, momentum=0.9, schedule="one-cycle")``. A new optimizer is a subclass here
+plus an entry in ``OPTIMIZERS``, ``DEFAULT_LR`` and ``DEFAULT_WEIGHT_DECAY``.
 Update rules follow PyTorch's conventions (noted per class) so results can be compared.
 Not here: second-order methods, gradient clipping, per-layer learning rates.
 """
@@ -210,7 +213,56 @@ class AdamW(Adam):
         return g
 
 
+#: The optimizers a user can name (``--optimizer``, the estimators, the app).
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+#: The learning rate :func:`build` uses when none is given: SGD's is the demo's one-cycle peak
+#: (see ``glassnet train``), Adam's and AdamW's the usual 1e-3.
+DEFAULT_LR = {"sgd": 0.1, "adam": 0.001, "adamw": 0.001}
+#: The weight decay :func:`build` uses when none is given: each class's own default (AdamW decays by design).
+DEFAULT_WEIGHT_DECAY = {"sgd": 0.0, "adam": 0.0, "adamw": 0.01}
+
+
+def names():
+    """The optimizer names, in the order users see them.
+
+    Example:
+        >>> names()
+        ('sgd', 'adam', 'adamw')
+    """
+    return tuple(OPTIMIZERS)
+
+
+def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule="constant", epochs=None):
+    """The one way to turn settings into an optimizer with its learning-rate schedule.
+
+    The CLI, the estimators and the app all call this, so a name means the same everywhere.
+
+    Args:
+        optimizer: one of :func:`names` (any case).
+        lr: the learning rate (the peak for ``one-cycle``); ``None`` takes ``DEFAULT_LR[optimizer]``.
+        momentum: SGD's momentum, in ``[0, 1]`` (Adam and AdamW have their own moments and ignore it).
+        weight_decay: ``None`` takes ``DEFAULT_WEIGHT_DECAY[optimizer]`` (0 except AdamW's 0.01).
+        schedule: one of ``glassnet.schedules.names()`` (aliases such as ``one_cycle`` accepted).
+        epochs: the length of training in epochs; the ``step`` schedule divides the rate every third of it.
+
+    Example:
+        >>> build("sgd", 0.05, schedule="cosine")
+        SGD(lr=Cosine(lr=0.05, total_steps=None, min_lr=0.0), momentum=0.9, nesterov=False, weight_decay=0.0)
+        >>> build("adam").lr
+        0.001
+    """
+    key = optimizer.lower() if isinstance(optimizer, str) else optimizer
+    if key not in OPTIMIZERS:
+        raise ValueError(f"optimizer expected one of {', '.join(names())}, received {optimizer!r}")
+    lr = DEFAULT_LR[key] if lr is None else lr
+    weight_decay = DEFAULT_WEIGHT_DECAY[key] if weight_decay is None else weight_decay
+    # Every setting is checked before anything is built, so a bad one never leaves half an optimizer.
+    check_params("optimizer", {"lr": ("float", 0.0, None, True), **_common},
+                 {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+    rate = _schedules.build(schedule, lr, epochs)
+    if key == "sgd":
+        return SGD(rate, momentum=momentum, weight_decay=weight_decay)
+    return OPTIMIZERS[key](rate, weight_decay=weight_decay)
 
 
 def get(optimizer, **kwargs):

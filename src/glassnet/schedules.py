@@ -5,6 +5,10 @@ mini-batch) and returns the learning rate for that step. Schedules that need the
 length of training (cosine, one-cycle, step in epochs) get it from ``fit`` through
 ``bind(total_steps, steps_per_epoch)`` unless it was given explicitly.
 
+Settings become a schedule in one place, :func:`build`, under the names :func:`names` lists
+(``one_cycle`` and ``onecycle`` are accepted for ``one-cycle``). A new schedule is a subclass here
+plus an entry in ``SCHEDULES`` and a line in ``build``.
+
 Not here: schedules that react to the validation loss (plateau) — use a callback.
 """
 
@@ -133,8 +137,64 @@ class OneCycle(Schedule):
                 "div_factor": self.div_factor, "final_div_factor": self.final_div_factor}
 
 
-SCHEDULES = {"constant": Constant, "step": StepDecay, "cosine": Cosine, "one_cycle": OneCycle,
-             "onecycle": OneCycle}
+#: The schedules a user can name (``--schedule``, the estimators, the app), under their one canonical spelling.
+SCHEDULES = {"constant": Constant, "step": StepDecay, "cosine": Cosine, "one-cycle": OneCycle}
+#: Other spellings accepted for the same schedules; never shown to users.
+ALIASES = {"one_cycle": "one-cycle", "onecycle": "one-cycle", "stepdecay": "step", "step_decay": "step"}
+#: ``step`` divides the rate by ``STEP_GAMMA`` this many times over training (every third of the epochs).
+STEP_DROPS = 3
+STEP_GAMMA = 0.1
+
+
+def names():
+    """The canonical schedule names, in the order users see them.
+
+    Example:
+        >>> names()
+        ('constant', 'step', 'cosine', 'one-cycle')
+    """
+    return tuple(SCHEDULES)
+
+
+def canonical(name):
+    """The canonical spelling of a schedule name (aliases and upper case accepted), or a ValueError.
+
+    Example:
+        >>> canonical("One_Cycle")
+        'one-cycle'
+    """
+    key = name.lower() if isinstance(name, str) else name
+    key = ALIASES.get(key, key)
+    if key not in SCHEDULES:
+        raise ValueError(f"schedule expected one of {', '.join(names())}, received {name!r}")
+    return key
+
+
+def build(name, lr, epochs=None):
+    """The schedule ``name`` with ``lr`` as its starting (or, for one-cycle, its peak) learning rate.
+
+    - ``constant``: ``lr`` throughout;
+    - ``step``: ``lr`` divided by 10 every third of ``epochs`` (every 10 epochs when ``epochs`` is None);
+    - ``cosine``: from ``lr`` down to 0 over training;
+    - ``one-cycle``: up from ``lr / 25`` to ``lr`` over the first 30% of the steps, then down.
+
+    The training length (steps) is filled in by ``fit`` (``Schedule.bind``).
+
+    Example:
+        >>> build("one_cycle", 0.1)
+        OneCycle(max_lr=0.1, total_steps=None, pct_start=0.3, div_factor=25.0, final_div_factor=10000.0)
+    """
+    key = canonical(name)
+    if epochs is not None:
+        check_params("schedule", {"epochs": ("int", 1, None, False)}, {"epochs": epochs})
+    if key == "one-cycle":
+        return OneCycle(max_lr=lr)
+    if key == "cosine":
+        return Cosine(lr)
+    if key == "step":
+        step_size = 10 if epochs is None else max(1, round(epochs / STEP_DROPS))
+        return StepDecay(lr, gamma=STEP_GAMMA, step_size=step_size)
+    return Constant(lr)
 
 
 def as_schedule(lr):
