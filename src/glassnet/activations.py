@@ -1,10 +1,28 @@
 """Activations: the non-linear function each neuron applies to its weighted sum.
 
-Without them a stack of layers is one big linear map. Each activation is a layer
-with no parameters: ``forward`` computes ``a = f(z)`` element-wise (softmax: per row)
-and ``backward`` multiplies the incoming ``delta = dL/da`` by ``f'(z)``.
+Without them a stack of layers is one big linear map. Each activation is a layer with no
+parameters, and this module is the one place where each one is defined: its function
+``a = f(z)`` and its derivative ``f'(z)``, written once as the pure methods ``function(z)`` and
+``derivative(z)``, plus what everything else needs to know about it (its name, its formula as
+text, the initializer that suits it, its ONNX and PyTorch equivalents). ``forward`` and
+``backward`` are built from those two methods; so are ``explain``, ``gradcheck``, the app's
+maths, saving, loading and both exporters, which loop over :data:`ACTIVATIONS` and never name
+an activation themselves.
 
-Not here: attention, GELU/Swish and other activations outside the textbook set.
+How to add an activation (the only files to touch are this one and its tests):
+
+1. Write one class here: ``class Mish(Activation)`` with ``name = "mish"``, ``formula``,
+   ``derivative_formula``, ``default_init``, ``function(z)`` and ``derivative(z, a=None)`` (any float
+   dtype in, the same dtype out), ``onnx(graph, x)`` (the ONNX operators that compute it) and
+   ``torch_name`` (its ``torch.nn`` class; override ``torch_module``/``from_torch_module`` if it has
+   settings). Add it to :data:`ACTIVATIONS` at the bottom.
+2. Add one line to ``REFERENCES`` in ``tests/test_activation_registry.py`` (an independent formula):
+   that module then checks everything an activation must support, for every entry of the registry
+   (derivative against finite differences, float32 against float64, gradcheck, save and load,
+   ``explain``'s exact sums, ONNX Runtime and PyTorch parity, the CLI and ``Network.mlp``).
+
+Not here: attention, normalisation, activations with learned parameters (PReLU), approximate
+forms (GELU's tanh approximation).
 """
 
 import numpy as np
@@ -13,18 +31,109 @@ from ._validation import check_params
 from .layers import Layer
 
 
-class Identity(Layer):
-    """``a = z``; ``da/dz = 1``. For linear outputs (regression) or to mark "no activation"."""
+class Activation(Layer):
+    """Base class of every activation: ``a = f(z)`` element-wise; ``backward`` multiplies by ``f'(z)``.
 
+    Subclasses set the class attributes and write ``function`` and ``derivative``; ``forward``,
+    ``infer`` and ``backward`` come from those (ReLU adds its fast lines beside them).
+
+    Attributes:
+        name: the registry key (``"relu"``): what ``Network.mlp(activation=...)``, the CLI and the app take.
+        formula: ``a = f(z)`` as text, for the app's maths and the docs.
+        derivative_formula: ``da/dz`` as text.
+        default_init: the weight initializer ``Network.mlp`` uses before this activation.
+        elementwise: False only for softmax, whose Jacobian is not diagonal (``derivative`` returns None).
+        hidden: offered for hidden layers by :func:`names` (False for softmax).
+        outputs_probabilities: True when ``a`` is a probability (softmax, sigmoid).
+        torch_name: the ``torch.nn`` module that computes the same function.
+    """
+
+    name = None
+    formula = ""
+    derivative_formula = ""
+    default_init = "he"
+    elementwise = True
+    hidden = True
+    outputs_probabilities = False
+    torch_name = None
+
+    def __init__(self):
+        super().__init__()
+        self.z = None                                # the input of the last forward pass: backward needs f'(z)
+
+    # -- the definition: pure, any float dtype, reads only the settings ----------------------------------
+    def function(self, z):
+        """``a = f(z)``, element-wise, in ``z``'s dtype."""
+        raise NotImplementedError
+
+    def derivative(self, z, a=None):
+        """``da/dz = f'(z)``, element-wise, in ``z``'s dtype; ``a``: ``f(z)`` when already known (saves work)."""
+        raise NotImplementedError
+
+    def backprop(self, z, delta, a=None):
+        """``dL/dz`` from ``delta = dL/da`` at ``z``: ``delta * f'(z)`` (softmax: its Jacobian times delta). Pure."""
+        return delta * self.derivative(z, a)
+
+    # -- the layer: forward and backward, built from the definition -------------------------------------
     def forward(self, x, training=False, buffers=None):
-        self.output = x
-        return x
+        self.z = x                                   # backward needs f'(z)
+        self.output = self.function(x)
+        return self.output
+
+    def infer(self, x):
+        return self.function(x)                      # a prediction: a = f(z), nothing kept
 
     def backward(self, delta, buffers=None):
-        return delta
+        return self.backprop(self.z, delta, self.output)
+
+    # -- what the explainers and the exporters need ------------------------------------------------------
+    def label(self):
+        """Short name with the settings, as the app and ``explain`` show it: ``"relu"``, ``"leaky_relu(0.01)"``."""
+        settings = ", ".join(f"{v:g}" for v in self.get_config().values())
+        return f"{self.name}({settings})" if settings else self.name
+
+    def onnx(self, graph, x):
+        """Emit the ONNX nodes computing ``a = f(x)`` through ``graph``; returns the output's name.
+
+        ``graph`` is the exporter's small builder (this module never imports onnx):
+        ``graph.node(op_type, inputs, **attributes)`` adds one node and returns its output's name,
+        ``graph.constant(value)`` a float32 scalar's name, ``graph.opset`` the opset being written.
+        """
+        raise NotImplementedError
+
+    def torch_module(self):
+        """``(torch.nn class name, keyword arguments)`` of the module computing the same function."""
+        return self.torch_name, {}
+
+    @classmethod
+    def from_torch_module(cls, module):
+        """This activation for a ``torch.nn`` module of class ``torch_name``; ValueError (the reason) if it differs."""
+        return cls()
 
 
-class ReLU(Layer):
+class Identity(Activation):
+    """``a = z``; ``da/dz = 1``. For linear outputs (regression) or to mark "no activation"."""
+
+    name = "identity"
+    formula = "a = z"
+    derivative_formula = "da/dz = 1"
+    default_init = "lecun"
+    torch_name = "Identity"
+
+    def function(self, z):
+        return z
+
+    def derivative(self, z, a=None):
+        return np.ones_like(z)
+
+    def backprop(self, z, delta, a=None):
+        return delta                                 # delta * 1
+
+    def onnx(self, graph, x):
+        return graph.node("Identity", [x])
+
+
+class ReLU(Activation):
     """Rectified linear unit: ``a = max(0, z)``; ``da/dz = 1 if z > 0 else 0``.
 
     Example:
@@ -32,31 +141,48 @@ class ReLU(Layer):
         array([[0., 2.]])
     """
 
+    name = "relu"
+    formula = "a = max(0, z)"
+    derivative_formula = "da/dz = 1 if z > 0 else 0"
+    default_init = "he"
+    torch_name = "ReLU"
+
+    def function(self, z):
+        return np.maximum(z, 0)
+
+    def derivative(self, z, a=None):
+        return (z > 0).astype(z.dtype)
+
     def forward(self, x, training=False, buffers=None):
         if buffers is None:
-            self.active = x > 0                      # backward needs which neurons fired
-            self.output = np.maximum(x, 0)
+            self.active = x > 0                      # f'(z) as a mask: which neurons fired
+            self.output = self.function(x)
         else:                                        # fast path: the same, into reused buffers
             self.active = np.greater(x, 0, out=buffers.array("active", x.shape, bool))
             self.output = np.maximum(x, 0, out=buffers.array("a", x.shape, x.dtype))
         return self.output
 
-    def infer(self, x):
-        return np.maximum(x, 0)                      # a = max(0, z), without the mask backward needs
-
     def backward(self, delta, buffers=None):
         if buffers is None:
-            return delta * self.active
+            return delta * self.active               # delta * f'(z)
         return np.multiply(delta, self.active, out=delta)  # fast path: delta is a training buffer, in place
 
+    def onnx(self, graph, x):
+        return graph.node("Relu", [x])
 
-class LeakyReLU(Layer):
+
+class LeakyReLU(Activation):
     """``a = z if z > 0 else alpha * z``; ``da/dz = 1 if z > 0 else alpha`` (never fully dead).
 
     Args:
         alpha: slope for negative inputs, in ``[0, 1]`` (1 makes it the identity).
     """
 
+    name = "leaky_relu"
+    formula = "a = z if z > 0 else alpha * z"
+    derivative_formula = "da/dz = 1 if z > 0 else alpha"
+    default_init = "he"
+    torch_name = "LeakyReLU"
     _limits = {"alpha": ("float", 0.0, 1.0, False)}
 
     def __init__(self, alpha=0.01):
@@ -64,16 +190,27 @@ class LeakyReLU(Layer):
         check_params("LeakyReLU", self._limits, {"alpha": alpha})
         self.alpha = float(alpha)
 
-    def forward(self, x, training=False, buffers=None):
-        self.slope = np.where(x > 0, 1.0, self.alpha).astype(x.dtype)  # da/dz, kept for backward
-        self.output = x * self.slope
-        return self.output
+    def function(self, z):
+        return z * self.derivative(z)                # z * 1 or z * alpha
 
-    def backward(self, delta, buffers=None):
-        return delta * self.slope
+    def derivative(self, z, a=None):
+        return np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
 
     def get_config(self):
         return {"alpha": self.alpha}
+
+    def onnx(self, graph, x):
+        return graph.node("LeakyRelu", [x], alpha=self.alpha)
+
+    def torch_module(self):
+        return self.torch_name, {"negative_slope": self.alpha}
+
+    @classmethod
+    def from_torch_module(cls, module):
+        slope = float(module.negative_slope)
+        if not 0.0 <= slope <= 1.0:
+            raise ValueError(f"glassnet's LeakyReLU expected a slope in [0, 1], received negative_slope={slope:g}")
+        return cls(slope)
 
 
 def sigmoid(z):
@@ -89,56 +226,133 @@ def softmax(z):
     return e
 
 
-class Sigmoid(Layer):
+class Sigmoid(Activation):
     """Logistic function: ``a = 1 / (1 + exp(-z))``; ``da/dz = a (1 - a)``."""
 
-    def forward(self, x, training=False, buffers=None):
-        self.output = sigmoid(x)
-        return self.output
+    name = "sigmoid"
+    formula = "a = 1 / (1 + exp(-z))"
+    derivative_formula = "da/dz = a (1 - a)"
+    default_init = "glorot"
+    outputs_probabilities = True
+    torch_name = "Sigmoid"
 
-    def backward(self, delta, buffers=None):
-        a = self.output
-        return delta * a * (1 - a)
+    def function(self, z):
+        return sigmoid(z)
+
+    def derivative(self, z, a=None):
+        a = sigmoid(z) if a is None else a
+        return a * (1 - a)
+
+    def onnx(self, graph, x):
+        return graph.node("Sigmoid", [x])
 
 
-class Tanh(Layer):
+class Tanh(Activation):
     """Hyperbolic tangent: ``a = tanh(z)``; ``da/dz = 1 - a^2``."""
 
-    def forward(self, x, training=False, buffers=None):
-        self.output = np.tanh(x)
-        return self.output
+    name = "tanh"
+    formula = "a = tanh(z)"
+    derivative_formula = "da/dz = 1 - a^2"
+    default_init = "glorot"
+    torch_name = "Tanh"
 
-    def backward(self, delta, buffers=None):
-        a = self.output
-        return delta * (1 - a * a)
+    def function(self, z):
+        return np.tanh(z)
+
+    def derivative(self, z, a=None):
+        a = np.tanh(z) if a is None else a
+        return 1 - a * a
+
+    def onnx(self, graph, x):
+        return graph.node("Tanh", [x])
 
 
-class Softmax(Layer):
+class Softmax(Activation):
     """Turns a row of scores into probabilities: ``a_k = exp(z_k) / sum_j exp(z_j)``.
 
-    ``backward``: ``dz = a * (delta - sum_k delta_k a_k)`` (the softmax Jacobian times delta).
+    Not element-wise: each ``a_k`` depends on the whole row, so ``derivative`` is None and
+    ``backprop`` is the Jacobian times delta: ``dz = a * (delta - sum_k delta_k a_k)``.
     Before a cross-entropy loss the network skips this and uses the fused, exact
     gradient ``softmax(z) - y`` from the logits instead.
     """
 
-    def forward(self, x, training=False, buffers=None):
-        self.output = softmax(x)
-        return self.output
+    name = "softmax"
+    formula = "a_k = exp(z_k) / sum_j exp(z_j)"
+    derivative_formula = "da_k/dz_j = a_k (1[k = j] - a_j)"
+    default_init = "glorot"
+    elementwise = False
+    hidden = False
+    outputs_probabilities = True
+    torch_name = "Softmax"
 
-    def backward(self, delta, buffers=None):
-        a = self.output
+    def function(self, z):
+        return softmax(z)
+
+    def derivative(self, z, a=None):
+        return None                                  # not element-wise: see backprop
+
+    def backprop(self, z, delta, a=None):
+        a = softmax(z) if a is None else a
         return a * (delta - np.sum(delta * a, axis=1, keepdims=True))
 
+    def onnx(self, graph, x):
+        return graph.node("Softmax", [x], axis=-1)  # per row (the meaning since opset 13)
 
-ACTIVATIONS = {
-    "relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
-    "softmax": Softmax, "identity": Identity, "linear": Identity,
-}
+    def torch_module(self):
+        return self.torch_name, {"dim": 1}
+
+    @classmethod
+    def from_torch_module(cls, module):
+        if module.dim not in (1, -1, None):
+            raise ValueError(f"expected Softmax over the features (dim=1 or -1), received dim={module.dim}")
+        return cls()
 
 
-def get(name):
-    """Return a new activation layer for ``name`` (``"relu"``, ``"tanh"``, ...)."""
+# -- the registry: every activation, once ----------------------------------------------------------------
+#: Every activation by name, in the order users see them (hidden-layer choices first).
+ACTIVATIONS = {cls.name: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity)}
+
+#: Other spellings accepted by :func:`get` (never shown as choices).
+ALIASES = {"linear": "identity"}
+
+#: Every activation by class name, as saved model files name their layers.
+LAYER_TYPES = {cls.__name__: cls for cls in ACTIVATIONS.values()}
+
+
+def names(hidden=True):
+    """The activation names a user can pick: for hidden layers (default), or all of them (``hidden=False``).
+
+    Example:
+        >>> names()[:4]
+        ['relu', 'leaky_relu', 'sigmoid', 'tanh']
+    """
+    return [name for name, cls in ACTIVATIONS.items() if cls.hidden or not hidden]
+
+
+def canonical(name):
+    """The registry name for ``name`` (case, ``-`` or ``_``, and aliases do not matter); ValueError if unknown."""
     key = str(name).lower().replace("-", "_")
+    key = ALIASES.get(key, key)
     if key not in ACTIVATIONS:
-        raise ValueError(f"activation expected one of {sorted(ACTIVATIONS)}, received {name!r}")
-    return ACTIVATIONS[key]()
+        known = sorted([*ACTIVATIONS, *ALIASES])
+        raise ValueError(f"activation expected one of {known}, received {name!r}")
+    return key
+
+
+def get(name, **settings):
+    """A new activation layer for ``name`` (``"relu"``, ``"tanh"``, ...), with its ``settings`` (``alpha=0.1``).
+
+    Example:
+        >>> get("leaky-relu", alpha=0.2)
+        LeakyReLU(alpha=0.2)
+    """
+    return ACTIVATIONS[canonical(name)](**settings)
+
+
+def default_init(name):
+    """The weight initializer that suits activation ``name`` (He for ReLU-like, Glorot for tanh/sigmoid)."""
+    return ACTIVATIONS[canonical(name)].default_init
+
+
+__all__ = ["Activation", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "sigmoid", "softmax",
+           "ACTIVATIONS", "ALIASES", "LAYER_TYPES", "names", "canonical", "get", "default_init"]

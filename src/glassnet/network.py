@@ -19,16 +19,13 @@ import numpy as np
 
 from . import activations, initializers, losses
 from ._validation import as_generator, check_params, check_targets, check_X, describe
-from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, sigmoid, softmax
+from .activations import Sigmoid, Softmax, sigmoid, softmax
 from .layers import Buffers, Dense, Dropout, Layer
 
 Evaluation = namedtuple("Evaluation", ["loss", "accuracy"])
 
-#: Every layer type a saved model may contain, by name.
-LAYER_TYPES = {cls.__name__: cls for cls in (Dense, Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity)}
-
-_DEFAULT_INIT = {"relu": "he", "leaky_relu": "he", "tanh": "glorot", "sigmoid": "glorot",
-                 "identity": "lecun", "linear": "lecun", "softmax": "glorot"}
+#: Every layer type a saved model may contain, by name (the activations come from their registry).
+LAYER_TYPES = {"Dense": Dense, "Dropout": Dropout, **activations.LAYER_TYPES}
 
 _PREDICT_CHUNK = 4096  # samples per forward pass in predict: bounds memory on big inputs
 
@@ -88,18 +85,17 @@ class Network:
 
         Args:
             sizes: neurons per layer, input first: ``[784, 128, 64, 10]``.
-            activation: hidden activation name (``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"sigmoid"``).
+            activation: hidden activation name, one of ``glassnet.activations.names()`` (``"relu"``, ``"tanh"``, ...).
             output: optional output activation (``"softmax"``, ``"sigmoid"``); default none (logits).
             dropout: dropout probability after each hidden activation (0 = none).
-            init: weight initializer; default He for ReLU, Glorot for tanh/sigmoid.
+            init: weight initializer; default the activation's ``default_init`` (He for ReLU, Glorot for tanh).
             seed: int or Generator: the same seed gives the same initial weights.
         """
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
             raise ValueError(f"Network.mlp: sizes expected at least [n_inputs, n_outputs], received {sizes!r}")
         rng = as_generator(seed)
-        activation_key = str(activation).lower().replace("-", "_")
-        activations.get(activation_key)  # validates the name before building anything
-        init = init or _DEFAULT_INIT.get(activation_key, "he")
+        activation_key = activations.canonical(activation)  # validates the name before building anything
+        init = init or activations.default_init(activation_key)
         initializers.get(init)
         layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
