@@ -112,3 +112,19 @@ def test_bad_arguments(lab):
         descent_paths(net, X, y, space="3d")
     with pytest.raises(ValueError, match="features"):
         finite_difference(net, X[:, :10], y)
+
+
+@pytest.mark.parametrize("activation", gn.activations.names())
+def test_the_slope_is_backprop_for_every_registered_activation(activation):
+    """The lab runs on the network's own layers: a new activation needs no change here."""
+    net = gn.Network.mlp([5, 6, 3], activation=activation, seed=1, dtype=np.float64)
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(16, 5)), rng.integers(0, 3, 16)
+    for param, index in [("0.weights", (2, 3)), ("0.biases", (4,))]:
+        fd = finite_difference(net, X, y, param=param, index=index, h=1e-5)
+        assert fd["rel_error"] < 1e-6, fd["text"]
+        assert fd["layer"] == net.layers[int(param[0])].summary_name()
+    curve = loss_along_weight(net, X, y, param="2.weights", index=(1, 1), points=5, span=0.1)
+    assert curve["loss0"] == pytest.approx(net.evaluate(X, y).loss, rel=1e-12)
+    result = descend_weight(net, X, y, param="2.weights", index=(1, 1), steps=5)
+    assert {p["label"] for p in result["paths"]} == {"too small", "about right", "too big"}

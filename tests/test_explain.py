@@ -271,3 +271,166 @@ def test_a_regression_network_is_refused_with_the_reason():
                                          "trained with the mse loss"):
         explain(net, X[0])
     assert explain_step(net, X[:2], X[:2].sum(axis=1, keepdims=True)).loss > 0    # the step is still traced
+
+
+# -- every registered activation, from the layers' own definitions ----------------------------------------
+REGISTERED = gn.activations.names()      # every hidden-layer activation: the next one added is checked too
+
+
+def trained_net(activation, seed, output=None):
+    """``random_net`` after three epochs on random data: weights that training moved."""
+    net = random_net(activation, output, seed=seed)
+    rng = np.random.default_rng(seed + 200)
+    X, y = rng.normal(size=(48, 6)), rng.integers(0, 3, 48)
+    net.fit(X, y, epochs=3, batch_size=16, optimizer=gn.SGD(lr=0.05), seed=seed, verbose=0)
+    return net
+
+
+def own_outputs(net, x):
+    """Each layer's output from its own ``forward`` (float64), one layer after the other."""
+    outputs, a = [], np.asarray(x, dtype=np.float64)[None, :]
+    for layer in net.layers:
+        a = layer.forward(a)
+        outputs.append(a[0])
+    return outputs
+
+
+@pytest.mark.parametrize("trained", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("activation", REGISTERED)
+def test_explain_equals_the_layers_own_forward_pass(activation, seed, trained):
+    net = trained_net(activation, seed) if trained else random_net(activation, seed=seed)
+    x = np.random.default_rng(seed + 300).normal(size=6)
+    e = explain(net, x, top=3)
+    outputs = own_outputs(net, x)
+    for trace in e.layers[1:-1]:                     # hidden: z from the Dense layer, a from its activation layer
+        dense, act = trace.layers
+        np.testing.assert_allclose(trace.z, outputs[dense], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(trace.a, outputs[act], rtol=1e-12, atol=1e-15)
+        assert trace.activation == net.layers[act].label() and trace.head is None
+        scale = np.abs(trace.terms()).sum(axis=1) + np.abs(trace.bias)
+        for n in trace.neurons:
+            assert abs(n.positive + n.negative + n.bias - n.z) <= 1e-12 * scale[n.neuron]
+            assert n.a == trace.a[n.neuron]
+    out = e.output                                   # the logits, then the softmax the loss applies
+    np.testing.assert_allclose(out.z, outputs[-1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(e.logits, out.z)
+    np.testing.assert_allclose(out.a, net.predict_proba(x[None])[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(e.probabilities, out.a)
+    assert e.prediction == net.predict(x[None])[0] and e.forward_check < 1e-12
+    W_eff, b_eff = effective_affine(net, x)
+    np.testing.assert_allclose(W_eff @ x + b_eff, out.z, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("activation", REGISTERED)
+def test_traced_step_equals_fit_for_every_activation(activation, seed):
+    net = trained_net(activation, seed)
+    rng = np.random.default_rng(seed + 400)
+    X, y = rng.normal(size=(5, 6)), rng.integers(0, 3, 5)
+    step = explain_step(net, X, y, lr=0.05)
+    trained = net.copy()
+    trained.fit(X, y, epochs=1, batch_size=5, optimizer=gn.SGD(lr=0.05, momentum=0.0), shuffle=False, seed=0,
+                verbose=0)
+    for a, b in zip(step.apply(net.copy()).parameters(), trained.parameters()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    hidden, above = step.layers[0], step.layers[1]
+    f = net.layers[1]                  # the activation after the first Dense layer: delta = f'(z) W^T delta
+    np.testing.assert_allclose(hidden.delta, f.derivative(hidden.z) * (above.delta @ net.layers[2].weights),
+                               rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("activation", REGISTERED)
+def test_saliency_is_the_gradient_of_the_probability_for_every_activation(activation):
+    net = trained_net(activation, 3)
+    x = np.random.default_rng(5).normal(size=6)
+    e = explain(net, x)
+    c, h = e.prediction, 1e-6
+    fd = np.array([(net.predict_proba((x + h * d)[None])[0, c] - net.predict_proba((x - h * d)[None])[0, c]) / (2 * h)
+                   for d in np.eye(6)])
+    np.testing.assert_allclose(e.maps["saliency"], fd, rtol=1e-5, atol=1e-8)
+
+
+class Cube(gn.activations.Activation):
+    """An activation that is in no registry and no list: explain follows it from its own definition."""
+
+    name = "cube"
+    formula = "a = z^3"
+
+    def function(self, z):
+        return z * z * z
+
+    def derivative(self, z, a=None):
+        return 3 * z * z
+
+
+def test_an_activation_explain_has_never_heard_of_is_followed():
+    rng = np.random.default_rng(20)
+    net = gn.Network([gn.Dense(6, 5, seed=0, dtype=np.float64), Cube(), gn.Dense(5, 3, seed=1, dtype=np.float64)])
+    x = rng.normal(size=6)
+    e = explain(net, x)
+    assert e.layers[1].activation == "cube"
+    np.testing.assert_allclose(e.layers[1].a, e.layers[1].z ** 3, rtol=1e-12)
+    np.testing.assert_allclose(e.probabilities, net.predict_proba(x[None])[0], rtol=1e-12)
+    W_eff, b_eff = effective_affine(net, x)
+    np.testing.assert_allclose(W_eff @ x + b_eff, e.logits, rtol=1e-9)
+    X, y = rng.normal(size=(3, 6)), rng.integers(0, 3, 3)
+    copy = net.copy()
+    copy.loss_and_gradients(X, y, gn.losses.get("cross_entropy"))
+    step = explain_step(net, X, y)
+    np.testing.assert_allclose(step.layers[0].dW, copy.layers[0].grads["weights"], rtol=1e-10)
+
+
+def test_a_layer_explain_cannot_follow_is_refused_by_name():
+    class Scale(gn.Layer):
+        def forward(self, x, training=False, buffers=None):
+            return 2 * x
+
+    net = gn.Network([gn.Dense(3, 2, dtype=np.float64), Scale()])
+    with pytest.raises(TypeError, match=r"explain supports Dense and Dropout layers and the activations .*relu.*"
+                                        r"received Scale"):
+        explain(net, np.zeros(3))
+
+
+# -- the output as it really is ----------------------------------------------------------------------
+def test_the_output_shows_the_logits_then_the_softmax_in_the_loss():
+    net = trained_net("relu", 7)                     # no softmax layer: the cross-entropy loss applies it
+    x = np.random.default_rng(8).normal(size=6)
+    e = explain(net, x)
+    out = e.output
+    assert out.activation == "softmax (in the loss)" and out.symbol == "p"
+    assert (out.head.name, out.head.where) == ("softmax", "in the loss")
+    np.testing.assert_allclose(out.a, gn.activations.softmax(out.z[None])[0], rtol=1e-15)
+    assert [n.a for n in out.neurons] == out.a.tolist() and sum(out.a) == pytest.approx(1.0)
+    assert [n.z for n in out.neurons] == out.z.tolist()
+    d = e.to_dict()["layers"][-1]
+    assert d["activation"] == "softmax (in the loss)" and d["head"] == {"name": "softmax", "where": "in the loss"}
+    assert d["logits"] == d["z"] == e.logits.tolist() and d["probabilities"] == d["a"] == e.probabilities.tolist()
+    assert e.to_dict()["layers"][1]["head"] is None and "logits" not in e.to_dict()["layers"][1]
+    text = str(e)
+    assert "output: 3 neurons, softmax (in the loss) (z are the logits; p = softmax(z))" in text
+    assert f"{e.probabilities[e.prediction]:.3g}" in text
+    step = explain_step(net, x, e.prediction)        # the step shows what the loss turns into a number
+    assert step.layers[-1].activation == "softmax (in the loss)"
+    np.testing.assert_allclose(step.layers[-1].a, e.probabilities[None], rtol=1e-12)
+    np.testing.assert_allclose(step.output_delta, step.layers[-1].a - np.eye(3)[e.prediction], atol=1e-15)
+
+
+def test_the_output_of_other_networks_says_where_its_probabilities_come_from():
+    x = np.random.default_rng(9).normal(size=6)
+    own = random_net("tanh", "softmax")                 # the network's own softmax layer: its values are p
+    e = explain(own, x)
+    assert e.output.activation == "softmax" and e.output.head is None
+    np.testing.assert_allclose(e.output.a, own.predict_proba(x[None])[0], rtol=1e-12)
+    assert explain_step(own, x, 0).layers[-1].activation == "softmax"
+    mse = random_net("relu")
+    mse.loss_ = gn.losses.get("mse")                    # trained on squares: the softmax is predict_proba's only
+    e = explain(mse, x)
+    assert e.output.activation == "softmax (in predict_proba)"
+    np.testing.assert_allclose(e.output.a, mse.predict_proba(x[None])[0], rtol=1e-12)
+    assert explain_step(mse, x, 0).layers[-1].activation == "identity"     # the loss reads the raw outputs
+    binary = gn.Network.mlp([6, 4, 1], seed=0, dtype=np.float64)
+    binary.loss_ = gn.losses.get("binary_cross_entropy")
+    e = explain(binary, x)
+    assert e.output.activation == "sigmoid (in the loss)"
+    np.testing.assert_allclose(e.probabilities, binary.predict_proba(x[None])[0], rtol=1e-12)

@@ -17,7 +17,9 @@ or except for a move in a plane spanned by two directions (a 2-D slice, for a co
   than the last: the path bounces from side to side and the loss grows.
 
 All of it runs on a float64 copy of the network (``net`` is never changed), in prediction mode
-(dropout off), and returns plain dicts of numbers and lists. Not here: pictures (see
+(dropout off), and returns plain dicts of numbers and lists. The loss and its gradient are the
+copy's own ``forward`` and ``loss_and_gradients``: every layer's own definition, so a new
+activation is followed here with no change. Not here: pictures (see
 ``glassnet.plots``), stochastic (mini-batch) noise, momentum in the trajectories.
 """
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from . import losses
 from ._validation import as_generator, check_params, check_X, describe
-from .layers import Dense
+from .losses import prepare_targets
 
 
 # -- the loss and its gradient, on a float64 copy -------------------------------------------------
@@ -33,8 +35,6 @@ class _Landscape:
     """A float64 copy of the network with data and a loss: ``loss()`` and ``gradient()`` at its weights."""
 
     def __init__(self, net, X, y, loss):
-        from .network import prepare_targets
-
         self.loss = losses.get(loss or net.loss_ or "cross_entropy")
         self.X = check_X(X, net.n_features, dtype=np.float64)
         self.y, _ = prepare_targets(y, len(self.X), net.n_outputs, self.loss)
@@ -59,8 +59,7 @@ class _Landscape:
         return float(value), {name: g.copy() for name, g in self.grads.items()}
 
     def layer_name(self, param):
-        layer = self.net.layers[int(param.split(".")[0])]
-        return f"Dense({layer.n_in} -> {layer.n_out})" if isinstance(layer, Dense) else repr(layer)
+        return self.net.layers[int(param.split(".")[0])].summary_name()
 
 
 def _pick_weight(land, param, index):

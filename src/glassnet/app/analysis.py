@@ -3,22 +3,21 @@
 Plain functions from a network, an input and a dataset to JSON-ready dicts; the server only adds
 HTTP around them. Pictures go out as ``{"width", "height", "pixels"}`` (0-255, 255 = ink) and signed
 maps (weights, contributions) as ``{"width", "height", "values", "scale"}`` for the page to draw.
+
+One definition of each number: a prediction is ``net.predict_proba`` / ``net.predict`` (the library's
+own path, so the page shows exactly what ``glassnet predict`` answers); the neurons' values and sums are
+``glassnet.explain``'s float64 trace from each layer's own definition, and the output is shown as it is:
+logits ``z``, then ``p = softmax(z)`` when the softmax is in the loss. The confusion matrix and the
+per-class results are ``glassnet.metrics``. Not here: HTTP, limits, workspaces (``server``, ``workspace``).
 """
 
 import numpy as np
 
 from ..descent import descend_weight, finite_difference
-from ..explain import (
-    _neuron_traces,
-    _probabilities,
-    activation_name,
-    explain_step,
-    forward_values,
-    logits_index,
-    neuron_groups,
-)
+from ..explain import explain_step, forward_values, layer_name, trace_layers
+from ..metrics import confusion_matrix, per_class
 from ..preprocess import STEPS, to_mnist_steps
-from .workspace import AppError
+from .errors import BadInput
 
 SHAPE = (28, 28)
 
@@ -57,7 +56,7 @@ def drawing_steps(drawing):
     try:
         return to_mnist_steps(image, name="drawing")
     except ValueError as exc:
-        raise AppError(422, str(exc)) from None
+        raise BadInput(str(exc)) from None
 
 
 def steps_pictures(steps):
@@ -71,101 +70,122 @@ def example(ws, data, source):
         return drawing_steps(source["drawing"])[-1][1].reshape(-1), None
     index = source.get("test_index")
     if index is None:
-        raise AppError(422, "expected a drawing or a test_index, received neither")
+        raise BadInput("expected a drawing or a test_index, received neither")
     if not 0 <= index < len(data.X_test):
-        raise AppError(422, f"test_index: expected 0 to {len(data.X_test) - 1}, received {index}")
+        raise BadInput(f"test_index: expected 0 to {len(data.X_test) - 1}, received {index}")
     return np.asarray(data.X_test[index], dtype=np.float32), int(data.y_test[index])
 
 
 # -- Draw ----------------------------------------------------------------------------------------
 def predict(net, x, classes):
-    """Every neuron's value (as ``explain`` computes them, in float64) and the ten probabilities."""
-    values = forward_values(net, x[None, :])
-    probabilities = _probabilities(net, values[-1][1])[0]
-    prediction = int(np.argmax(probabilities)) if len(probabilities) > 1 else int(probabilities[0] >= 0.5)
-    groups = neuron_groups(net)
-    layers = []
-    for g, (_z, a) in enumerate(values):
-        name = "input" if g == 0 else "output" if g == len(groups) - 1 else f"hidden {g}"
-        layers.append({"index": g, "name": name, "values": [float(v) for v in a[0]]})
+    """The library's prediction (``net.predict_proba`` and ``net.predict``, the one prediction path, in the
+    network's dtype) and every neuron's value (float64, from each layer's own definition, as ``explain``
+    computes them; the output's values are the network's outputs, the logits)."""
+    X = x[None, :]
+    probabilities = net.predict_proba(X)[0]
+    prediction = int(net.predict(X)[0])
+    values = forward_values(net, X)
+    layers = [{"index": g, "name": layer_name(g, len(values)), "values": [float(v) for v in a[0]]}
+              for g, (_z, a) in enumerate(values)]
     return {"prediction": prediction, "label": classes[prediction] if prediction < len(classes) else str(prediction),
             "probabilities": [float(p) for p in probabilities], "input": picture(x.reshape(SHAPE)),
             "layers": layers}
 
 
+def activation_shown(trace):
+    """The activation of an array of neurons as the page names it: ``"relu"``, or ``"softmax"`` for an output
+    whose softmax is in the loss (``trace.head.where`` says where)."""
+    if trace.head is None:
+        return trace.activation
+    return trace.activation.replace(trace.head.label, trace.head.name)
+
+
+def equation(trace, j):
+    """Neuron ``j``'s value as one line: ``"a = relu(z) = relu(1.25) = 1.25"``, ``"p = softmax(z)_3 = 0.93"``."""
+    a, z = float(trace.a[j]), float(trace.z[j])
+    if trace.head is not None:
+        return f"p = {activation_shown(trace)}(z)_{j} = {a:.4g}"
+    return f"a = {trace.activation}(z) = {trace.activation}({z:.4g}) = {a:.4g}"
+
+
 def neuron(net, x, layer, j, top=8):
-    """Neuron ``j`` of array ``layer``: ``z = sum_i w_i x_i + b`` term by term, ``a = f(z)``, its weights."""
-    groups = neuron_groups(net)
-    values = forward_values(net, x[None, :])
-    dense = net.layers[groups[layer][0]]
-    W = dense.params["weights"].astype(np.float64)
-    b = dense.params["biases"].astype(np.float64)
-    x_prev = values[layer - 1][1][0]
-    z, a = values[layer][0][0], values[layer][1][0]
-    trace = _neuron_traces(W[j:j + 1], b[j:j + 1], x_prev, z[j:j + 1], a[j:j + 1], top)[0]
+    """Neuron ``j`` of array ``layer``: ``z = sum_i w_i x_i + b`` term by term, its value, its weights.
+
+    The value is ``a = f(z)`` with the layer's own ``f``; for the output of a network whose softmax is in
+    the loss it is the probability ``p = softmax(z)_j`` (``symbol`` ``"p"``, ``where`` ``"in the loss"``).
+    """
+    traces, _ = trace_layers(net, x, neurons=False)
+    trace = traces[layer]
+    n = trace.neuron(j, top)
+    W = trace.weights
     shape = SHAPE if layer == 1 and W.shape[1] == SHAPE[0] * SHAPE[1] else None
-    acts = [activation_name(net.layers[i]) for i in groups[layer][1]]
-    name = "output" if layer == len(groups) - 1 else f"hidden {layer}"
-    return {"layer": layer, "neuron": j, "name": name, "activation": " → ".join(acts) or "identity",
-            "z": trace.z, "bias": trace.bias, "a": trace.a, "positive": trace.positive, "negative": trace.negative,
-            "n_inputs": int(W.shape[1]),
-            "top_up": [t.to_dict() for t in trace.up], "top_down": [t.to_dict() for t in trace.down],
-            "weights": signed_map(W[j], shape), "terms": signed_map(W[j] * x_prev, shape)}
+    return {"layer": layer, "neuron": j, "name": trace.name, "activation": activation_shown(trace),
+            "where": None if trace.head is None else trace.head.where, "symbol": trace.symbol,
+            "equation": equation(trace, j), "z": n.z, "bias": n.bias, "a": n.a, "positive": n.positive,
+            "negative": n.negative, "n_inputs": int(W.shape[1]),
+            "top_up": [t.to_dict() for t in n.up], "top_down": [t.to_dict() for t in n.down],
+            "weights": signed_map(W[j], shape), "terms": signed_map(W[j] * trace.inputs, shape)}
 
 
 # -- Inside ----------------------------------------------------------------------------------------
 def inside(net, x, layer, j, label=None, lr=0.1):
     """The forward maths of every layer (all neurons' z, b, a; neuron ``j`` of ``layer`` term by term),
-    the softmax steps, and with a label one backward step (``delta``, ``db``, one row of ``dW``)."""
-    groups = neuron_groups(net)
-    values = forward_values(net, x[None, :])
+    the softmax steps, and with a label one backward step (``delta``, ``db``, one row of ``dW``).
+
+    The output's ``a`` are the probabilities (the softmax in the network or in the loss).
+    """
+    traces, _ = trace_layers(net, x, neurons=False)
     forward = []
-    for g in range(1, len(groups)):
-        dense, acts = groups[g]
-        W = net.layers[dense].params["weights"].astype(np.float64)
-        b = net.layers[dense].params["biases"].astype(np.float64)
-        x_prev = values[g - 1][1][0]
-        entry = {"index": g, "name": "output" if g == len(groups) - 1 else f"hidden {g}",
-                 "activation": " → ".join(activation_name(net.layers[i]) for i in acts) or "identity",
-                 "x": x_prev.tolist(), "z": values[g][0][0].tolist(), "bias": b.tolist(), "a": values[g][1][0].tolist()}
-        if g == layer:
-            entry["neuron"] = {"j": j, "weights": W[j].tolist(), "terms": (W[j] * x_prev).tolist(),
-                               "sum": float(W[j] @ x_prev), "z": float(values[g][0][0][j]), "bias": float(b[j]),
-                               "a": float(values[g][1][0][j])}
+    for t in traces[1:]:
+        entry = {"index": t.index, "name": t.name, "activation": activation_shown(t), "x": t.inputs.tolist(),
+                 "z": t.z.tolist(), "bias": t.bias.tolist(), "a": t.a.tolist()}
+        if t.index == layer:
+            W = t.weights
+            entry["neuron"] = {"j": j, "weights": W[j].tolist(), "terms": (W[j] * t.inputs).tolist(),
+                               "sum": float(W[j] @ t.inputs), "z": float(t.z[j]), "bias": float(t.bias[j]),
+                               "a": float(t.a[j])}
         forward.append(entry)
-    logits = values[logits_index(net)][0][0]
+    backward = None if label is None else _backward(net, x, layer, j, label, lr)
+    return {"forward": forward, "softmax": _softmax_steps(traces[-1]), "backward": backward}
+
+
+def _softmax_steps(output):
+    """From the logits to the probabilities step by step: shift by the largest, exp, divide by the sum.
+
+    The steps are for reading; the probabilities are the output's own (its softmax's ``function``).
+    """
+    logits = output.z
     shifted = logits - logits.max()
     e = np.exp(shifted)
-    softmax = {"logits": logits.tolist(), "max": float(logits.max()), "shifted": shifted.tolist(),
-               "exp": e.tolist(), "sum": float(e.sum()), "probabilities": (e / e.sum()).tolist()}
-    backward = None
-    if label is not None:
-        step = explain_step(net, x[None, :].astype(np.float64), [label], lr=lr)
-        layers = []
-        for g, s in enumerate(step.layers, start=1):
-            delta = s.delta[0]
-            row = j if g == layer else int(np.argmax(np.abs(delta)))
-            layers.append({"index": g, "delta": delta.tolist(), "db": s.db.tolist(), "row_neuron": row,
-                           "dW_row": s.dW[row].tolist(), "update_row": s.update_W[row].tolist()})
-        backward = {"label": int(label), "loss": float(step.loss), "lr": float(lr),
-                    "output_delta": step.output_delta[0].tolist(), "layers": layers}
-    return {"forward": forward, "softmax": softmax, "backward": backward}
+    return {"logits": logits.tolist(), "max": float(logits.max()), "shifted": shifted.tolist(),
+            "exp": e.tolist(), "sum": float(e.sum()), "probabilities": output.a.tolist()}
+
+
+def _backward(net, x, layer, j, label, lr):
+    """One SGD step on ``x`` with its ``label``, traced (``explain_step``): per layer delta, db, one row of dW."""
+    step = explain_step(net, x[None, :].astype(np.float64), [label], lr=lr)
+    layers = []
+    for g, s in enumerate(step.layers, start=1):
+        delta = s.delta[0]
+        row = j if g == layer else int(np.argmax(np.abs(delta)))
+        layers.append({"index": g, "delta": delta.tolist(), "db": s.db.tolist(), "row_neuron": row,
+                       "dW_row": s.dW[row].tolist(), "update_row": s.update_W[row].tolist()})
+    return {"label": int(label), "loss": float(step.loss), "lr": float(lr),
+            "output_delta": step.output_delta[0].tolist(), "layers": layers}
 
 
 # -- Evaluate --------------------------------------------------------------------------------------
 def evaluate(net, data):
-    """Test loss and accuracy, the confusion matrix (rows: true class) and per-class accuracy."""
+    """Test loss and accuracy, the confusion matrix (rows: true class) and per-class accuracy
+    (``glassnet.metrics`` on ``net.predict``)."""
     n_classes = len(data.classes)
-    probabilities = net.predict_proba(data.X_test)
-    predicted = np.argmax(probabilities, axis=1)
-    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(confusion, (data.y_test, predicted), 1)
+    predicted = net.predict(data.X_test)
+    confusion = confusion_matrix(data.y_test, predicted, n_classes)
     loss, accuracy = net.evaluate(data.X_test, data.y_test)
-    per_class = [{"class": data.classes[c], "n": int(confusion[c].sum()),
-                  "accuracy": float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else None}
-                 for c in range(n_classes)]
+    classes = [{"class": data.classes[r["class"]], "n": r["support"], "accuracy": r["accuracy"]}
+               for r in per_class(data.y_test, predicted, n_classes)]
     return {"accuracy": float(accuracy), "loss": float(loss), "n": int(len(data.y_test)),
-            "classes": list(data.classes), "confusion": confusion.tolist(), "per_class": per_class}
+            "classes": list(data.classes), "confusion": confusion.tolist(), "per_class": classes}
 
 
 def _items(data, probabilities, indices):
@@ -180,7 +200,7 @@ def cell(net, data, true, predicted, limit):
     n_classes = len(data.classes)
     for name, value in (("true", true), ("predicted", predicted)):
         if not 0 <= value < n_classes:
-            raise AppError(422, f"{name}: expected a class 0 to {n_classes - 1}, received {value}")
+            raise BadInput(f"{name}: expected a class 0 to {n_classes - 1}, received {value}")
     probabilities = net.predict_proba(data.X_test)
     guess = np.argmax(probabilities, axis=1)
     idx = np.flatnonzero((data.y_test == true) & (guess == predicted))

@@ -157,7 +157,7 @@ async function showNeuron(layer, neuron) {
     signed(r.bias), " (bias)", " = ", el("b", {}, num(r.z)));
   const act = clear($("neuron-activation"));
   if (r.off) act.append("switched off: a = ", el("b", {}, "0"), ` (it would be ${r.activation}(z) otherwise)`);
-  else if (r.activation === "softmax") act.append(`a = softmax(z)[${r.neuron}] = `, el("b", {}, num(r.a)), " (its probability; softmax uses all ten z)");
+  else if (r.activation === "softmax") act.append(`p = softmax(z)_${r.neuron} = `, el("b", {}, num(r.a)), ` (its probability; softmax uses all ten z${r.where ? `, ${r.where}` : ""})`);
   else act.append(`a = ${r.activation}(z) = ${r.activation}(${num(r.z)}) = `, el("b", {}, num(r.a)));
 
   const key = `${layer}:${neuron}`;

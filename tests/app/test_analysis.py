@@ -1,0 +1,115 @@
+"""``glassnet.app.analysis``: what the Draw, Inside and Evaluate views show, without the server.
+
+The prediction is the library's own (``net.predict_proba``, ``net.predict``); the neurons come from
+``glassnet.explain`` (the layers' own definitions) and the output is shown as it is: logits, then
+``p = softmax(z)``; the confusion matrix is ``glassnet.metrics``.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.app import analysis
+from glassnet.app.errors import BadInput
+from glassnet.explain import forward_values
+
+
+@pytest.fixture(scope="module")
+def data():
+    return gn.datasets.load_digits()
+
+
+@pytest.fixture(scope="module")
+def net(data):
+    """A float32 network as the app trains them: no softmax layer, cross-entropy applies it."""
+    net = gn.Network.mlp([784, 16, 10], seed=0)
+    net.fit(data.X_train[:600], data.y_train[:600], epochs=2, seed=0, verbose=0)
+    return net
+
+
+def test_predict_is_the_librarys_predict_proba_exactly(net, data):
+    for i in range(5):
+        x = np.asarray(data.X_test[i], dtype=np.float32)
+        out = json.loads(json.dumps(analysis.predict(net, x, list(data.classes))))     # as the page receives it
+        np.testing.assert_array_equal(np.array(out["probabilities"], dtype=net.dtype), net.predict_proba(x[None])[0])
+        assert out["prediction"] == net.predict(x[None])[0]
+        assert out["label"] == data.classes[out["prediction"]]
+        values = [np.array(layer["values"]) for layer in out["layers"]]
+        assert [len(v) for v in values] == [784, 16, 10] and [layer["name"] for layer in out["layers"]] == \
+            ["input", "hidden 1", "output"]
+        logits = forward_values(net, x[None])[-1][1][0]
+        np.testing.assert_allclose(values[-1], logits, rtol=1e-12)     # the output's values are the logits
+
+
+def test_a_drawing_is_predicted_as_the_library_would(net):
+    image = np.zeros((56, 56), dtype=np.uint8)
+    image[10:46, 25:31] = 255                                   # a bar: a "1"
+    x = analysis.drawing_steps(image)[-1][1].reshape(-1)
+    out = analysis.predict(net, x, [str(c) for c in range(10)])
+    np.testing.assert_array_equal(np.array(out["probabilities"], dtype=np.float32), net.predict_proba(x[None])[0])
+
+
+def test_an_output_neuron_shows_its_logit_and_its_probability(net, data):
+    x = np.asarray(data.X_test[3], dtype=np.float32)
+    p = net.predict_proba(x[None])[0]
+    for j in range(10):
+        n = analysis.neuron(net, x, 2, j)
+        assert n["name"] == "output" and n["activation"] == "softmax" and n["where"] == "in the loss"
+        assert n["symbol"] == "p" and n["equation"] == f"p = softmax(z)_{j} = {n['a']:.4g}"
+        assert n["a"] == pytest.approx(float(p[j]), rel=1e-5, abs=1e-7)             # the probability, not z
+        assert n["positive"] + n["negative"] + n["bias"] == pytest.approx(n["z"], abs=1e-12)
+    logits = forward_values(net, x[None])[-1][1][0]
+    assert analysis.neuron(net, x, 2, 4)["z"] == pytest.approx(logits[4], rel=1e-12)
+
+
+def test_a_hidden_neuron_shows_its_own_activation(net, data):
+    x = np.asarray(data.X_test[3], dtype=np.float32)
+    n = analysis.neuron(net, x, 1, 5)
+    assert n["activation"] == "relu" and n["where"] is None and n["symbol"] == "a"
+    assert n["a"] == max(n["z"], 0.0) and n["equation"] == f"a = relu(z) = relu({n['z']:.4g}) = {n['a']:.4g}"
+    assert n["weights"]["width"] == 28 and sum(n["terms"]["values"]) + n["bias"] == pytest.approx(n["z"], abs=1e-9)
+
+
+def test_inside_shows_the_output_as_logits_then_probabilities(net, data):
+    x = np.asarray(data.X_test[4], dtype=np.float32)
+    out = analysis.inside(net, x, 2, 1, label=3, lr=0.5)
+    hidden, output = out["forward"]
+    assert hidden["activation"] == "relu" and output["activation"] == "softmax"
+    np.testing.assert_allclose(output["a"], net.predict_proba(x[None])[0], rtol=1e-5, atol=1e-7)
+    assert out["softmax"]["probabilities"] == output["a"] and out["softmax"]["logits"] == output["z"]
+    assert output["neuron"]["a"] == output["a"][1] and output["neuron"]["z"] == output["z"][1]
+    np.testing.assert_allclose(out["backward"]["output_delta"], np.array(output["a"]) - np.eye(10)[3], atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", gn.activations.names())
+def test_every_registered_activation_is_shown(activation, data):
+    net = gn.Network.mlp([784, 8, 10], activation=activation, seed=0)
+    x = np.asarray(data.X_test[0], dtype=np.float32)
+    layer = net.layers[1]
+    n = analysis.neuron(net, x, 1, 2)
+    assert n["activation"] == layer.label() and n["a"] == pytest.approx(float(layer.function(np.array([n["z"]]))[0]))
+    inside = analysis.inside(net, x, 1, 2, label=0)
+    assert inside["forward"][0]["activation"] == layer.label() and inside["backward"]["label"] == 0
+    out = analysis.predict(net, x, list(data.classes))
+    np.testing.assert_array_equal(np.array(out["probabilities"], dtype=np.float32), net.predict_proba(x[None])[0])
+
+
+def test_evaluate_counts_with_glassnet_metrics(net, data):
+    out = analysis.evaluate(net, data)
+    predicted = net.predict(data.X_test)
+    assert out["confusion"] == gn.metrics.confusion_matrix(data.y_test, predicted, 10).tolist()
+    assert out["accuracy"] == pytest.approx(gn.metrics.accuracy(data.y_test, predicted), rel=1e-6)
+    for c, row in enumerate(out["per_class"]):
+        assert row["class"] == data.classes[c] and row["n"] == int(np.sum(data.y_test == c))
+        assert row["accuracy"] == pytest.approx(np.mean(predicted[data.y_test == c] == c))
+
+
+def test_bad_examples_are_refused_as_bad_input(data):
+    with pytest.raises(BadInput, match="expected a drawing or a test_index, received neither"):
+        analysis.example(None, data, {})
+    with pytest.raises(BadInput, match="test_index: expected 0 to"):
+        analysis.example(None, data, {"test_index": len(data.X_test)})
+    with pytest.raises(BadInput, match="no ink"):
+        analysis.drawing_steps(np.zeros((20, 20), dtype=np.uint8))
