@@ -84,13 +84,13 @@ def back_through(layers, z, delta):
     Each activation's own ``backprop`` (pure: ``delta * f'(z)``, or softmax's Jacobian times delta),
     so the network's layers keep their caches. Dropout is off: it passes ``delta`` on.
     """
-    inputs, a = [], z
+    passes = []                                              # (input, output) of each layer, in order
     for layer in layers:
-        inputs.append(a)
-        a = activate([layer], a)
-    for layer, a_in in zip(reversed(layers), reversed(inputs)):
+        passes.append((z, activate([layer], z)))
+        z = passes[-1][1]
+    for layer, (z_in, a_out) in zip(reversed(layers), reversed(passes)):
         if not isinstance(layer, Dropout):
-            delta = layer.backprop(a_in, delta)              # dL/dz = dL/da * da/dz
+            delta = layer.backprop(z_in, delta, a_out)       # dL/dz = dL/da * da/dz (a given: saves work)
     return delta
 
 
