@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.callbacks import Progbar, format_epoch
+from glassnet.callbacks import ProgressBar, format_epoch
 
 
 def _net(seed=0, dropout=0.0):
@@ -80,12 +80,13 @@ def test_checkpoint_writes_model_optimizer_and_position(blobs, tmp_path):
     assert state["optimizer"][0]["type"] == "Adam" and state["optimizer"][0]["iterations"] == 30
 
 
-def test_format_epoch_and_progbar_without_terminal():
+def test_format_epoch_and_the_progress_bar_without_terminal():
     line = format_epoch({"epoch": 2, "loss": 0.5, "accuracy": 0.9, "val_loss": None, "val_accuracy": None,
                          "lr": 0.1, "seconds": 1.25}, 10)
     assert line == "epoch 2/10  loss 0.5000  accuracy 90.00%  lr 0.1  1.2s"
     stream = io.StringIO()
-    bar = Progbar(10, stream=stream)
+    bar = ProgressBar(stream)
+    bar.start(10)
     bar.update(5, "x")
     assert stream.getvalue() == ""                  # nothing until the epoch line in a pipe
     bar.finish("done")

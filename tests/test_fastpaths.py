@@ -421,5 +421,6 @@ def test_inference_path_gives_the_same_numbers_as_forward(activation):
         if "weights" not in layer.params:
             x = x[:, :layer.output_size(x.shape[1])]
         np.testing.assert_array_equal(layer.infer(x.copy()), layer.forward(x.copy(), training=False))
-    np.testing.assert_array_equal(net._infer(X), net.forward(X))
+    np.testing.assert_array_equal(net.infer(X), net.forward(X))
+    np.testing.assert_array_equal(net.infer(X, upto=4), net.forward(X, upto=4))      # evaluate's pass
     np.testing.assert_array_equal(net.predict(X), net.forward(X).argmax(axis=1))

@@ -83,7 +83,7 @@ def test_a_failed_save_leaves_the_old_model_intact(blobs, tmp_path, monkeypatch)
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("glassnet.serialization._write_model_files", boom)
+    monkeypatch.setattr("glassnet.modelfile.write_model_files", boom)
     with pytest.raises(OSError, match="disk full"):
         gn.Network([gn.Dense(5, 3)]).save(tmp_path / "m")
     assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.training import Callback
+from glassnet.callbacks import Callback
 from optional import need
 
 

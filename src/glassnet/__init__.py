@@ -8,16 +8,16 @@ direction and an optimizer takes the step, epoch after epoch. Needs only NumPy.
     >>> net = gn.Network.mlp([784, 128, 64, 10], activation="relu", seed=0)
 """
 
-__version__ = "0.1.0"
-
 from . import datasets, export, initializers, losses, metrics, optimizers, schedules
+from ._version import __version__
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .callbacks import Checkpoint, EarlyStopping, ProgressBar
+from .callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from .descent import descend_plane, descend_weight, descent_paths, finite_difference, loss_along_weight, loss_surface
 from .diagnostics import Finding, diagnose
 from .errors import GlassnetError, MissingExtraError, ModelFileError, TrainingDiverged
 from .explain import explain, explain_step
 from .gradcheck import GradcheckReport, gradcheck
+from .history import History
 from .layers import Dense, Dropout, Layer
 from .losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError
 from .lr_finder import lr_find
@@ -26,7 +26,6 @@ from .notebook import LivePlot
 from .optimizers import SGD, Adam, AdamW, Optimizer
 from .schedules import Constant, Cosine, OneCycle, StepDecay
 from .serialization import load, save
-from .training import Callback, History
 
 __all__ = [
     "Network", "Layer", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Identity",

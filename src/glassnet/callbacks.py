@@ -1,7 +1,11 @@
-"""Callbacks that come with glassnet: a progress bar, early stopping and checkpoints.
+"""Callbacks: code that runs during ``fit``, through five hooks, and the ones that come with glassnet.
 
-Each one plugs into the five hooks of :class:`glassnet.training.Callback`; the fit loop
-knows nothing about them.
+:class:`Callback` is the base class (``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
+``on_epoch_end``, ``on_train_end``) and :class:`CallbackList` calls a list of them in order. The
+fit loop (``glassnet.training``) calls only these hooks and knows nothing about what they do:
+a progress bar, early stopping, checkpoints, the notebook's ``LivePlot``, the LR finder and
+the web app's live stream are all callbacks. Each gets the run's state as ``self.run``.
+Not here: the loop itself, or anything that changes how a step is computed.
 """
 
 import math
@@ -9,38 +13,63 @@ import sys
 import time
 
 from ._validation import check_params
-from .training import Callback
+from .modelfile import save_checkpoint
 
 
-class Progbar:
-    """A text progress bar. On a terminal it redraws in place (at most every ``interval`` s);
-    elsewhere (a pipe, CI, a log file) it prints nothing until ``finish`` writes one line."""
+class Callback:
+    """Base class for code that runs during ``fit``. Override any of the five hooks.
 
-    def __init__(self, total, stream=None, width=30, interval=0.05):
-        self.total, self.width, self.interval = total, width, interval
-        self.stream = stream if stream is not None else sys.stderr
-        self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.started = time.perf_counter()
-        self.last_draw = 0.0
+    ``self.run`` (a :class:`~glassnet.training.TrainingRun`) gives the network, optimizer, history and
+    ``run.stop()`` to end training after the current epoch.
+    """
 
-    def update(self, done, text="", force=False):
-        if not self.interactive:
-            return
-        now = time.perf_counter()
-        if not force and now - self.last_draw < self.interval and done < self.total:
-            return
-        self.last_draw = now
-        filled = int(self.width * done / max(self.total, 1))
-        bar = "=" * max(filled - 1, 0) + (">" if 0 < filled < self.width else "=" * (filled > 0))
-        elapsed = now - self.started
-        eta = elapsed / done * (self.total - done) if done else float("nan")
-        eta_text = f"ETA {_duration(eta)}" if done < self.total else f"{_duration(elapsed)}"
-        self.stream.write(f"\r{text} [{bar:<{self.width}}] {done}/{self.total} {eta_text}\033[K")
-        self.stream.flush()
+    run = None
 
-    def finish(self, line):
-        self.stream.write(("\r" if self.interactive else "") + line + ("\033[K" if self.interactive else "") + "\n")
-        self.stream.flush()
+    def on_train_begin(self, logs):
+        pass
+
+    def on_epoch_begin(self, epoch, logs):
+        pass
+
+    def on_batch_end(self, batch, logs):
+        pass
+
+    def on_epoch_end(self, epoch, logs):
+        pass
+
+    def on_train_end(self, logs):
+        pass
+
+
+class CallbackList(Callback):
+    """Calls each hook on every callback, in order."""
+
+    def __init__(self, callbacks):
+        self.callbacks = list(callbacks)
+
+    def bind(self, run):
+        for cb in self.callbacks:
+            cb.run = run
+
+    def on_train_begin(self, logs):
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_batch_end(self, batch, logs):
+        for cb in self.callbacks:
+            cb.on_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs):
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
 
 
 def _duration(seconds):
@@ -65,30 +94,73 @@ def format_epoch(record, epochs):
 
 
 class ProgressBar(Callback):
-    """Shows training progress: a live bar with running loss and ETA on a terminal,
-    one line per epoch otherwise. Writes to ``stream`` (default: standard error)."""
+    """Shows training progress: a live bar with running loss and ETA on a terminal, one line per epoch otherwise.
 
-    def __init__(self, stream=None):
-        self.stream = stream
-        self.bar = None
+    On a terminal the bar redraws in place (at most every ``interval`` seconds); elsewhere (a pipe,
+    CI, a log file) nothing is written until the epoch's line. Writes to ``stream`` (default:
+    standard error). The drawing (``start``, ``update``, ``finish``) works without ``fit`` too.
 
+    Example:
+        >>> import io
+        >>> bar = ProgressBar(io.StringIO())
+        >>> bar.start(10); bar.update(5, "half way"); bar.finish("done")
+        >>> bar.stream.getvalue()
+        'done\\n'
+    """
+
+    def __init__(self, stream=None, width=30, interval=0.05):
+        self.stream, self.width, self.interval = stream, width, interval
+        self.total = None
+        self.loss_sum, self.seen = 0.0, 0
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def start(self, total):
+        """Begin a bar of ``total`` steps (the stream is looked up now: default standard error)."""
+        self.out = self.stream if self.stream is not None else sys.stderr
+        self.interactive = bool(getattr(self.out, "isatty", lambda: False)())
+        self.total, self.started, self.last_draw = total, time.perf_counter(), 0.0
+
+    def update(self, done, text="", force=False):
+        """Redraw the bar at ``done`` of ``total`` steps with ``text`` before it (terminals only)."""
+        if not self.interactive:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last_draw < self.interval and done < self.total:
+            return
+        self.last_draw = now
+        filled = int(self.width * done / max(self.total, 1))
+        bar = "=" * max(filled - 1, 0) + (">" if 0 < filled < self.width else "=" * (filled > 0))
+        elapsed = now - self.started
+        eta = elapsed / done * (self.total - done) if done else float("nan")
+        eta_text = f"ETA {_duration(eta)}" if done < self.total else f"{_duration(elapsed)}"
+        self.out.write(f"\r{text} [{bar:<{self.width}}] {done}/{self.total} {eta_text}\033[K")
+        self.out.flush()
+
+    def finish(self, line):
+        """Replace the bar with ``line`` (on a terminal), or just write ``line``."""
+        self.out.write(("\r" if self.interactive else "") + line + ("\033[K" if self.interactive else "") + "\n")
+        self.out.flush()
+
+    # -- the hooks --------------------------------------------------------------------------------
     def on_epoch_begin(self, epoch, logs):
-        self.bar = Progbar(self.run.steps_per_epoch, stream=self.stream)
+        self.start(self.run.steps_per_epoch)
         self.loss_sum, self.seen = 0.0, 0
 
     def on_batch_end(self, batch, logs):
         self.loss_sum += logs["loss"] * logs["size"]
         self.seen += logs["size"]
-        self.bar.update(batch, f"epoch {self.run.epoch}/{self.run.epochs} loss {self.loss_sum / self.seen:.4f}")
+        self.update(batch, f"epoch {self.run.epoch}/{self.run.epochs} loss {self.loss_sum / self.seen:.4f}")
 
     def on_epoch_end(self, epoch, logs):
-        self.bar.finish(format_epoch(logs, self.run.epochs))
+        self.finish(format_epoch(logs, self.run.epochs))
 
     def on_train_end(self, logs):
-        if logs.get("interrupted") and self.bar is not None:
-            self.bar.finish(f"interrupted during epoch {self.run.epoch}: keeping the weights and history so far")
-        elif logs.get("diverged") and self.bar is not None:
-            self.bar.finish(logs["diverged"])
+        if self.total is None:
+            return                                   # stopped before the first epoch began
+        if logs.get("interrupted"):
+            self.finish(f"interrupted during epoch {self.run.epoch}: keeping the weights and history so far")
+        elif logs.get("diverged"):
+            self.finish(logs["diverged"])
 
 
 class EarlyStopping(Callback):
@@ -167,9 +239,7 @@ class Checkpoint(Callback):
             self._save()
 
     def _save(self):
-        from .serialization import save_checkpoint
-
         save_checkpoint(self.path, self.run)
 
 
-__all__ = ["ProgressBar", "EarlyStopping", "Checkpoint", "Progbar", "format_epoch"]
+__all__ = ["Callback", "CallbackList", "ProgressBar", "EarlyStopping", "Checkpoint", "format_epoch"]

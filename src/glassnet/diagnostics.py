@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import check_params, check_X, describe
+from .activations import ReLU
+from .explain import forward_values, neuron_groups
 
 
 @dataclass
@@ -265,9 +267,6 @@ def dead_relus(net, X, max_samples=1000):
     Returns ``{"samples": n, "layers": [{"layer": "hidden 1", "n": 128, "dead": 3, "share": 0.023}, ...]}``.
     Rows are taken evenly spaced over ``X`` (datasets are often sorted by class).
     """
-    from .activations import ReLU
-    from .explain import forward_values, neuron_groups
-
     X = check_X(X, net.n_features, dtype=net.dtype)
     rows = np.unique(np.linspace(0, len(X) - 1, min(max_samples, len(X))).round().astype(int))
     values = forward_values(net, X[rows], dtype=net.dtype)

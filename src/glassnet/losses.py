@@ -13,6 +13,7 @@ Not here: weighted classes, label smoothing, ranking or contrastive losses.
 
 import numpy as np
 
+from ._validation import check_targets
 from .activations import Sigmoid, Softmax, sigmoid, softmax
 
 
@@ -170,3 +171,33 @@ def get(loss):
     if key not in LOSSES:
         raise ValueError(f"loss expected one of {sorted(LOSSES)} or a Loss, received {loss!r}")
     return LOSSES[key]()
+
+
+# -- targets: what each loss takes, and the class an output row predicts ---------------------------
+def prepare_targets(y, n_samples, n_outputs, loss):
+    """Validate targets for ``loss``; returns ``(targets, are_class_labels)``.
+
+    Cross-entropy takes class labels (or one-hot rows). Binary cross-entropy takes 0/1 labels for
+    one output, or a 0/1 matrix for several (multi-label). Other losses (MSE) take class labels
+    when ``y`` is 1-D and there are several outputs, otherwise real values.
+    """
+    if isinstance(loss, CrossEntropy):
+        return check_targets(y, n_samples, n_outputs, kind="labels"), True
+    if isinstance(loss, BinaryCrossEntropy):
+        if n_outputs == 1:
+            return check_targets(y, n_samples, n_outputs, kind="labels"), True
+        values = check_targets(y, n_samples, n_outputs, kind="values")
+        if values.min() < 0 or values.max() > 1:
+            raise ValueError(f"y expected targets in [0, 1] for binary cross-entropy, received values from "
+                             f"{values.min()} to {values.max()}")
+        return values, False
+    if np.ndim(y) == 1 and n_outputs > 1:
+        return check_targets(y, n_samples, n_outputs, kind="labels"), True
+    return check_targets(y, n_samples, n_outputs, kind="values"), False
+
+
+def labels_from_outputs(out, probabilities=False):
+    """Class predicted by each row of outputs: argmax, or for one output ``p >= 0.5`` (logit ``>= 0``)."""
+    if out.shape[1] == 1:
+        return (out[:, 0] >= (0.5 if probabilities else 0.0)).astype(np.int64)
+    return out.argmax(axis=1)

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import losses, optimizers
 from ._validation import check_params, check_X, describe
+from .losses import prepare_targets
 
 
 # -- suggestion rules: (learning rates, smoothed losses) -> learning rate ---------------------------
@@ -168,8 +169,6 @@ def lr_find(net, X, y, *, start=1e-6, end=10.0, steps=100, batch_size=64, optimi
         >>> 1e-6 < result.suggestion < 10
         True
     """
-    from .network import prepare_targets
-
     check_params("lr_find", _limits, {"start": start, "end": end, "steps": steps, "batch_size": batch_size,
                                       "momentum": momentum, "divergence": divergence, "smooth": smooth})
     if not start < end:

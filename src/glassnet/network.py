@@ -1,10 +1,19 @@
 """The network: an ordered stack of layers, from input neurons to output neurons.
 
-``forward`` runs the layers in order (each layer's output is the next one's input);
-``backward`` runs them in reverse, passing ``delta = dL/d(output)`` down and leaving
-each layer's gradients in ``layer.grads``. Training (``fit``) lives in ``training.py``;
-this module only wires layers together and answers questions about them
-(``predict``, ``evaluate``, ``summary``, parameter lists).
+The layers run in one of three named ways, and only these:
+
+- ``forward`` (training and gradients): the layers in order, each layer's output the next one's
+  input, each keeping what ``backward`` needs; ``backward`` runs them in reverse, passing
+  ``delta = dL/d(output)`` down and leaving each layer's gradients in ``layer.grads``.
+- the same two passes with ``buffers`` (``train_step``, ``fit``'s fast path): the same formulas
+  written into arrays reused from batch to batch (see ``glassnet.training.StepBuffers``).
+- ``infer`` (predictions): each layer's ``infer``, the same numbers with nothing kept, in chunks;
+  ``predict``, ``predict_proba`` and ``evaluate`` all go through it.
+
+This module wires layers together and answers questions about them (``summary``, parameter
+lists). Its conveniences hand over to the modules that do the work: ``fit`` to
+``glassnet.training``, ``save``/``load`` to ``glassnet.modelfile``, ``explain`` to
+``glassnet.explain``, ``_repr_html_`` to ``glassnet.notebook``; none of those imports this module.
 
 Outputs are *logits* unless the last layer is an activation: ``predict_proba`` turns
 logits into probabilities (softmax for several outputs, sigmoid for one).
@@ -12,22 +21,25 @@ Not here: branching graphs (every network is a straight line of layers).
 """
 
 import copy as _copy
-import inspect
 from collections import namedtuple
 
 import numpy as np
 
-from . import activations, initializers, losses
-from ._validation import as_generator, check_params, check_targets, check_X, describe
+from . import activations, explain, initializers, losses, modelfile, notebook, training
+from ._validation import as_generator, check_params, check_X, describe
 from .activations import Sigmoid, Softmax, sigmoid, softmax
-from .layers import Buffers, Dense, Dropout, Layer
+from .errors import ModelFileError
+from .history import History
+from .layers import Dense, Dropout, Layer
+from .losses import labels_from_outputs, prepare_targets
+from .training import StepBuffers
 
 Evaluation = namedtuple("Evaluation", ["loss", "accuracy"])
 
 #: Every layer type a saved model may contain, by name (the activations come from their registry).
 LAYER_TYPES = {"Dense": Dense, "Dropout": Dropout, **activations.LAYER_TYPES}
 
-_PREDICT_CHUNK = 4096  # samples per forward pass in predict: bounds memory on big inputs
+_PREDICT_CHUNK = 4096  # samples per pass in infer (predict, evaluate): bounds memory on big inputs
 
 
 class Network:
@@ -112,27 +124,19 @@ class Network:
     def forward(self, X, training=False, upto=None, buffers=None):
         """Run ``X`` through the layers (the first ``upto`` of them) and return the last output.
 
-        ``buffers`` (a :class:`StepBuffers`, fit's fast path) lends each layer its reused arrays.
+        Each layer keeps what ``backward`` needs. ``buffers`` (a :class:`~glassnet.training.StepBuffers`,
+        fit's fast path) lends each layer its reused arrays; a layer without them runs its textbook line.
         """
         a = X
-        if buffers is None:
-            for layer in self.layers[:upto]:
-                a = layer.forward(a, training=training)
-            return a
-        for layer, own in zip(self.layers[:upto], buffers.layers):
-            a = layer.forward(a, training=training) if own is None else \
-                layer.forward(a, training=training, buffers=own)
+        for layer, own in zip(self.layers[:upto], _per_layer(buffers, self.layers)):
+            a = layer.forward(a, training=training) if own is None else layer.forward(a, training=training, buffers=own)
         return a
 
     __call__ = forward
 
     def backward(self, delta, upto=None, buffers=None):
         """Backpropagate ``delta = dL/d(output)`` through the first ``upto`` layers; returns ``dL/dX``."""
-        if buffers is None:
-            for layer in reversed(self.layers[:upto]):
-                delta = layer.backward(delta)
-            return delta
-        for layer, own in reversed(list(zip(self.layers[:upto], buffers.layers))):
+        for layer, own in reversed(list(zip(self.layers[:upto], _per_layer(buffers, self.layers)))):
             delta = layer.backward(delta) if own is None else layer.backward(delta, buffers=own)
         return delta
 
@@ -162,7 +166,7 @@ class Network:
     def train_step(self, X, y, loss, buffers):
         """``loss_and_gradients`` for ``fit`` (the fast path): the same numbers, in ``buffers`` reused across batches.
 
-        ``buffers`` is the :class:`StepBuffers` that ``fit`` creates once and passes to every step;
+        ``buffers`` is the :class:`~glassnet.training.StepBuffers` that ``fit`` creates once and passes to every step;
         arrays returned to users by any other call (forward, predict, evaluate) are always new.
         Returns ``(loss value, output fed to the loss)``.
         """
@@ -223,16 +227,20 @@ class Network:
     def _check_X(self, X):
         return check_X(X, self.n_features, dtype=self.dtype)
 
-    def _outputs(self, X):
-        """Outputs in chunks (eval mode), so huge inputs never build one huge activation."""
-        if len(X) <= _PREDICT_CHUNK:
-            return self._infer(X)            # one chunk (a single image: no list, no concatenate)
-        return np.concatenate([self._infer(X[s:s + _PREDICT_CHUNK]) for s in range(0, len(X), _PREDICT_CHUNK)])
+    def infer(self, X, upto=None):
+        """The pass for predictions: the output of the first ``upto`` layers, the same numbers as ``forward``.
 
-    def _infer(self, X):
-        """``forward`` for predictions: each layer's ``infer`` gives the same numbers and caches nothing."""
+        Each layer's ``infer`` keeps nothing for ``backward``, and big inputs go through in chunks so they
+        never build one huge activation. ``X`` must already be checked (as ``predict`` does).
+        """
+        if len(X) <= _PREDICT_CHUNK:
+            return self._infer_chunk(X, upto)        # one chunk (a single image: no list, no concatenate)
+        return np.concatenate([self._infer_chunk(X[s:s + _PREDICT_CHUNK], upto)
+                               for s in range(0, len(X), _PREDICT_CHUNK)])
+
+    def _infer_chunk(self, X, upto):
         a = X
-        for layer in self.layers:
+        for layer in self.layers[:upto]:
             a = layer.infer(a)
         return a
 
@@ -241,8 +249,7 @@ class Network:
 
         Softmax of the logits (sigmoid for a single output), unless the network already ends in one.
         """
-        X = self._check_X(X)
-        out = self._outputs(X)
+        out = self.infer(self._check_X(X))
         if isinstance(self.layers[-1], (Softmax, Sigmoid)):
             return out
         return softmax(out) if out.shape[1] > 1 else sigmoid(out)
@@ -253,7 +260,7 @@ class Network:
             return (self.predict_proba(X)[:, 0] >= 0.5).astype(np.int64)
         # Several classes: softmax keeps the order of the outputs, so the largest logit is the
         # most probable class; skipping the softmax saves most of the time for a single image.
-        return self._outputs(self._check_X(X)).argmax(axis=1)
+        return self.infer(self._check_X(X)).argmax(axis=1)
 
     def evaluate(self, X, y, loss=None):
         """``Evaluation(loss, accuracy)`` on ``(X, y)``; accuracy is ``None`` for real-valued targets."""
@@ -261,12 +268,11 @@ class Network:
         X = self._check_X(X)
         y, is_labels = prepare_targets(y, len(X), self.n_outputs, loss)
         upto = self._body(loss)
-        outs, total = [], 0.0
-        for s in range(0, len(X), _PREDICT_CHUNK):
-            out = self.forward(X[s:s + _PREDICT_CHUNK], upto=upto)
-            total += loss.value(out, y[s:s + _PREDICT_CHUNK]) * len(out)
-            outs.append(out)
-        out = np.concatenate(outs)
+        out = self.infer(X, upto)
+        total = 0.0
+        for s in range(0, len(X), _PREDICT_CHUNK):       # the mean loss per chunk, weighted by the chunk's size
+            chunk = slice(s, s + _PREDICT_CHUNK)
+            total += loss.value(out[chunk], y[chunk]) * len(out[chunk])
         accuracy = None
         if is_labels:
             accuracy = float(np.mean(labels_from_outputs(out, self.outputs_probabilities(upto)) == y))
@@ -274,15 +280,63 @@ class Network:
 
     def fit(self, X, y, **kwargs):
         """Train on ``(X, y)``; see :func:`glassnet.training.fit` for the arguments. Returns a ``History``."""
-        from .training import fit
+        return training.fit(self, X, y, **kwargs)
 
-        return fit(self, X, y, **kwargs)
+    # -- on disk ----------------------------------------------------------------------
+    def save(self, path, metadata=None):
+        """Save architecture (JSON) and weights (safetensors); see :func:`glassnet.modelfile.save`."""
+        return modelfile.save(self, path, metadata=metadata)
 
-    def save(self, path, **kwargs):
-        """Save architecture (JSON) and weights (safetensors); see :func:`glassnet.serialization.save`."""
-        from .serialization import save
+    @classmethod
+    def load(cls, path):
+        """A network saved with ``save`` (``glassnet.load``); raises ModelFileError for anything missing or wrong."""
+        return cls.from_saved(*modelfile.read_model(path))
 
-        return save(self, path, **kwargs)
+    @classmethod
+    def from_saved(cls, doc, tensors, source="model"):
+        """A network from a model document and its tensors (as ``glassnet.modelfile.read_model`` reads them).
+
+        Checks the declared sizes against the tensors before building anything, then the weights
+        (names, shapes, dtype, SHA-256), then the training information.
+        """
+        modelfile.check_declared_shapes(doc["architecture"], tensors, source, LAYER_TYPES)
+        net = cls.from_config(doc["architecture"], source)
+        shapes = {name: p.shape for name, p in net.named_parameters()}
+        dtype = modelfile.check_tensors(tensors, shapes, doc, source)
+        if dtype != net.dtype:
+            net = net.astype(dtype)
+        net.set_weights(tensors)
+        try:
+            if doc.get("loss"):
+                net.loss_ = losses.get(doc["loss"])
+            if doc.get("history"):
+                net.history_ = History.from_dict(doc["history"])
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ModelFileError(f"{source}: malformed training information ({exc})") from None
+        net.metadata_ = doc.get("metadata") or {}
+        return net
+
+    @classmethod
+    def from_config(cls, config, source="model"):
+        """A network (fresh weights) from ``get_config()``'s dict; ModelFileError (naming ``source``) if malformed."""
+        layers_spec = config.get("layers")
+        if not isinstance(layers_spec, list) or not layers_spec:
+            raise ModelFileError(f"{source}: architecture has no layer list")
+        layers = []
+        for i, spec in enumerate(layers_spec):
+            if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
+                kind = spec.get("type") if isinstance(spec, dict) else spec
+                raise ModelFileError(f"{source}: layer {i} has unknown type {kind!r} "
+                                     f"(known: {', '.join(sorted(LAYER_TYPES))})")
+            args = {k: v for k, v in spec.items() if k != "type"}
+            try:
+                layers.append(LAYER_TYPES[spec["type"]](**args))
+            except (TypeError, ValueError) as exc:
+                raise ModelFileError(f"{source}: layer {i} ({spec['type']}) has invalid settings: {exc}") from None
+        try:
+            return cls(layers, n_features=config.get("n_features"))
+        except (TypeError, ValueError) as exc:
+            raise ModelFileError(f"{source}: inconsistent architecture: {exc}") from None
 
     # -- showing itself -------------------------------------------------------------
     def get_config(self):
@@ -311,66 +365,16 @@ class Network:
 
     def _repr_html_(self):
         """In Jupyter: a diagram of the layers and the summary table (see ``glassnet.notebook``)."""
-        from .notebook import network_html
-
-        return network_html(self)
+        return notebook.network_html(self)
 
     def explain(self, x, **kwargs):
         """Trace one prediction neuron by neuron; see :func:`glassnet.explain.explain` for the arguments."""
-        from .explain import explain
-
-        return explain(self, x, **kwargs)
+        return explain.explain(self, x, **kwargs)
 
 
-class StepBuffers:
-    """Every array ``fit``'s training step reuses from mini-batch to mini-batch (the fast path), in one place.
-
-    ``layers[i]`` is layer ``i``'s :class:`~glassnet.layers.Buffers`, or None for a layer whose
-    ``forward``/``backward`` take no ``buffers`` (it runs its textbook line); ``loss`` holds the loss
-    gradient; ``batch`` the gathered mini-batch. The first layer is told that nobody needs ``dL/dX``.
-    Created once per ``fit`` and passed explicitly to :meth:`Network.train_step`.
-    """
-
-    def __init__(self, layers):
-        self.layers = [Buffers(need_input_gradient=i > 0) if _takes_buffers(layer) else None
-                       for i, layer in enumerate(layers)]
-        self.loss = Buffers()
-        self.batch = Buffers()
-
-    def __repr__(self):
-        fast = sum(b is not None for b in self.layers)
-        return f"StepBuffers({fast} of {len(self.layers)} layers on the fast path)"
+def _per_layer(buffers, layers):
+    """Each layer's own ``Buffers`` from a ``StepBuffers``, or None for every layer (the textbook passes)."""
+    return buffers.layers if buffers is not None else [None] * len(layers)
 
 
-def _takes_buffers(layer):
-    """Whether both passes of ``layer`` accept ``buffers`` (a subclass may override one without it)."""
-    return all("buffers" in inspect.signature(method).parameters for method in (layer.forward, layer.backward))
-
-
-def prepare_targets(y, n_samples, n_outputs, loss):
-    """Validate targets for ``loss``; returns ``(targets, are_class_labels)``.
-
-    Cross-entropy takes class labels (or one-hot rows). Binary cross-entropy takes 0/1 labels for
-    one output, or a 0/1 matrix for several (multi-label). Other losses (MSE) take class labels
-    when ``y`` is 1-D and there are several outputs, otherwise real values.
-    """
-    if isinstance(loss, losses.CrossEntropy):
-        return check_targets(y, n_samples, n_outputs, kind="labels"), True
-    if isinstance(loss, losses.BinaryCrossEntropy):
-        if n_outputs == 1:
-            return check_targets(y, n_samples, n_outputs, kind="labels"), True
-        values = check_targets(y, n_samples, n_outputs, kind="values")
-        if values.min() < 0 or values.max() > 1:
-            raise ValueError(f"y expected targets in [0, 1] for binary cross-entropy, received values from "
-                             f"{values.min()} to {values.max()}")
-        return values, False
-    if np.ndim(y) == 1 and n_outputs > 1:
-        return check_targets(y, n_samples, n_outputs, kind="labels"), True
-    return check_targets(y, n_samples, n_outputs, kind="values"), False
-
-
-def labels_from_outputs(out, probabilities=False):
-    """Class predicted by each row of outputs: argmax, or for one output ``p >= 0.5`` (logit ``>= 0``)."""
-    if out.shape[1] == 1:
-        return (out[:, 0] >= (0.5 if probabilities else 0.0)).astype(np.int64)
-    return out.argmax(axis=1)
+__all__ = ["Evaluation", "LAYER_TYPES", "Network", "StepBuffers"]

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 from ._io import atomic_write_bytes
-from .errors import GlassnetError
-from .training import Callback
+from .callbacks import Callback
+from .errors import GlassnetError, require
+from .layers import Dense
 
 MAX_DRAWN = 10          # neurons drawn per layer in the diagram; the rest are summarised as "..."
 _COLUMN, _ROW, _TOP = 150, 26, 34
@@ -30,8 +31,6 @@ def neuron_layers(net):
     Each ``Dense`` layer starts a new column of neurons; the activation and dropout layers after it
     describe what those neurons do. (Example: 784 inputs, hidden 1 of 128 ReLU, ..., output 10.)
     """
-    from .layers import Dense
-
     columns = [{"name": "input", "neurons": net.n_features, "detail": []}]
     for layer, n in zip(net.layers, net.sizes):
         if isinstance(layer, Dense):
@@ -185,8 +184,6 @@ class LivePlot(Callback):
     """
 
     def __init__(self, path=None, display=None, interval=2.0):
-        from .errors import require
-
         require("matplotlib", "plot")
         if display is None and path is None:
             display = _jupyter_display()
@@ -232,14 +229,16 @@ class LivePlot(Callback):
 
     def figure(self):
         """The current picture: the history's curves, with every mini-batch's loss behind them."""
-        from .plots import _figure, history_records, plot_history
+        from matplotlib.figure import Figure
+
+        from .plots import DPI, history_records, plot_history
 
         records = self.run.history.epochs if self.run is not None and self.run.history is not None else []
         if records:
             fig = plot_history(history_records(records), title="Training (live)")
             ax = fig.axes[0]
         else:
-            fig = _figure(4.6, 3.4)
+            fig = Figure(figsize=(4.6, 3.4), dpi=DPI, layout="constrained")    # as plots draws its figures
             ax = fig.subplots()
             ax.set_xlabel("epoch")
             ax.set_ylabel("loss (lower is better)")

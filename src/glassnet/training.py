@@ -2,21 +2,34 @@
 
 One *epoch* is one pass over the training set in mini-batches from a fresh shuffle.
 For each mini-batch: forward pass, loss, backward pass (the gradient: which way is
-uphill), optimizer step (move the other way). The loop here is short on purpose;
-everything else (progress bars, early stopping, checkpoints, live plots) is a
-:class:`Callback` plugged into five hooks.
+uphill), optimizer step (move the other way). ``fit`` reads on one screen: ``_plan`` checks
+every argument (nothing changes until all are valid), ``_start`` applies them, ``_train`` runs
+the epochs and ``_run_epoch`` the mini-batches of one. Everything else (progress bars, early
+stopping, checkpoints, live plots) is a :class:`~glassnet.callbacks.Callback` plugged into five hooks.
+
+The fast path is explicit, never a hidden mode: ``fit`` creates one :class:`StepBuffers` (the
+arrays a training step reuses from mini-batch to mini-batch: each layer's
+:class:`~glassnet.layers.Buffers`, the loss gradient, the gathered batch) and passes it to every
+``Network.train_step``, which lends each layer its own ``buffers=``. The layers write the same
+formulas into that memory; their textbook line stands beside each fast line. Called outside
+``fit``, every layer runs its textbook line and returns new arrays.
 
 Work is never lost: a NaN/inf loss stops training with :class:`TrainingDiverged` and
-restores the last good weights; Ctrl-C stops cleanly at the end of the current batch
+keeps the last good weights; Ctrl-C stops cleanly at the end of the current batch
 (press it twice to stop at once) and keeps the weights and history so far; a
 ``Checkpoint`` makes ``fit(..., resume_from=...)`` continue exactly where it stopped.
 
 Randomness is derived from ``seed`` and the epoch number (shuffle, dropout masks), so the
 same seed gives the same weights and a resumed run equals an uninterrupted one.
+Not here: the callbacks (``glassnet.callbacks``), the record of epochs (``glassnet.history``),
+the checkpoint files (``glassnet.modelfile``), the network's passes (``glassnet.network``).
 """
 
 import contextlib
+import inspect
+import json
 import math
+import mmap
 import os
 import signal
 import threading
@@ -26,121 +39,48 @@ import numpy as np
 
 from . import losses, optimizers
 from ._validation import check_params, describe
+from .callbacks import Callback, CallbackList, ProgressBar
 from .errors import TrainingDiverged
-from .network import StepBuffers, labels_from_outputs, prepare_targets
+from .history import History
+from .layers import Buffers, Dense
+from .losses import labels_from_outputs, prepare_targets
+from .modelfile import check_tensors, read_checkpoint
 
 
-class History:
-    """What happened in each epoch: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``.
+class StepBuffers:
+    """Every array ``fit``'s training step reuses from mini-batch to mini-batch (the fast path), in one place.
 
-    ``history["loss"]`` (or ``history.loss``) is the list over epochs; ``history.epochs`` holds
-    one dict per epoch. ``interrupted`` / ``stopped_early`` say how training ended, and
-    ``seed`` replays the run.
+    ``layers[i]`` is layer ``i``'s :class:`~glassnet.layers.Buffers`, or None for a layer whose
+    ``forward``/``backward`` take no ``buffers`` (it runs its textbook line); ``loss`` holds the loss
+    gradient; ``batch`` the gathered mini-batch. The first layer is told that nobody needs ``dL/dX``.
+    Created once per ``fit`` and passed explicitly to ``Network.train_step``.
     """
 
-    keys = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
-
-    def __init__(self, seed=None):
-        self.epochs = []
-        self.seed = seed
-        self.interrupted = False
-        self.stopped_early = False
-
-    def append(self, record):
-        self.epochs.append(dict(record))
-
-    def __len__(self):
-        return len(self.epochs)
-
-    def __getitem__(self, key):
-        if key not in self.keys:
-            raise KeyError(f"History has {list(self.keys)}, not {key!r}")
-        return [record.get(key) for record in self.epochs]
-
-    def __getattr__(self, key):
-        if key in History.keys:
-            return self[key]
-        raise AttributeError(key)
-
-    def to_dict(self):
-        return {"seed": self.seed, "interrupted": self.interrupted, "stopped_early": self.stopped_early,
-                "epochs": self.epochs}
-
-    @classmethod
-    def from_dict(cls, data):
-        history = cls(data.get("seed"))
-        history.interrupted = bool(data.get("interrupted", False))
-        history.stopped_early = bool(data.get("stopped_early", False))
-        history.epochs = [dict(r) for r in data.get("epochs", [])]
-        return history
+    def __init__(self, layers):
+        self.layers = [Buffers(need_input_gradient=i > 0) if _takes_buffers(layer) else None
+                       for i, layer in enumerate(layers)]
+        self.loss = Buffers()
+        self.batch = Buffers()
 
     def __repr__(self):
-        if not self.epochs:
-            return "History(no epochs)"
-        last = self.epochs[-1]
-        shown = ", ".join(f"{k}={last[k]:.4g}" for k in ("loss", "accuracy", "val_loss", "val_accuracy")
-                          if last.get(k) is not None)
-        return f"History({len(self)} epochs; last: {shown})"
+        fast = sum(b is not None for b in self.layers)
+        return f"StepBuffers({fast} of {len(self.layers)} layers on the fast path)"
 
 
-class Callback:
-    """Base class for code that runs during ``fit``. Override any of the five hooks.
-
-    ``self.run`` (a :class:`TrainingRun`) gives the network, optimizer, history and
-    ``run.stop()`` to end training after the current epoch.
-    """
-
-    run = None
-
-    def on_train_begin(self, logs):
-        pass
-
-    def on_epoch_begin(self, epoch, logs):
-        pass
-
-    def on_batch_end(self, batch, logs):
-        pass
-
-    def on_epoch_end(self, epoch, logs):
-        pass
-
-    def on_train_end(self, logs):
-        pass
-
-
-class CallbackList(Callback):
-    """Calls each hook on every callback, in order."""
-
-    def __init__(self, callbacks):
-        self.callbacks = list(callbacks)
-
-    def bind(self, run):
-        for cb in self.callbacks:
-            cb.run = run
-
-    def on_train_begin(self, logs):
-        for cb in self.callbacks:
-            cb.on_train_begin(logs)
-
-    def on_epoch_begin(self, epoch, logs):
-        for cb in self.callbacks:
-            cb.on_epoch_begin(epoch, logs)
-
-    def on_batch_end(self, batch, logs):
-        for cb in self.callbacks:
-            cb.on_batch_end(batch, logs)
-
-    def on_epoch_end(self, epoch, logs):
-        for cb in self.callbacks:
-            cb.on_epoch_end(epoch, logs)
-
-    def on_train_end(self, logs):
-        for cb in self.callbacks:
-            cb.on_train_end(logs)
+def _takes_buffers(layer):
+    """Whether both passes of ``layer`` accept ``buffers`` (a subclass may override one without it)."""
+    return all("buffers" in inspect.signature(method).parameters for method in (layer.forward, layer.backward))
 
 
 class TrainingRun:
-    """The state of one ``fit`` call, shared with callbacks."""
+    """The state of one ``fit`` call, shared with callbacks (each gets it as ``callback.run``).
+
+    Callbacks read ``network``, ``optimizer``, ``loss``, ``history``, ``epoch``, ``epochs``,
+    ``steps_per_epoch`` and ``position``, and call ``stop()``. The loop keeps here too what it
+    works from: the checked data (``X``, ``y``, ``is_labels``, ``validation_data``), the
+    ``callbacks``, the ``buffers`` every step reuses, the Ctrl-C ``interrupt`` and, when resuming,
+    the ``resumed`` checkpoint.
+    """
 
     def __init__(self, network, optimizer, loss, *, epochs, batch_size, n_samples, seed, history, shuffle,
                  augment=None):
@@ -152,6 +92,9 @@ class TrainingRun:
         self.epoch = 0
         self.position = None            # where training stands, for mid-epoch checkpoints
         self.stop_requested = False
+        self.X = self.y = self.validation_data = self.resumed = self.buffers = self.interrupt = None
+        self.is_labels = False
+        self.callbacks = CallbackList(())
 
     def stop(self):
         """Ask training to stop after the current epoch (used by EarlyStopping)."""
@@ -190,7 +133,7 @@ _fit_limits = {"epochs": ("int", 1, None, False), "batch_size": ("int", 1, None,
 
 def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entropy", validation_data=None,
         callbacks=(), seed=None, verbose=0, shuffle=True, resume_from=None, augment=None):
-    """Train ``net`` on ``(X, y)`` with mini-batch gradient descent; returns a :class:`History`.
+    """Train ``net`` on ``(X, y)`` with mini-batch gradient descent; returns a :class:`~glassnet.history.History`.
 
     Args:
         X: ``(n_samples, n_features)`` inputs.
@@ -215,9 +158,20 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     Raises:
         TrainingDiverged: the loss became NaN/inf; the network keeps the last good weights.
     """
-    from . import serialization
-    from .callbacks import ProgressBar
+    run = _plan(net, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, loss=loss,
+                validation_data=validation_data, callbacks=callbacks, seed=seed, verbose=verbose, shuffle=shuffle,
+                resume_from=resume_from, augment=augment)
+    _start(run)                     # everything is valid: from here on, state changes
+    with _DeferredInterrupt() as run.interrupt, limit_blas_threads(blas_threads_for(net, batch_size)), \
+            _random_access(run.X, shuffle):
+        _train(run)
+    return run.history
 
+
+# -- before training: check everything, change nothing -----------------------------------------------
+def _plan(net, X, y, *, epochs, batch_size, optimizer, loss, validation_data, callbacks, seed, verbose, shuffle,
+          resume_from, augment):
+    """Check every argument of ``fit`` and return the :class:`TrainingRun` they describe; nothing changes yet."""
     check_params("fit", _fit_limits, {"epochs": epochs, "batch_size": batch_size, "verbose": verbose,
                                       "shuffle": shuffle})
     loss = losses.get(loss)
@@ -225,74 +179,55 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     if augment is not None and not callable(augment):
         raise TypeError(f"fit: augment expected a callable augment(X_batch, rng), received {describe(augment)}")
     y, is_labels = prepare_targets(y, len(X), net.n_outputs, loss)
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError(f"validation_data expected a pair (X_val, y_val), received {describe(validation_data)}")
-        X_val = net._check_X(validation_data[0])
-        y_val, _ = prepare_targets(validation_data[1], len(X_val), net.n_outputs, loss)
-        validation_data = (X_val, y_val)
-    callbacks = list(callbacks or ())
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise TypeError(f"callbacks expected Callback objects, received {describe(cb)}")
+    validation_data = _check_validation_data(net, validation_data, loss)
+    callbacks = _check_callbacks(callbacks, verbose)
     resumed = None
     if resume_from is not None:
-        resumed = serialization.load_checkpoint(resume_from)
-        _check_resume(resumed, net, loss, batch_size, len(X), shuffle, seed, optimizer, augment)
+        resumed = _read_checkpoint(resume_from, net, loss, optimizer, {
+            "batch_size": batch_size, "n_samples": len(X), "shuffle": shuffle, "seed": seed, "augment": augment})
         seed = resumed["run"]["seed"]
-    if optimizer is None and resumed is not None:
-        optimizer = optimizers.from_config(*resumed["optimizer"])
-    elif optimizer is None:
-        optimizer = optimizers.SGD(lr=0.01, momentum=0.9)
+    if optimizer is None:
+        optimizer = optimizers.from_config(*resumed["optimizer"]) if resumed else optimizers.SGD(lr=0.01, momentum=0.9)
     optimizer = optimizers.get(optimizer)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
     check_params("fit", {"seed": ("int", 0, None, False)}, {"seed": seed})
-
-    # Everything is valid: from here on, state changes.
-    if resumed is not None:
-        net.set_weights(resumed["weights"])
-        optimizer.load_state_dict(*resumed["optimizer"])
-    history = resumed["history"] if resumed else History(seed)
-    history.interrupted = False
     run = TrainingRun(net, optimizer, loss, epochs=epochs, batch_size=batch_size, n_samples=len(X), seed=seed,
-                      history=history, shuffle=shuffle, augment=augment)
-    optimizer.schedule.bind(epochs * run.steps_per_epoch, run.steps_per_epoch)
-    run.buffers = StepBuffers(net.layers)       # the fast path: arrays every step reuses
+                      history=resumed["history"] if resumed else History(seed), shuffle=shuffle, augment=augment)
+    run.X, run.y, run.is_labels, run.validation_data = X, y, is_labels, validation_data
+    run.callbacks, run.resumed = CallbackList(callbacks), resumed
+    return run
+
+
+def _check_validation_data(net, validation_data, loss):
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise TypeError(f"validation_data expected a pair (X_val, y_val), received {describe(validation_data)}")
+    X_val = net._check_X(validation_data[0])
+    y_val, _ = prepare_targets(validation_data[1], len(X_val), net.n_outputs, loss)
+    return X_val, y_val
+
+
+def _check_callbacks(callbacks, verbose):
+    """The callbacks as a new list (with a ``ProgressBar`` when ``verbose`` asks for one and none is there)."""
+    callbacks = list(callbacks or ())
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks expected Callback objects, received {describe(cb)}")
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
         callbacks.append(ProgressBar())
-    cbs = CallbackList(callbacks)
-    cbs.bind(run)
-    position = resumed["position"] if resumed else None
-
-    with _DeferredInterrupt() as interrupt, limit_blas_threads(blas_threads_for(net, batch_size)), \
-            _random_access(X, shuffle):
-        cbs.on_train_begin({"epochs": epochs, "steps_per_epoch": run.steps_per_epoch, "seed": seed,
-                            "validation": validation_data is not None})
-        net.loss_, net.history_ = loss, history
-        end_logs = {}
-        try:
-            start = 1
-            if position:   # an epoch whose last batch ran but whose record was not written is finished first
-                start = position["epoch"] + (len(history) >= position["epoch"])
-            for epoch in range(start, epochs + 1):
-                resume_at = position if position and position["epoch"] == epoch else None
-                _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, resume_at)
-                if run.stop_requested:
-                    history.stopped_early = True
-                    break
-        except KeyboardInterrupt:
-            history.interrupted = True
-            end_logs["interrupted"] = True
-        except TrainingDiverged as exc:
-            cbs.on_train_end({"diverged": str(exc)})
-            raise
-        cbs.on_train_end(end_logs)
-    return history
+    return callbacks
 
 
-def _check_resume(resumed, net, loss, batch_size, n_samples, shuffle, seed, optimizer, augment=None):
-    """Refuse to resume a checkpoint made for another network, data, batch size or optimizer."""
+def _read_checkpoint(path, net, loss, optimizer, settings):
+    """The checkpoint at ``path``, refused if it was made for another network, data, batch size or optimizer.
+
+    ``settings``: this call's ``batch_size``, ``n_samples``, ``shuffle``, ``seed`` and ``augment``.
+    Returns ``read_checkpoint``'s contents with the checked ``weights``.
+    """
+    resumed = read_checkpoint(path)
+    doc, tensors, source = resumed["model"]
     saved_config = resumed["optimizer"][0]
     if optimizer is not None:
         optimizer = optimizers.get(optimizer)
@@ -301,88 +236,163 @@ def _check_resume(resumed, net, loss, batch_size, n_samples, shuffle, seed, opti
         if mine != theirs:
             raise ValueError(f"resume_from: the checkpoint was trained with {theirs}, received optimizer {mine}; "
                              f"omit optimizer= to continue with the checkpoint's optimizer and its state")
-    if resumed["architecture"] != net.get_config():
+    if doc["architecture"] != json.loads(json.dumps(net.get_config())):     # compared as saved (JSON)
         raise ValueError("resume_from: the checkpoint's architecture differs from this network's; "
                          "resume with the network the checkpoint was made for")
-    expected = resumed["run"]
-    got = {"batch_size": batch_size, "n_samples": n_samples, "loss": loss.name, "shuffle": shuffle}
+    check_tensors(tensors, {name: p.shape for name, p in net.named_parameters()}, doc, source)
+    expected, augment = resumed["run"], settings["augment"]
+    got = {"batch_size": settings["batch_size"], "n_samples": settings["n_samples"], "loss": loss.name,
+           "shuffle": settings["shuffle"]}
     for key, value in got.items():
         if expected[key] != value:
             raise ValueError(f"resume_from: the checkpoint was made with {key}={expected[key]!r}, "
                              f"received {key}={value!r}; resume with the same data and settings")
-    if seed is not None and seed != expected["seed"]:
-        raise ValueError(f"resume_from: the checkpoint was made with seed={expected['seed']}, received seed={seed}")
+    if settings["seed"] is not None and settings["seed"] != expected["seed"]:
+        raise ValueError(f"resume_from: the checkpoint was made with seed={expected['seed']}, "
+                         f"received seed={settings['seed']}")
     if expected.get("augment", False) != (augment is not None):
         was = "with" if expected.get("augment", False) else "without"
         raise ValueError(f"resume_from: the checkpoint was made {was} augment=; resume with the same augmentation")
+    return {**resumed, "weights": tensors}
 
 
-def _run_epoch(run, cbs, X, y, is_labels, epoch, validation_data, interrupt, resume_at):
+# -- training ------------------------------------------------------------------------------------
+def _start(run):
+    """Apply the plan: the checkpoint's weights and optimizer state, the schedule's length, the buffers."""
+    if run.resumed is not None:
+        run.network.set_weights(run.resumed["weights"])
+        run.optimizer.load_state_dict(*run.resumed["optimizer"])
+    run.history.interrupted = False
+    run.optimizer.schedule.bind(run.epochs * run.steps_per_epoch, run.steps_per_epoch)
+    run.buffers = StepBuffers(run.network.layers)       # the fast path: arrays every step reuses
+    run.callbacks.bind(run)
+
+
+def _train(run):
+    """The epochs, between ``on_train_begin`` and ``on_train_end``; Ctrl-C ends them keeping the history."""
+    cbs, history = run.callbacks, run.history
+    cbs.on_train_begin({"epochs": run.epochs, "steps_per_epoch": run.steps_per_epoch, "seed": run.seed,
+                        "validation": run.validation_data is not None})
+    run.network.loss_, run.network.history_ = run.loss, history
+    end_logs = {}
+    try:
+        for epoch in range(_first_epoch(run), run.epochs + 1):
+            _run_epoch(run, epoch)
+            if run.stop_requested:
+                history.stopped_early = True
+                break
+    except KeyboardInterrupt:
+        history.interrupted = True
+        end_logs["interrupted"] = True
+    except TrainingDiverged as exc:
+        cbs.on_train_end({"diverged": str(exc)})
+        raise
+    cbs.on_train_end(end_logs)
+
+
+def _first_epoch(run):
+    """The first epoch to run: 1, or where a resumed run stands.
+
+    An epoch whose last batch ran but whose record was not written yet is finished first.
+    """
+    position = run.resumed["position"] if run.resumed else None
+    if not position:
+        return 1
+    return position["epoch"] + (len(run.history) >= position["epoch"])
+
+
+def _run_epoch(run, epoch):
     """One pass over the data in mini-batches; appends the epoch's record to the history."""
-    net, optimizer, loss = run.network, run.optimizer, run.loss
+    net, optimizer, loss, buffers, cbs = run.network, run.optimizer, run.loss, run.buffers, run.callbacks
     run.epoch = epoch
-    rng = np.random.default_rng([run.seed, epoch])
-    order = rng.permutation(run.n_samples) if run.shuffle else np.arange(run.n_samples)
-    for i, layer in enumerate(net.layers):
-        if layer.has_training_mode:              # dropout masks: seeded per epoch and layer
-            layer.rng = np.random.default_rng([run.seed, epoch, i])
-    augment_rng = np.random.default_rng([run.seed, epoch, _AUGMENT_STREAM]) if run.augment else None
-    sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "lr": optimizer.lr}
-    first = 0
-    if resume_at:
-        first, sums = resume_at["batch"], dict(resume_at["sums"])
-        for i, state in resume_at["rng"].items():
-            generator = augment_rng if i == "augment" else net.layers[int(i)].rng
-            if generator is not None:
-                generator.bit_generator.state = state
-    params, grads = net.parameters(), net.gradients()
-    # No per-batch backup copy of the weights: every step is checked *before* it is applied (finite
-    # loss, finite gradients), so the weights only ever hold the result of good steps. The one copy
-    # per epoch below covers weights spoiled from outside the loop (a callback writing NaN).
-    epoch_start = [p.copy() for p in params]
-    upto = net._body(loss)
-    probabilities = net.outputs_probabilities(upto)
-    buffers = run.buffers
+    state = _Epoch(run, epoch)
+    X, y, batch_size, dtype = run.X, run.y, run.batch_size, net.dtype
+    order, augment_rng, params, grads = state.order, state.augment_rng, state.params, state.grads
     cbs.on_epoch_begin(epoch, {})
-    started = time.perf_counter()
-    for b in range(first, run.steps_per_epoch):
-        idx = order[b * run.batch_size:(b + 1) * run.batch_size]
-        xb, yb = _gather(X, idx, buffers.batch, net.dtype), y[idx]
+    state.started = time.perf_counter()
+    for b in range(state.first, run.steps_per_epoch):
+        idx = order[b * batch_size:(b + 1) * batch_size]
+        xb, yb = _gather(X, idx, buffers.batch, dtype), y[idx]
         if augment_rng is not None:
-            xb = _augmented(run.augment, xb, augment_rng, net.dtype)
+            xb = _augmented(run.augment, xb, augment_rng, dtype)
         lr = optimizer.lr
         value, out = net.train_step(xb, yb, loss, buffers)   # forward, loss, backward: fills grads
         if not (math.isfinite(value) and _all_finite(grads)):
-            _diverged(net, params, epoch_start, epoch, b + 1, lr, value)
+            _diverged(state, b + 1, lr, value)               # checked before the step: it is never applied
         optimizer.step(params, grads)
-        sums["loss"] += value * len(idx)
-        sums["seen"] += len(idx)
-        sums["lr"] = lr
-        batch_logs = {"loss": value, "size": len(idx), "lr": lr}
-        if is_labels:
-            correct = int(np.count_nonzero(labels_from_outputs(out, probabilities) == yb))
-            sums["correct"] += correct
-            batch_logs["accuracy"] = correct / len(idx)
-        states = {str(i): layer.rng.bit_generator.state for i, layer in enumerate(net.layers)
-                  if layer.has_training_mode}
-        if augment_rng is not None:
-            states["augment"] = augment_rng.bit_generator.state
-        run.position = {"epoch": epoch, "batch": b + 1,
-                        "sums": {**sums, "seconds": sums["seconds"] + time.perf_counter() - started},
-                        "rng": states}
-        cbs.on_batch_end(b + 1, batch_logs)
-        if interrupt.requested:
+        logs = state.count(value, len(idx), lr, out, yb)
+        run.position = state.position(b + 1)
+        cbs.on_batch_end(b + 1, logs)
+        if run.interrupt.requested:
             raise KeyboardInterrupt
     if not _all_finite(params):
-        _diverged(net, params, epoch_start, epoch, run.steps_per_epoch, sums["lr"], float("nan"))
-    record = {"epoch": epoch, "loss": sums["loss"] / sums["seen"],
-              "accuracy": sums["correct"] / sums["seen"] if is_labels else None,
-              "val_loss": None, "val_accuracy": None, "lr": sums["lr"],
-              "seconds": sums["seconds"] + time.perf_counter() - started}
-    if validation_data is not None:
-        record["val_loss"], record["val_accuracy"] = net.evaluate(*validation_data, loss=loss)
+        _diverged(state, run.steps_per_epoch, state.sums["lr"], float("nan"))
+    record = state.record()
+    if run.validation_data is not None:
+        record["val_loss"], record["val_accuracy"] = net.evaluate(*run.validation_data, loss=loss)
     run.history.append(record)
     cbs.on_epoch_end(epoch, record)
+
+
+class _Epoch:
+    """One epoch in progress: its batch order and random streams (from ``(seed, epoch)``), the batch it
+    starts from (mid-epoch when resuming), its running sums, and the weights it started with."""
+
+    def __init__(self, run, epoch):
+        net = self.net = run.network
+        self.run, self.epoch = run, epoch
+        rng = np.random.default_rng([run.seed, epoch])
+        self.order = rng.permutation(run.n_samples) if run.shuffle else np.arange(run.n_samples)
+        for i, layer in enumerate(net.layers):
+            if layer.has_training_mode:              # dropout masks: seeded per epoch and layer
+                layer.rng = np.random.default_rng([run.seed, epoch, i])
+        self.augment_rng = np.random.default_rng([run.seed, epoch, _AUGMENT_STREAM]) if run.augment else None
+        self.first, self.sums = 0, {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0, "lr": run.optimizer.lr}
+        position = run.resumed["position"] if run.resumed else None
+        if position and position["epoch"] == epoch:  # resume mid-epoch: its batch, sums and random streams
+            self.first, self.sums = position["batch"], dict(position["sums"])
+            for i, state in position["rng"].items():
+                generator = self.augment_rng if i == "augment" else net.layers[int(i)].rng
+                if generator is not None:
+                    generator.bit_generator.state = state
+        self.params, self.grads = net.parameters(), net.gradients()
+        # No per-batch backup copy of the weights: every step is checked *before* it is applied (finite
+        # loss, finite gradients), so the weights only ever hold the result of good steps. The one copy
+        # per epoch below covers weights spoiled from outside the loop (a callback writing NaN).
+        self.weights_at_start = [p.copy() for p in self.params]
+        self.probabilities = net.outputs_probabilities(net._body(run.loss))
+        self.started = time.perf_counter()
+
+    def count(self, value, n, lr, out, yb):
+        """Add one mini-batch to the running sums; returns its logs for ``on_batch_end``."""
+        sums = self.sums
+        sums["loss"] += value * n
+        sums["seen"] += n
+        sums["lr"] = lr
+        logs = {"loss": value, "size": n, "lr": lr}
+        if self.run.is_labels:
+            correct = int(np.count_nonzero(labels_from_outputs(out, self.probabilities) == yb))
+            sums["correct"] += correct
+            logs["accuracy"] = correct / n
+        return logs
+
+    def seconds(self):
+        return self.sums["seconds"] + time.perf_counter() - self.started
+
+    def position(self, batch):
+        """Where training stands after ``batch``: what a mid-epoch checkpoint saves to resume exactly."""
+        states = {str(i): layer.rng.bit_generator.state for i, layer in enumerate(self.net.layers)
+                  if layer.has_training_mode}
+        if self.augment_rng is not None:
+            states["augment"] = self.augment_rng.bit_generator.state
+        return {"epoch": self.epoch, "batch": batch, "sums": {**self.sums, "seconds": self.seconds()}, "rng": states}
+
+    def record(self):
+        """The epoch's line in the history (validation is added by the loop)."""
+        sums = self.sums
+        return {"epoch": self.epoch, "loss": sums["loss"] / sums["seen"],
+                "accuracy": sums["correct"] / sums["seen"] if self.run.is_labels else None,
+                "val_loss": None, "val_accuracy": None, "lr": sums["lr"], "seconds": self.seconds()}
 
 
 #: Third word of the augmentation generator's seed ``[seed, epoch, _AUGMENT_STREAM]``: dropout
@@ -424,8 +434,6 @@ def _random_access(X, shuffle):
     suits reading a file in order; mini-batches of shuffled rows would then read far more from disk
     than they use. ``MADV_RANDOM`` reads only the pages needed; the default is restored afterwards.
     """
-    import mmap
-
     mapping = getattr(X, "_mmap", None) if isinstance(X, np.memmap) else None
     if not shuffle or mapping is None or not hasattr(mapping, "madvise") or not hasattr(mmap, "MADV_RANDOM"):
         yield
@@ -481,8 +489,6 @@ def blas_threads_for(net, batch_size):
     many times slower: there, limit BLAS to one thread around ``fit`` (``with
     threadpoolctl.threadpool_limits(1): ...``); ``fit`` never uses more threads than the limit it finds.
     """
-    from .layers import Dense
-
     largest = max((batch_size * layer.n_in * layer.n_out for layer in net.layers if isinstance(layer, Dense)),
                   default=0)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -528,21 +534,24 @@ def _all_finite(arrays):
     return True
 
 
-def _diverged(net, params, epoch_start, epoch, batch, lr, value):
-    """Raise TrainingDiverged, keeping the last good weights.
+def _diverged(epoch, batch, lr, value):
+    """Raise TrainingDiverged during ``epoch`` (an ``_Epoch``), keeping the last good weights.
 
     Steps are applied only after their loss and gradients are checked, so the current weights are
     the last good ones. If they are not finite (something outside the loop, such as a callback,
     spoiled them), the weights from the start of the epoch are put back.
     """
-    if _all_finite(params):
+    if _all_finite(epoch.params):
         kept = "the weights from before that step (the step was not applied)"
     else:
-        for saved, p in zip(epoch_start, params):
+        for saved, p in zip(epoch.weights_at_start, epoch.params):
             np.copyto(p, saved)
-        kept = f"the weights from the start of epoch {epoch}"
+        kept = f"the weights from the start of epoch {epoch.epoch}"
     what = f"the loss became {value}" if not math.isfinite(value) else "the gradient became inf or NaN"
     raise TrainingDiverged(
-        f"training stopped: {what} at epoch {epoch}, batch {batch} with learning rate {lr:.4g}; "
+        f"training stopped: {what} at epoch {epoch.epoch}, batch {batch} with learning rate {lr:.4g}; "
         f"the network keeps {kept}. The learning rate is probably too high: try a smaller one "
-        f"(e.g. {lr / 10:.2g})", epoch=epoch, batch=batch, lr=lr, loss=value)
+        f"(e.g. {lr / 10:.2g})", epoch=epoch.epoch, batch=batch, lr=lr, loss=value)
+
+
+__all__ = ["StepBuffers", "TrainingRun", "blas_threads_for", "fit", "limit_blas_threads"]

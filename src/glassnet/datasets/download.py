@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from .errors import ChecksumError, DownloadError
 
 TIMEOUT = 30.0           # seconds to wait for a connection or for the next bytes

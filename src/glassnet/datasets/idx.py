@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import atomic_write_bytes
 from .errors import DatasetError
 
 #: IDX type code -> NumPy dtype (big-endian, as stored).
@@ -207,8 +208,6 @@ def write_idx(path_or_file, array, *, compress=None):
     if isinstance(path_or_file, (str, os.PathLike)):
         if compress is None:
             compress = str(path_or_file).endswith(".gz")
-        from .._io import atomic_write_bytes
-
         atomic_write_bytes(path_or_file, gzip.compress(payload, mtime=0) if compress else payload)
     else:
         path_or_file.write(gzip.compress(payload, mtime=0) if compress else payload)

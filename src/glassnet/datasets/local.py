@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import require
 from . import catalog
 from .errors import DatasetError
 from .idx import read_idx
@@ -443,8 +444,6 @@ def read_image_folder(folder, *, image_size=None):
         image_size: ``(height, width)`` to resize every image to; default: the size of the first
             image (sorted by class, then file name).
     """
-    from ..errors import require
-
     require("PIL.Image", "image")
     folder = Path(folder)
     split = (folder / "train").is_dir() and (folder / "test").is_dir()
