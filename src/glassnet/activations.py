@@ -209,7 +209,7 @@ class LeakyReLU(Activation):
     def from_torch_module(cls, module):
         slope = float(module.negative_slope)
         if not 0.0 <= slope <= 1.0:
-            raise ValueError(f"glassnet's LeakyReLU expected a slope in [0, 1], received negative_slope={slope:g}")
+            raise ValueError(f"glassnet's LeakyReLU expected a slope in [0, 1], received negative_slope={slope}")
         return cls(slope)
 
 

@@ -8,6 +8,12 @@ off) unless ``training=True`` (then each dropout mask is frozen for the whole ch
 
 Each tensor's agreement is the relative error ``||g_bp - g_fd|| / (||g_bp|| + ||g_fd||)``
 (0 = identical; below 1e-6 means backpropagation is right, above 1e-3 means a bug).
+
+It names no layer and no activation: whatever each layer's ``backward`` computes (for an
+activation, its ``derivative``) is checked against what its ``forward`` computes (its ``function``),
+so a new activation is checked without a change here.
+
+Not here: second derivatives, checks in float32 (finite differences need float64's precision).
 """
 
 import numbers
@@ -16,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import losses
-from ._validation import as_generator, check_params
-from .network import prepare_targets
+from ._validation import as_generator, check_params, check_X
+from .losses import prepare_targets
 
 
 @dataclass
@@ -95,7 +101,7 @@ def gradcheck(net, X, y, loss="cross_entropy", h=1e-6, max_checks=None, check_in
                  {"h": h, "tolerance": tolerance})
     loss = losses.get(loss)
     net64 = net.astype(np.float64)
-    X = net64._check_X(X)
+    X = check_X(X, net64.n_features, dtype=np.float64)
     y, _ = prepare_targets(y, len(X), net64.n_outputs, loss)
     rng = as_generator(seed)
     # an int seeds the frozen masks directly; None or a Generator gives one int for all of them
@@ -116,7 +122,7 @@ def gradcheck(net, X, y, loss="cross_entropy", h=1e-6, max_checks=None, check_in
     analytic = [(name, g.copy()) for name, g in zip((n for n, _ in net64.named_parameters()), net64.gradients())]
     report = GradcheckReport(tolerance=tolerance)
     params = dict(net64.named_parameters())
-    layer_names = {f"{i}": _label(layer) for i, layer in enumerate(net64.layers)}
+    layer_names = {f"{i}": layer.summary_name() for i, layer in enumerate(net64.layers)}
     for name, grad in analytic:
         w = params[name]
         numeric, idx = _numeric(lambda: loss_at(X), w, h, max_checks, rng)
@@ -152,7 +158,3 @@ def _compare(name, layer, analytic, numeric, total):
     relative = float(diff / scale) if scale > 0 else 0.0
     max_abs = float(np.max(np.abs(analytic - numeric))) if len(numeric) else 0.0
     return TensorCheck(name, layer, len(numeric), total, relative, max_abs)
-
-
-def _label(layer):
-    return layer.summary_name()

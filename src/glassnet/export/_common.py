@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ..activations import ACTIVATIONS
+from ..datasets import load_digits
 from ..errors import GlassnetError
 from ..layers import Dense, Dropout
+from ..network import Network
 
 #: The largest absolute difference an export may show against glassnet (float32).
 TOLERANCE = 1e-5
@@ -27,8 +29,9 @@ TOLERANCE = 1e-5
 #: How many samples the parity check runs.
 PARITY_SAMPLES = 256
 
-#: The layer types every export understands (exact types: a subclass may behave differently).
-SUPPORTED_LAYERS = (Dense, Dropout, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity)
+#: The layer types every export understands (exact types: a subclass may behave differently): Dense,
+#: Dropout and every registered activation, which carries its own ONNX and PyTorch equivalents.
+SUPPORTED_LAYERS = (Dense, Dropout, *ACTIVATIONS.values())
 
 
 class ExportError(GlassnetError, ValueError):
@@ -93,8 +96,6 @@ class ParityReport:
 
 def check_layers(net, what):
     """Refuse, before any work, a network holding a layer ``what`` cannot express; names the layer."""
-    from ..network import Network
-
     if not isinstance(net, Network):
         hint = " (a scikit-learn estimator: pass its network, estimator.net_)" if hasattr(net, "net_") else ""
         raise TypeError(f"{what} expected a glassnet Network, received {type(net).__name__}{hint}")
@@ -121,8 +122,6 @@ def check_output_paths(what, *paths):
 def parity_inputs(net, n_samples=PARITY_SAMPLES, seed=0):
     """``(X, description)``: bundled test digits for a 784-input network, else seeded normal inputs (float32)."""
     if net.n_features == 784:
-        from ..datasets import load_digits
-
         return load_digits().X_test[:n_samples].astype(np.float32), "bundled digits"
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n_samples, net.n_features)).astype(np.float32), "seeded random inputs"

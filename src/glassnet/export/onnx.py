@@ -1,14 +1,14 @@
 """Export a network to ONNX, to serve it anywhere ONNX Runtime runs.
 
-The graph is the network written out in ONNX operators, one node per layer::
+The graph is the network written out in ONNX operators, layer by layer::
 
     Dense            Gemm(x, W, b, transB=1)     # Z = X W^T + b; W stays (n_out, n_in)
-    ReLU             Relu
-    LeakyReLU(a)     LeakyRelu(alpha=a)
-    Sigmoid / Tanh   Sigmoid / Tanh
-    Softmax          Softmax(axis=-1)             # per row
-    Identity         Identity
     Dropout          Identity                     # dropout does nothing at inference
+    an activation    what its ``onnx(graph, x)`` writes: ReLU -> Relu, LeakyReLU(a) -> LeakyRelu(alpha=a),
+                     Sigmoid / Tanh -> Sigmoid / Tanh, Softmax -> Softmax(axis=-1) (per row), ...
+
+This module names no activation: each one, in ``glassnet.activations``, writes its own nodes
+through a small builder (:class:`_Graph`), so a new activation exports without a change here.
 
 Input ``"input"`` is float32 ``(batch, n_features)`` and output ``"output"`` float32
 ``(batch, n_outputs)``; the batch axis is dynamic. Weights are stored as initializers
@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write_bytes
-from ..activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .._version import __version__
+from ..activations import Sigmoid, Softmax
 from ..errors import require
 from ..layers import Dense, Dropout
 from ._common import TOLERANCE, check_layers, check_output_paths, compare, parity_inputs, reference_outputs
@@ -34,9 +35,6 @@ from ._common import TOLERANCE, check_layers, check_output_paths, compare, parit
 DEFAULT_OPSET = 17
 #: The oldest opset accepted (Softmax over the last axis of a 2-D input since opset 13).
 MIN_OPSET = 13
-
-_SIMPLE_OPS = {ReLU: "Relu", Sigmoid: "Sigmoid", Tanh: "Tanh", Identity: "Identity", Dropout: "Identity"}
-
 
 def to_onnx(net, path, *, softmax=False, opset=DEFAULT_OPSET, tolerance=TOLERANCE):
     """Write ``net`` as an ONNX model to ``path`` and check it in ONNX Runtime; returns a ``ParityReport``.
@@ -99,48 +97,79 @@ def _export(net, *, softmax, opset, tolerance, path):
     return data, compare("onnxruntime", expected, received, inputs, tolerance, path)
 
 
+class _Graph:
+    """The small builder layers write their ONNX nodes through (so ``activations.py`` never imports onnx).
+
+    ``node(op_type, inputs, **attributes)`` adds one node and returns its output's name;
+    ``constant(value)`` adds a float32 scalar and returns its name; ``opset`` is the opset being written.
+    Names start with the layer's (``"3.GELU"``, ``"3.GELU.2"``), so the graph reads like the network.
+    """
+
+    def __init__(self, onnx, opset):
+        self.helper, self.numpy_helper = onnx.helper, onnx.numpy_helper
+        self.opset = opset
+        self.nodes, self.initializers = [], []
+        self.prefix, self.count = "", 0
+
+    def layer(self, prefix):
+        """Name what follows after ``prefix`` (a layer's index and class); returns the builder."""
+        self.prefix, self.count = prefix, 0
+        return self
+
+    def _name(self):
+        self.count += 1
+        return self.prefix if self.count == 1 else f"{self.prefix}.{self.count}"
+
+    def node(self, op_type, inputs, **attributes):
+        name = self._name()
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), [name], name=name, **attributes))
+        return name
+
+    def constant(self, value):
+        name = self._name()
+        self.initializers.append(self.numpy_helper.from_array(np.array(value, dtype=np.float32), name))
+        return name
+
+    def initializer(self, array, name):
+        self.initializers.append(self.numpy_helper.from_array(np.asarray(array, dtype=np.float32), name))
+        return name
+
+
+def _layer_nodes(graph, i, layer, x):
+    """Write layer ``i``'s nodes and return the name of its output; an activation writes its own (``layer.onnx``)."""
+    graph.layer(f"{i}.{type(layer).__name__}")
+    if isinstance(layer, Dense):                     # Z = X W^T + b, W kept as glassnet's (n_out, n_in)
+        W, b = graph.initializer(layer.weights, f"{i}.weights"), graph.initializer(layer.biases, f"{i}.biases")
+        return graph.node("Gemm", [x, W, b], transB=1)
+    if isinstance(layer, Dropout):
+        return graph.node("Identity", [x])           # dropout does nothing at inference
+    return layer.onnx(graph, x)
+
+
 def build_model(net, *, softmax=False, opset=DEFAULT_OPSET):
     """The ONNX ``ModelProto`` for ``net`` (not checked or run: :func:`to_onnx` does that)."""
-    require("onnx", "onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    from .. import __version__
-
+    onnx = require("onnx", "onnx")
+    helper = onnx.helper
     check_layers(net, "to_onnx")
-    nodes, initializers = [], []
+    graph = _Graph(onnx, opset)
     x = "input"
     for i, layer in enumerate(net.layers):
-        out = f"{i}.output"
-        if isinstance(layer, Dense):
-            W, b = f"{i}.weights", f"{i}.biases"
-            initializers.append(numpy_helper.from_array(np.asarray(layer.weights, dtype=np.float32), W))
-            initializers.append(numpy_helper.from_array(np.asarray(layer.biases, dtype=np.float32), b))
-            nodes.append(helper.make_node("Gemm", [x, W, b], [out], name=f"{i}.Dense", transB=1))
-        elif isinstance(layer, LeakyReLU):
-            nodes.append(helper.make_node("LeakyRelu", [x], [out], name=f"{i}.LeakyReLU", alpha=layer.alpha))
-        elif isinstance(layer, Softmax):
-            nodes.append(helper.make_node("Softmax", [x], [out], name=f"{i}.Softmax", axis=-1))
-        else:
-            op = _SIMPLE_OPS[type(layer)]
-            nodes.append(helper.make_node(op, [x], [out], name=f"{i}.{type(layer).__name__}"))
-        x = out
-    if softmax and not isinstance(net.layers[-1], (Softmax, Sigmoid)):
-        if net.n_outputs == 1:
-            nodes.append(helper.make_node("Sigmoid", [x], ["probabilities"], name="probabilities.Sigmoid"))
-        else:
-            nodes.append(helper.make_node("Softmax", [x], ["probabilities"], name="probabilities.Softmax", axis=-1))
-        x = "probabilities"
-    nodes.append(helper.make_node("Identity", [x], ["output"], name="output"))
+        x = _layer_nodes(graph, i, layer, x)
+    if softmax and not net.outputs_probabilities():  # what predict_proba adds: a sigmoid for one output
+        head = Sigmoid() if net.n_outputs == 1 else Softmax()
+        x = head.onnx(graph.layer(f"probabilities.{type(head).__name__}"), x)
+    graph.nodes.append(helper.make_node("Identity", [x], ["output"], name="output"))
 
-    graph = helper.make_graph(
-        nodes, "glassnet",
-        inputs=[helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", net.n_features])],
-        outputs=[helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", net.n_outputs])],
-        initializer=initializers)
+    float32 = onnx.TensorProto.FLOAT
+    onnx_graph = helper.make_graph(
+        graph.nodes, "glassnet",
+        inputs=[helper.make_tensor_value_info("input", float32, ["batch", net.n_features])],
+        outputs=[helper.make_tensor_value_info("output", float32, ["batch", net.n_outputs])],
+        initializer=graph.initializers)
     opsets = [helper.make_opsetid("", opset)]
     what = "probabilities (softmax)" if softmax else "network outputs (logits unless the network ends in softmax)"
     model = helper.make_model(
-        graph, opset_imports=opsets, producer_name="glassnet", producer_version=__version__,
+        onnx_graph, opset_imports=opsets, producer_name="glassnet", producer_version=__version__,
         ir_version=helper.find_min_ir_version_for(opsets),
         doc_string=f"glassnet network: input (batch, {net.n_features}) float32 -> output (batch, "
                    f"{net.n_outputs}) float32, {what}")

@@ -4,10 +4,12 @@ Each glassnet layer becomes one torch module, in the same position, so parameter
 line up (glassnet ``"0.weights"`` is torch ``"0.weight"``)::
 
     Dense(n_in, n_out)   nn.Linear(n_in, n_out)      # weight (n_out, n_in): the same layout, a plain copy
-    ReLU / Sigmoid / Tanh / Identity                 nn.ReLU / nn.Sigmoid / nn.Tanh / nn.Identity
-    LeakyReLU(alpha)     nn.LeakyReLU(negative_slope=alpha)
-    Softmax              nn.Softmax(dim=1)
     Dropout(p)           nn.Dropout(p)
+    an activation        its torch_module(): ReLU -> nn.ReLU(), LeakyReLU(alpha) -> nn.LeakyReLU(negative_slope=alpha),
+                         Softmax -> nn.Softmax(dim=1), ...; and back through its from_torch_module(module)
+
+This module names no activation: each one, in ``glassnet.activations``, declares its torch
+equivalent both ways, so a new activation exports and imports without a change here.
 
 ``to_torch(net)`` returns that module (in eval mode, float32 or float64 like the network);
 ``from_torch(module)`` reads a ``Sequential`` of those modules (plus a ``Flatten`` at the
@@ -31,9 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_text
-from ..activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .._version import __version__
+from ..activations import ACTIVATIONS
 from ..errors import require
 from ..layers import Dense, Dropout
+from ..network import Network
+from ..optimizers import SGD, Adam, AdamW
 from ._common import (
     TOLERANCE,
     ExportError,
@@ -58,13 +63,10 @@ def _module_for(layer, torch, dtype):
     nn = torch.nn
     if isinstance(layer, Dense):   # skip_init: no random init, so torch's global random state is left alone
         return torch.nn.utils.skip_init(nn.Linear, layer.n_in, layer.n_out, dtype=dtype)
-    if isinstance(layer, LeakyReLU):
-        return nn.LeakyReLU(negative_slope=layer.alpha)
-    if isinstance(layer, Softmax):
-        return nn.Softmax(dim=1)
     if isinstance(layer, Dropout):
         return nn.Dropout(p=layer.p)
-    return {ReLU: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh, Identity: nn.Identity}[type(layer)]()
+    name, settings = layer.torch_module()            # an activation names its own torch equivalent
+    return getattr(nn, name)(**settings)
 
 
 def to_torch(net, *, tolerance=TOLERANCE):
@@ -134,8 +136,6 @@ def to_torch_optimizer(optimizer, module):
     step would have used (attach a ``torch.optim.lr_scheduler`` for the rest).
     """
     torch = _torch()
-    from ..optimizers import SGD, Adam, AdamW
-
     params = list(module.parameters())
     kind = type(optimizer)
     if kind not in (SGD, Adam, AdamW):
@@ -194,9 +194,10 @@ def _parameter(tensor, where):
 def from_torch(module):
     """A glassnet ``Network`` from a ``torch.nn.Sequential``, with a copy of its weights.
 
-    Understood: ``Linear`` (with or without bias), ``ReLU``, ``LeakyReLU`` (its slope), ``Sigmoid``,
-    ``Tanh``, ``Softmax`` (over dim 1), ``Identity``, ``Dropout``, nested ``Sequential``, and a
-    ``Flatten`` at the start (glassnet then takes flattened inputs: ``X.reshape(len(X), -1)``).
+    Understood: ``Linear`` (with or without bias), ``Dropout``, nested ``Sequential``, a ``Flatten`` at
+    the start (glassnet then takes flattened inputs: ``X.reshape(len(X), -1)``), and the torch module
+    of every glassnet activation (``ReLU``, ``LeakyReLU`` with its slope, ``Sigmoid``, ``Tanh``,
+    ``Softmax`` over dim 1, ``Identity``, ...: see ``glassnet.activations.ACTIVATIONS``).
 
     Raises:
         UnsupportedLayerError: any other module, named with its position.
@@ -221,8 +222,6 @@ def from_torch(module):
         layer = _layer_for(child, name, position, nn, dtype)
         if layer is not None:
             layers.append(layer)
-    from ..network import Network
-
     return Network(layers, n_features=linears[0].in_features)
 
 
@@ -241,22 +240,16 @@ def _layer_for(child, name, position, nn, dtype):
         if child.bias is not None:                                # no bias: biases stay 0, the same maths
             layer.biases = _parameter(child.bias, where)
         return layer
-    if kind is nn.LeakyReLU:
-        if not 0.0 <= child.negative_slope <= 1.0:
-            raise UnsupportedLayerError(f"from_torch: {where}: glassnet's LeakyReLU expected a slope in [0, 1], "
-                                        f"received negative_slope={child.negative_slope}")
-        return LeakyReLU(float(child.negative_slope))
-    if kind is nn.Softmax:
-        if child.dim not in (1, -1, None):
-            raise UnsupportedLayerError(f"from_torch: {where}: expected Softmax over the features (dim=1 or -1), "
-                                        f"received dim={child.dim}")
-        return Softmax()
     if kind is nn.Dropout:
         return Dropout(float(child.p))
-    simple = {nn.ReLU: ReLU, nn.Sigmoid: Sigmoid, nn.Tanh: Tanh, nn.Identity: Identity}
-    if kind in simple:
-        return simple[kind]()
-    supported = "Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity, Dropout, Sequential, Flatten (first)"
+    activations = {getattr(nn, cls.torch_name): cls for cls in ACTIVATIONS.values()}
+    if kind in activations:                          # the activation reads its own settings off the module
+        try:
+            return activations[kind].from_torch_module(child)
+        except (TypeError, ValueError) as exc:
+            raise UnsupportedLayerError(f"from_torch: {where}: {exc}") from None
+    supported = ", ".join(["Linear", *(cls.torch_name for cls in ACTIVATIONS.values()), "Dropout", "Sequential",
+                           "Flatten (first)"])
     raise UnsupportedLayerError(f"from_torch: {where} at position {position} has no glassnet equivalent; "
                                 f"supported modules: {supported}")
 
@@ -306,31 +299,22 @@ def _torch_line(layer):
     """One ``nn.Sequential`` entry as source text."""
     if isinstance(layer, Dense):
         return f"nn.Linear({layer.n_in}, {layer.n_out})"
-    if isinstance(layer, LeakyReLU):
-        return f"nn.LeakyReLU(negative_slope={layer.alpha!r})"
-    if isinstance(layer, Softmax):
-        return "nn.Softmax(dim=1)"
     if isinstance(layer, Dropout):
         return f"nn.Dropout(p={layer.p!r})"
-    return f"nn.{type(layer).__name__}()"
-
-
-def _describe(layer):
-    return f"Dense({layer.n_in} -> {layer.n_out})" if isinstance(layer, Dense) else repr(layer)
+    name, settings = layer.torch_module()
+    return f"nn.{name}({', '.join(f'{key}={value!r}' for key, value in settings.items())})"
 
 
 def torch_source(net, weights_file="model.pt"):
     """The Python code that rebuilds ``net`` as an ``nn.Sequential`` and loads ``weights_file`` into it."""
-    from .. import __version__
-
     check_layers(net, "to_torch")
     entries = [_torch_line(layer) for layer in net.layers]
     width = max(len(e) for e in entries) + 1
-    body = "\n".join(f"        {(e + ','):<{width}}  # {i}: glassnet {_describe(layer)}"
+    body = "\n".join(f"        {(e + ','):<{width}}  # {i}: glassnet {layer.summary_name()}"
                      for i, (e, layer) in enumerate(zip(entries, net.layers)))
     to_dtype = ".to(torch.float64)" if net.dtype == np.float64 else ""
     rand_dtype = ", dtype=torch.float64" if net.dtype == np.float64 else ""
-    ends_in_probabilities = isinstance(net.layers[-1], (Softmax, Sigmoid))
+    ends_in_probabilities = net.outputs_probabilities()
     outputs = "probabilities" if ends_in_probabilities else "logits (softmax gives probabilities)"
     loss_hint = ("# glassnet's cross_entropy takes the logits, like nn.CrossEntropyLoss" if not ends_in_probabilities
                  else "# the network ends in a probability layer: drop it and use nn.CrossEntropyLoss on logits")
