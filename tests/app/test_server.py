@@ -105,7 +105,7 @@ def test_new_network_validates_layers_and_dataset(client):
     assert_4xx(client.post("/api/network", json={"layers": [2000]}), 422, "layers.0")
     assert_4xx(client.post("/api/network", json={"layers": [8] * 9}), 422, "layers")
     assert_4xx(client.post("/api/network", json={"layers": "128"}), 422, "layers")
-    assert_4xx(client.post("/api/network", json={"activation": "softplus"}), 422, "activation")
+    assert_4xx(client.post("/api/network", json={"activation": "not-an-activation"}), 422, "activation")
     assert_4xx(client.post("/api/network", json={"dataset": "cifar"}), 422, "dataset", "digits")
     assert_4xx(client.post("/api/network", json={"layers": [8], "surprise": 1}), 422, "surprise")
     assert_4xx(client.post("/api/network", content=b"{not json", headers={"content-type": "application/json"}),
@@ -562,7 +562,7 @@ def test_snapshots_beyond_the_budget_are_thinned_keeping_first_and_last(tmp_path
         epochs = [s["epoch"] for s in c.get("/api/timeline").json()["snapshots"]]
         assert len(epochs) <= 4 and epochs[0] == 0 and epochs[-1] == 9
         assert c.get("/api/timeline").json()["thinned"] is True
-        assert ws.timeline._bytes() <= 4 * 4 * (784 * 8 + 8 + 8 * 10 + 10)
+        assert ws.timeline.size_bytes() <= 4 * 4 * (784 * 8 + 8 + 8 * 10 + 10)
 
 
 # -- models --------------------------------------------------------------------------------------------

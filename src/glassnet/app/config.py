@@ -2,7 +2,10 @@
 
 Every number a browser can ask for is bounded here, so no request can make the server build a
 network, a training run or a response that does not fit in memory or time. When a limit is reached
-the server answers with a sentence saying which one (HTTP 413, 422 or 429), never by failing.
+the server answers with a sentence saying which one (HTTP 413, 422 or 429), never by failing. The
+checks live where the request is read (``deps.py``: one request's values; the server's guard: the
+body size) and where things are counted (``store.py``: workspaces and trainings; ``workspace.py``:
+drawings; ``timeline.py``: snapshots).
 """
 
 import ipaddress
@@ -48,10 +51,6 @@ class AppConfig:
     datasets: tuple = ("digits",)             # names or paths offered in the Train view
     token: str | None = None                  # required by every request when set
     limits: Limits = field(default_factory=Limits)
-
-    @property
-    def loopback(self):
-        return is_loopback(self.host)
 
 
 def is_loopback(host):

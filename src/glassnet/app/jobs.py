@@ -8,8 +8,13 @@ and a snapshot of the weights in the workspace's timeline.
 
 Every run is a *segment* of the timeline: its settings, seed, the mini-batch after which each
 learning-rate change happened and how many mini-batches ran. Replaying the segments from the
-starting weights repeats the run bit for bit (:func:`replay`); the digest of the weights after each
-segment is kept to check it.
+starting weights (a job of kind ``"replay"``) repeats the run bit for bit; the digest of the weights
+after each segment is kept to check it. :func:`finetune` (on the browser's drawings) and
+:func:`find_learning_rate` run in the request's own thread, holding a training slot meanwhile.
+
+The optimizer and its schedule come from the library's one factory (``glassnet.optimizers.build``),
+so the app offers every optimizer and schedule the library has, under the same names. Not here: who
+may start what and when (the workspace's methods check that, under its lock) and HTTP.
 """
 
 import logging
@@ -19,12 +24,14 @@ import time
 
 import numpy as np
 
-from .. import optimizers, schedules
+from .. import optimizers
+from ..callbacks import Callback
 from ..datasets import Augment
 from ..errors import TrainingDiverged
+from ..lr_finder import lr_find
 from ..serialization import weights_digest
-from ..training import Callback, fit
-from .workspace import AppError
+from ..training import fit
+from .errors import AppError, BadInput, BadState
 
 log = logging.getLogger("glassnet.app")
 
@@ -36,17 +43,10 @@ class _Stop(Exception):
     """Raised inside fit by the control callback to stop right after the current mini-batch."""
 
 
-def make_optimizer(settings):
-    """The optimizer (with its schedule) a training request describes."""
-    lr = settings["lr"]
-    schedule = settings.get("schedule", "constant")
-    if schedule == "one-cycle":
-        lr = schedules.OneCycle(max_lr=lr)
-    elif schedule == "cosine":
-        lr = schedules.Cosine(lr)
-    if settings["optimizer"] == "adam":
-        return optimizers.Adam(lr=lr)
-    return optimizers.SGD(lr=lr, momentum=settings.get("momentum", 0.0))
+def _optimizer(settings):
+    """The optimizer (with its schedule) that a run's settings name: the library's one factory decides."""
+    return optimizers.build(settings["optimizer"], settings["lr"], momentum=settings.get("momentum", 0.0),
+                            schedule=settings.get("schedule", "constant"), epochs=settings.get("epochs"))
 
 
 class _Control(Callback):
@@ -155,14 +155,14 @@ class TrainingJob:
 
     def pause(self):
         if self.state != "running":
-            raise AppError(409, f"pause: training is {self.state}, not running")
+            raise BadState(f"pause: training is {self.state}, not running")
         with self.cond:
             self.pause_requested = True
             self.cond.notify_all()
 
     def resume(self, step=False):
         if self.state != "paused":
-            raise AppError(409, f"{'step' if step else 'resume'}: training is {self.state}, not paused")
+            raise BadState(f"{'step' if step else 'resume'}: training is {self.state}, not paused")
         self.ws.store.acquire_training()
         with self.cond:
             self.holding_slot = True
@@ -180,7 +180,7 @@ class TrainingJob:
 
     def set_lr(self, lr):
         if not self.active:
-            raise AppError(409, f"learning rate: training is {self.state}; set the rate for the next run in the form")
+            raise BadState(f"learning rate: training is {self.state}; set the rate for the next run in the form")
         with self.cond:
             self.pending_lr = float(lr)
         self._notify()
@@ -216,7 +216,7 @@ class TrainingJob:
             state = "diverged"
             message = str(exc)                   # says where, which weights are kept, and what to try
         except AppError as exc:
-            message = exc.message
+            message = str(exc)
         except Exception as exc:          # a bug: say so on the page and in the server's log
             log.exception("training failed")
             message = f"training failed: {type(exc).__name__}: {exc}"
@@ -245,7 +245,7 @@ class TrainingJob:
         self._data = data
         augment = Augment(data.shape, **AUGMENT) if s.get("augment") else None
         fit(ws.net, data.X_train, data.y_train, epochs=s["epochs"], batch_size=s["batch_size"],
-            optimizer=make_optimizer(s), callbacks=[_Control(self)], seed=int(s["seed"]), augment=augment)
+            optimizer=_optimizer(s), callbacks=[_Control(self)], seed=int(s["seed"]), augment=augment)
 
     def _close_segment(self, completed, diverged=False):
         ws, seg = self.ws, self.segment
@@ -351,7 +351,7 @@ class TrainingJob:
             if seg["kind"] == "finetune":
                 X, y = _finetune_data(ws, seg)
                 fit(net, X, y, epochs=seg["settings"]["epochs"],
-                    batch_size=seg["settings"]["batch_size"], optimizer=make_optimizer(seg["settings"]),
+                    batch_size=seg["settings"]["batch_size"], optimizer=_optimizer(seg["settings"]),
                     seed=seg["seed"])
             else:
                 data = ws.store.data.get(seg["dataset"])
@@ -361,7 +361,7 @@ class TrainingJob:
                 self._segment_steps = 0
                 try:
                     fit(net, data.X_train, data.y_train, epochs=s["epochs"], batch_size=s["batch_size"],
-                        optimizer=make_optimizer(s), callbacks=[_Control(self)], seed=seg["seed"], augment=augment)
+                        optimizer=_optimizer(s), callbacks=[_Control(self)], seed=seg["seed"], augment=augment)
                 except _ReplayStop:
                     pass
             matches.append(weights_digest(net.get_weights()) == seg["digest"])
@@ -397,7 +397,7 @@ def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
     data = ws.store.data.get(ws.dataset)
     items = list(ws.drawings.values())
     if not items:
-        raise AppError(409, "fine-tune: add some labelled drawings first")
+        raise BadState("fine-tune: add some labelled drawings first")
     held = _held_out(items)
     X_d = np.stack([d["x"] for d in items]).astype(np.float32)
     y_d = np.array([d["label"] for d in items], dtype=np.int64)
@@ -410,16 +410,14 @@ def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
     settings = {"optimizer": "sgd", "lr": float(lr), "momentum": 0.9, "schedule": "constant", "epochs": int(epochs),
                 "batch_size": int(batch_size), "seed": int(seed), "mix": int(mix)}
     before = _scores(ws.net, X_d, y_d, held, data)
-    ws.store.acquire_training()
-    try:
-        with np.errstate(all="ignore"):       # a diverging run is reported below, not warned about
-            fit(ws.net, X, y, epochs=int(epochs), batch_size=int(batch_size), optimizer=make_optimizer(settings),
-                seed=int(seed))
-    except TrainingDiverged as exc:
-        ws.changed()
-        raise AppError(422, f"fine-tune: {exc}") from None
-    finally:
-        ws.store.release_training()
+    with ws.store.training_slot():
+        try:
+            with np.errstate(all="ignore"):       # a diverging run is reported below, not warned about
+                fit(ws.net, X, y, epochs=int(epochs), batch_size=int(batch_size),
+                    optimizer=_optimizer(settings), seed=int(seed))
+        except TrainingDiverged as exc:
+            ws.changed()
+            raise BadInput(f"fine-tune: {exc}") from None
     after = _scores(ws.net, X_d, y_d, held, data)
     label = f"fine-tuned on {int(train_mask.sum())} drawings"
     epoch = math.floor(ws.timeline.last_epoch) + 1
@@ -438,6 +436,23 @@ def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
     ws.changed()
     return {"before": before, "after": after, "trained_on": int(train_mask.sum()), "mixed_with": int(n_mix),
             "held_out": int(held.sum()), "epochs": int(epochs), "lr": float(lr)}
+
+
+def find_learning_rate(net, data, store, *, steps, batch_size, **settings):
+    """The learning-rate range test (:func:`glassnet.lr_find`) on ``net`` (a copy: it is left as it was),
+    holding one of the server's training slots; the answer of the Train view's finder."""
+    n = min(len(data.X_train), steps * batch_size)
+    with store.training_slot():
+        try:
+            with np.errstate(all="ignore"):   # the test runs the rate up until the loss blows up, on purpose
+                result = lr_find(net, data.X_train[:n], data.y_train[:n], steps=steps, batch_size=batch_size,
+                                 **settings)
+        except ValueError as exc:        # e.g. a loss that is not finite on the first mini-batch
+            raise BadInput(f"learning-rate finder: {exc}") from None
+    out = result.to_dict()
+    curve = out["curves"][0]
+    out.update(lrs=curve["lr"], losses=curve["loss"], smoothed=curve["smoothed"], stopped=curve["stopped"])
+    return out
 
 
 MAX_MIXED = 10_000                 # training examples mixed into one fine-tuning, at most

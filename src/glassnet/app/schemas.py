@@ -1,15 +1,42 @@
 """The shapes of the app's requests, checked by pydantic before any handler runs.
 
 Every number a browser sends is bounded here (the ceilings; a server started with tighter
-:class:`~glassnet.app.config.Limits` checks those in the handlers), and NaN or infinity is refused,
+:class:`~glassnet.app.config.Limits` checks those in ``deps.py``), and NaN or infinity is refused,
 so a bad request is a 422 naming the field, never an exception deep in NumPy.
+
+The names a browser may pick (activation, optimizer, schedule) are the library's registries, read
+once here: pydantic checks them and the OpenAPI schema lists them, and :func:`choices` gives the page
+the same lists for its dropdowns. An activation or optimizer added to the library appears in the app
+with no change here.
 """
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .. import activations, optimizers, schedules
 from .config import Limits
+
+
+def one_of(names):
+    """The type of a name that must be one of ``names`` (an enum in the OpenAPI schema)."""
+    return Literal[tuple(names)]
+
+
+ActivationName = one_of(activations.names())
+OptimizerName = one_of(optimizers.names())
+ScheduleName = one_of(schedules.names())
+
+
+def choices():
+    """What the page's dropdowns offer: every hidden-layer activation, optimizer and schedule of the library."""
+    kinds = activations.ACTIVATIONS
+    return {"activations": [{"name": name, "label": f"{kinds[name].__name__}: {kinds[name].formula}"}
+                            for name in activations.names()],
+            "optimizers": [{"name": name, "label": optimizers.OPTIMIZERS[name].__name__}
+                           for name in optimizers.names()],
+            "schedules": [{"name": name, "label": name} for name in schedules.names()]}
+
 
 _CEIL = Limits()
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -53,17 +80,17 @@ class NetworkRequest(Strict):
     dataset: str = Field(default="digits", min_length=1, max_length=200)
     layers: list[Annotated[int, Field(ge=1, le=_CEIL.max_width)]] = Field(default=[128, 64],
                                                                           max_length=_CEIL.max_hidden_layers)
-    activation: Literal["relu", "leaky_relu", "tanh", "sigmoid"] = "relu"
+    activation: ActivationName = "relu"
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
 class TrainRequest(Strict):
     epochs: int = Field(default=5, ge=1, le=_CEIL.max_epochs)
     batch_size: int = Field(default=64, ge=1, le=_CEIL.max_batch_size)
-    optimizer: Literal["sgd", "adam"] = "sgd"
+    optimizer: OptimizerName = "sgd"
     lr: Rate = 0.05
     momentum: float = Field(default=0.9, ge=0, lt=1, allow_inf_nan=False)
-    schedule: Literal["constant", "one-cycle", "cosine"] = "constant"
+    schedule: ScheduleName = "constant"
     augment: bool = False
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     step: bool = False
@@ -78,7 +105,7 @@ class LRFindRequest(Strict):
     end: float = Field(default=10.0, gt=0, le=1000, allow_inf_nan=False)
     steps: int = Field(default=100, ge=10, le=_CEIL.max_lr_find_steps)
     batch_size: int = Field(default=64, ge=1, le=_CEIL.max_batch_size)
-    optimizer: Literal["sgd", "adam"] = "sgd"
+    optimizer: OptimizerName = "sgd"
     momentum: float = Field(default=0.9, ge=0, lt=1, allow_inf_nan=False)
 
     @model_validator(mode="after")

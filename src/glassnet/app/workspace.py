@@ -1,12 +1,21 @@
-"""Workspaces: what one browser owns (a network, its timeline, a training job, drawings, edits).
+"""A workspace: what one browser owns (a network, its timeline, a training job, drawings, edits).
 
 The server keeps workspaces in memory, one per browser (a random id in a cookie), in a
-:class:`WorkspaceStore` that bounds how many exist and how many train at once, and evicts the
-ones left idle. A workspace only ever touches its own objects; the datasets are shared, read-only.
+:class:`~glassnet.app.store.WorkspaceStore` that bounds how many exist and how many train at once.
+A workspace only ever touches its own objects; the datasets are shared, read-only
+(:class:`~glassnet.app.data.DataRegistry`).
 
-The timeline records every change to a workspace's weights as *segments* (a training run with its
-settings, seed and live learning-rate changes, or a fine-tuning on drawings) and keeps a snapshot of
-the weights after every epoch, so the app can move back to any epoch and replay a run exactly.
+Every method that changes a workspace takes the workspace's own lock (an ``RLock``: one method may
+call another), so two requests of one browser (two tabs, a double click) never interleave and the
+code that serves a request never holds a lock itself. The lock is not held while a long computation
+runs: a training has its own thread (:mod:`glassnet.app.jobs`), and a fine-tuning marks the workspace
+busy instead, so the page's other requests are answered meanwhile. Reads that the page polls (the
+training's state, the network of the viewed epoch) take no lock: they read whole objects that are
+replaced, never half-changed.
+
+Not here: HTTP (``routes/``), what a view computes (``analysis.py``), the snapshots (``timeline.py``),
+the other workspaces (``store.py``).
+Refusals are the plain exceptions of :mod:`glassnet.app.errors`.
 """
 
 import hashlib
@@ -17,144 +26,16 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-from .. import datasets as gn_datasets
-from .. import serialization
-from ..datasets import catalog, named
+import numpy as np
+
+from .. import History, serialization
 from ..errors import GlassnetError
-from ..explain import neuron_groups
-from ..network import Network
-from .config import Limits
+from ..explain import activation_name, layer_name, neuron_groups
+from .errors import BadInput, BadState, Busy, NotFound, OverLimit
+from .jobs import TrainingJob, finetune
+from .timeline import Timeline, epoch_value
 
 log = logging.getLogger("glassnet.app")
-_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-class AppError(Exception):
-    """A request the app refuses: ``status`` is the HTTP status, the message says why in one sentence."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-# -- datasets, shared by every workspace ------------------------------------------------------------
-class DataRegistry:
-    """The datasets the app offers, loaded once on first use and shared read-only."""
-
-    def __init__(self, names):
-        self.names = list(dict.fromkeys(names))
-        self._loaded = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def default_names():
-        """The bundled digits, plus every named dataset already in the cache (the app never downloads)."""
-        names = ["digits"]
-        for name in catalog.CATALOG:
-            try:
-                if named.is_cached(name):
-                    names.append(name)
-            except Exception:   # an unreadable cache folder: just not offered
-                pass
-        return names
-
-    def describe(self, name):
-        try:
-            data = self.get(name)
-        except (AppError, GlassnetError, OSError, ValueError) as exc:
-            return {"name": name, "description": "", "classes": [], "image_shape": None, "n_train": None,
-                    "n_test": None, "available": False, "reason": getattr(exc, "message", str(exc))}
-        return {"name": name, "description": data.description, "classes": list(data.classes),
-                "image_shape": list(data.shape), "n_train": len(data.X_train), "n_test": len(data.X_test),
-                "available": True}
-
-    def get(self, name):
-        if name not in self.names:
-            raise AppError(422, f"dataset: expected one of {', '.join(self.names)}, received {name!r}")
-        with self._lock:
-            if name not in self._loaded:
-                data = gn_datasets.load(name, download=False, progress=False)
-                if tuple(data.shape) != (28, 28):
-                    raise AppError(422, f"dataset {name!r}: the app draws 28x28 images, the dataset's images are "
-                                        f"{tuple(data.shape)}")
-                for array in (data.X_train, data.X_test, data.y_train, data.y_test):
-                    array.flags.writeable = False          # shared by every workspace: nobody writes
-                self._loaded[name] = data
-            return self._loaded[name]
-
-    def preload(self):
-        for name in self.names:
-            self.get(name)
-
-
-# -- the timeline ----------------------------------------------------------------------------------
-class Timeline:
-    """Snapshots of a network's weights (epoch 0 = where it started) and the segments between them."""
-
-    def __init__(self, weights, seed, budget):
-        self.budget = budget
-        self.seed = seed
-        self.snapshots = OrderedDict()       # epoch (float) -> (label, weights dict)
-        self.segments = []                   # what changed the weights, in order: see jobs.py
-        self.thinned = False
-        self.pinned = None                   # the epoch a browser is looking at: never thinned away
-        self._lock = threading.Lock()        # the training thread adds while requests read
-        self.add(0, "start", weights)
-
-    @property
-    def last_epoch(self):
-        with self._lock:
-            return next(reversed(self.snapshots))
-
-    def add(self, epoch, label, weights):
-        epoch = float(epoch)
-        copied = {k: v.copy() for k, v in weights.items()}
-        with self._lock:
-            self.snapshots[epoch] = (label, copied)
-            self._thin()
-
-    def _bytes(self):
-        return sum(a.nbytes for _, w in self.snapshots.values() for a in w.values())
-
-    def _thin(self):
-        """Over budget: drop every other snapshot in the middle (first and last always stay)."""
-        while self._bytes() > self.budget and len(self.snapshots) > 2 + (self.pinned is not None):
-            keys = [k for k in list(self.snapshots)[1:-1] if k != self.pinned]
-            for key in keys[::2] or keys[:1]:
-                del self.snapshots[key]
-            self.thinned = True
-
-    def weights_at(self, epoch):
-        key = float(epoch)
-        with self._lock:
-            if key not in self.snapshots:
-                available = ", ".join(_epoch_text(e) for e in self.snapshots)
-                raise AppError(404, f"no snapshot at epoch {_epoch_text(key)}; the timeline has epochs {available}")
-            return self.snapshots[key][1]
-
-    def first(self):
-        with self._lock:
-            return next(iter(self.snapshots.values()))[1]
-
-    @property
-    def replayable(self):
-        return bool(self.segments) and all(s.get("replayable", True) for s in self.segments)
-
-    def to_dict(self):
-        with self._lock:
-            snapshots = [{"epoch": _epoch_value(e), "label": label} for e, (label, _) in self.snapshots.items()]
-        return {"snapshots": snapshots,
-                "seed": self.seed, "replayable": self.replayable, "thinned": self.thinned,
-                "segments": [{k: v for k, v in s.items() if not k.startswith("_")} for s in self.segments]}
-
-
-def _epoch_value(e):
-    return int(e) if float(e).is_integer() else round(float(e), 3)
-
-
-def _epoch_text(e):
-    return str(_epoch_value(e))
 
 
 # -- one browser's workspace ---------------------------------------------------------------------
@@ -184,18 +65,39 @@ class Workspace:
 
     # the network ------------------------------------------------------------------------------
     def set_network(self, net, dataset, source, seed=0):
-        self.net = net
-        self.dataset = dataset
-        self.source = source
-        self.seed = seed
-        self.timeline = Timeline(net.get_weights(), seed, self.store.limits.snapshot_bytes)
-        self.timeline.architecture = net.get_config()
-        self.edits.clear()
-        self.view_epoch = None
-        self.points = []
-        self.history = list(_history_records(net))
-        self.saved = source.startswith("loaded")
-        self.changed()
+        """Start over from ``net``: a new timeline, no edits, the latest epoch in view."""
+        with self.lock:
+            self.net = net
+            self.dataset = dataset
+            self.source = source
+            self.seed = seed
+            self.timeline = Timeline(net.get_weights(), seed, self.store.limits.snapshot_bytes)
+            self.timeline.architecture = net.get_config()
+            self.edits.clear()
+            self.view_epoch = None
+            self.points = []
+            self.history = list(_history_records(net))
+            self.saved = source.startswith("loaded")
+            self.changed()
+
+    def replace_network(self, net, dataset, source, what, seed=0):
+        """``set_network`` for a request (``what``: "new network", "load"): refused while busy."""
+        with self.lock:
+            self.require_idle(what)
+            self.set_network(net, dataset, source, seed=seed)
+            self.job = None
+            return self.describe_network()
+
+    def adopt(self, net, source):
+        """Use ``net`` (loaded or uploaded) from now on, on the dataset it was saved with when the app has it."""
+        dataset = (getattr(net, "metadata_", {}) or {}).get("dataset")
+        dataset = dataset if dataset in self.store.data.names else self.dataset
+        check_adoptable(net, dataset, self.store.data, self.store.limits)
+        return self.replace_network(net, dataset, source, "load")
+
+    def data(self):
+        """The workspace's dataset (shared, read-only)."""
+        return self.store.data.get(self.dataset)
 
     def changed(self):
         self.version += 1
@@ -205,10 +107,16 @@ class Workspace:
         return self.finetuning or (self.job is not None and self.job.active)
 
     def require_idle(self, what):
+        """Refuse (:class:`Busy`) while a training or a fine-tuning runs."""
         if self.finetuning:
-            raise AppError(409, f"{what}: a fine-tuning is running; wait for it to finish")
+            raise Busy(f"{what}: a fine-tuning is running; wait for it to finish")
         if self.busy():
-            raise AppError(409, f"{what}: training is {self.job.state}; stop it first")
+            raise Busy(f"{what}: training is {self.job.state}; stop it first")
+
+    def require_latest(self, what, hint="go back to the latest first"):
+        """Refuse (:class:`BadState`) while a past epoch is viewed: the weights change only at the latest."""
+        if self.view_epoch is not None:
+            raise BadState(f"{what}: you are looking at a past epoch; {hint}")
 
     def evictable(self, now, idle_seconds):
         """Idle longer than ``idle_seconds`` and not computing (a training paused that long counts as idle)."""
@@ -224,14 +132,13 @@ class Workspace:
         return hashlib.sha256(self.id.encode()).hexdigest()[:16]
 
     def describe_network(self):
+        """The network as the page draws it: sizes, each layer's activation, parameters, where it came from."""
         net = self.net
         groups = neuron_groups(net)
         sizes = [net.n_features] + [net.layers[d].n_out for d, _ in groups[1:]]
         layers = []
-        from ..explain import activation_name
         for g, (_dense, acts) in enumerate(groups):
-            name = "input" if g == 0 else "output" if g == len(groups) - 1 else f"hidden {g}"
-            entry = {"index": g, "name": name, "size": sizes[g]}
+            entry = {"index": g, "name": layer_name(g, len(groups)), "size": sizes[g]}
             if g:
                 names = [activation_name(net.layers[i]) for i in acts]
                 entry["activation"] = " → ".join(names) if names else "identity"
@@ -245,18 +152,103 @@ class Workspace:
                 "trained": bool(self.history), "layers": layers, "source": self.source,
                 "dataset": self.dataset}
 
-    def n_groups(self):
-        return len(neuron_groups(self.net))
-
     def check_neuron(self, layer, neuron):
+        """The index of the Dense layer of neuron ``(layer, neuron)``; :class:`BadInput` when there is none."""
         groups = neuron_groups(self.net)
         if not 1 <= layer < len(groups):
-            raise AppError(422, f"layer: expected 1 to {len(groups) - 1} (0 is the input, which has no weights), "
-                                f"received {layer}")
+            raise BadInput(f"layer: expected 1 to {len(groups) - 1} (0 is the input, which has no weights), "
+                           f"received {layer}")
         size = self.net.layers[groups[layer][0]].n_out
         if not 0 <= neuron < size:
-            raise AppError(422, f"neuron: layer {layer} has neurons 0 to {size - 1}, received {neuron}")
+            raise BadInput(f"neuron: layer {layer} has neurons 0 to {size - 1}, received {neuron}")
         return groups[layer][0]
+
+    def state(self):
+        """What the page reads when it opens: the network, its training, timeline, edits and drawings."""
+        with self.lock:
+            return {"network": self.describe_network(), "training": self.training_state(),
+                    "timeline": self.timeline.to_dict(), "view_epoch": self.view_epoch, "edits": self.edit_list(),
+                    "drawings": len(self.drawings)}
+
+    # training -----------------------------------------------------------------------------------
+    def training_state(self):
+        """The training's state for the page (an idle one when there has been none)."""
+        job = self.job
+        if job is None:
+            return {"state": "idle", "kind": "train", "message": "", "epoch": epoch_value(self.timeline.last_epoch),
+                    "epochs": 0, "batch": 0, "steps_per_epoch": 0, "lr": None, "pending_lr": None,
+                    "history": list(self.history), "points": list(self.points), "config": None, "replay": None}
+        return job.to_dict()
+
+    def start_training(self, settings, step=False):
+        """Start a training run from the latest weights (in its own thread); its state."""
+        with self.lock:
+            self.require_idle("start")
+            self.require_latest("start", "go back to the latest (or train from there after loading it) first")
+            self.data()                           # loads the dataset here, so a bad one is refused now
+            return self._start(TrainingJob(self, settings, step=step))
+
+    def replay(self):
+        """Retrain the timeline from its start in a thread and compare the weights; its state."""
+        with self.lock:
+            self.require_idle("replay")
+            self.timeline.check_replayable()
+            return self._start(TrainingJob(self, {"epochs": 0, "seed": self.timeline.seed}, kind="replay"))
+
+    def _start(self, job):
+        job.start()
+        self.job = job
+        return job.to_dict()
+
+    def control_training(self, action, lr=None):
+        """``"pause"``, ``"resume"``, ``"step"`` (one more epoch, then pause), ``"stop"`` or ``"lr"``."""
+        with self.lock:
+            job = self.job
+            if action == "step":
+                if job is None or job.state != "paused":
+                    raise BadState("step: training is not paused; start with step=true, or pause first")
+                job.resume(step=True)
+            elif job is None:
+                raise BadState(NO_TRAINING[action])
+            elif action == "lr":
+                job.set_lr(lr)
+            else:
+                getattr(job, action)()
+            return job.to_dict()
+
+    def network_copy(self, what):
+        """A copy of the latest network for a computation that must not change it (the learning-rate finder)."""
+        with self.lock:
+            self.require_idle(what)
+            return self.net.copy()
+
+    def finetune(self, **settings):
+        """Fine-tune on the drawings (:func:`glassnet.app.jobs.finetune`), busy but not locked meanwhile."""
+        with self.lock:
+            self.require_idle("fine-tune")
+            self.require_latest("fine-tune")
+            self.finetuning = True          # the workspace is busy, but its other requests are answered meanwhile
+        try:
+            return finetune(self, **settings)
+        finally:
+            self.finetuning = False
+
+    # time travel ---------------------------------------------------------------------------------
+    def timeline_state(self):
+        with self.lock:
+            return self.timeline.to_dict() | {"view_epoch": self.view_epoch}
+
+    def view(self, epoch):
+        """Look at the weights of ``epoch`` (None or the last one: the latest); the epoch now viewed."""
+        with self.lock:
+            if epoch is not None:
+                self.timeline.weights_at(epoch)              # NotFound for an epoch without a snapshot
+                if float(epoch) == self.timeline.last_epoch and not self.busy():
+                    epoch = None                             # the last snapshot is the current network
+            self.view_epoch = None if epoch is None else float(epoch)
+            self.timeline.pinned = self.view_epoch
+            self.changed()
+            return self.view_epoch
 
     # what the Draw, Inside and Evaluate views look at: the viewed epoch with the edits ------------
     def view_network(self):
@@ -281,23 +273,103 @@ class Workspace:
         net.set_weights(self.timeline.weights_at(self.view_epoch))
         return net
 
+    def neuron_network(self, layer, neuron):
+        """The network that shows neuron ``(layer, neuron)``, and its edit (``{}`` when none).
+
+        A neuron switched off is shown computing with its own weights (every other edit kept); the
+        view then says that nothing of it reaches the layer above.
+        """
+        self.check_neuron(layer, neuron)
+        key = (layer, neuron)
+        edits = dict(self.edits)
+        edit = edits.get(key, {})
+        if not edit.get("off"):
+            return self.view_network(), edit
+        net = self.original_network().copy()
+        apply_edits(net, {k: v for k, v in edits.items() if k != key})
+        return net, edit
+
+    # edits ---------------------------------------------------------------------------------------
+    def edit(self, layer, neuron, off=False, bias=None):
+        """Switch neuron ``(layer, neuron)`` off and/or override its bias (neither: undo its edit)."""
+        with self.lock:
+            self.check_neuron(layer, neuron)
+            if not off and bias is None:
+                self.edits.pop((layer, neuron), None)
+            else:
+                self.edits[(layer, neuron)] = {"off": off, "bias": bias}
+            self.changed()
+            return self.edit_summary()
+
+    def clear_edits(self):
+        with self.lock:
+            self.edits.clear()
+            self.changed()
+            return self.edit_summary()
+
+    def edit_list(self):
+        return [{"layer": g, "neuron": j, "off": e.get("off", False), "bias": e.get("bias")}
+                for (g, j), e in sorted(self.edits.items())]
+
+    def edit_summary(self):
+        """The edits, and the test accuracy with and without them."""
+        with self.lock:
+            data = self.data()
+            _, original = self.original_network().evaluate(data.X_test, data.y_test)
+            _, edited = self.view_network().evaluate(data.X_test, data.y_test)
+            return {"edits": self.edit_list(), "test_accuracy": {"original": float(original), "edited": float(edited)}}
+
+    # drawings --------------------------------------------------------------------------------------
+    def add_drawing(self, label, x, raw):
+        """Keep a labelled drawing: its 28x28 input ``x`` and the drawing as sent (uint8, for its steps);
+        :class:`OverLimit` past the server's ``max_drawings``."""
+        limit = self.store.limits.max_drawings
+        with self.lock:
+            if len(self.drawings) >= limit:
+                raise OverLimit(f"this workspace keeps at most {limit} drawings; delete some first")
+            did = self._next_drawing
+            self._next_drawing += 1
+            self.drawings[did] = {"label": int(label), "x": x, "raw": raw}
+            return did
+
+    def drawing(self, did):
+        """Drawing ``did`` (``{"label", "x", "raw"}``); :class:`NotFound` when there is none."""
+        with self.lock:
+            if did not in self.drawings:
+                raise NotFound(f"no drawing {did} in this workspace")
+            return self.drawings[did]
+
+    def delete_drawing(self, did):
+        with self.lock:
+            self.drawing(did)
+            del self.drawings[did]
+
+    def drawing_items(self):
+        """``[(id, drawing), ...]`` in the order they were added."""
+        with self.lock:
+            return list(self.drawings.items())
+
+    # saving -----------------------------------------------------------------------------------------
     def network_to_save(self):
         """A copy of the network whose history is the whole timeline's (every run, fine-tunings included)."""
-        from ..training import History
+        with self.lock:
+            net = self.net.copy()
+            net.loss_ = self.net.loss_
+            net.history_ = History.from_dict({"seed": self.timeline.seed, "epochs": self.history})
+            return net
 
-        net = self.net.copy()
-        net.loss_ = self.net.loss_
-        net.history_ = History.from_dict({"seed": self.timeline.seed, "epochs": self.history})
-        return net
+    def save(self, path, metadata):
+        """Save the network (its whole history) at ``path``; refused while it trains."""
+        with self.lock:
+            self.require_idle("save")
+            serialization.save(self.network_to_save(), path, metadata=metadata)
+            self.saved = True
 
-    def add_drawing(self, label, x, raw, limit):
-        """Keep a labelled drawing: its 28x28 input ``x`` and the drawing as sent (uint8, for its steps)."""
-        if len(self.drawings) >= limit:
-            raise AppError(429, f"this workspace keeps at most {limit} drawings; delete some first")
-        did = self._next_drawing
-        self._next_drawing += 1
-        self.drawings[did] = {"label": int(label), "x": x, "raw": raw}
-        return did
+
+NO_TRAINING = {"pause": "pause: there is no training; start one first",
+               "resume": "resume: there is no training; start one first",
+               "stop": "stop: there is no training",
+               "lr": "learning rate: there is no training; set the rate in the form to start one"}
 
 
 def autosave(ws, folder, why):
@@ -316,11 +388,22 @@ def autosave(ws, folder, why):
 
 def check_finite_weights(net, what):
     """Refuse a network with NaN or infinite weights: nothing it computes could be shown."""
-    import numpy as np
-
     bad = [name for name, p in net.named_parameters() if not np.isfinite(p).all()]
     if bad:
-        raise AppError(422, f"{what}: its weights contain NaN or infinity ({', '.join(bad)}); it cannot be used")
+        raise BadInput(f"{what}: its weights contain NaN or infinity ({', '.join(bad)}); it cannot be used")
+
+
+def check_adoptable(net, dataset, registry, limits):
+    """Refuse a network (loaded or uploaded) the app cannot show on ``dataset`` or that is over ``limits``."""
+    check_finite_weights(net, "the model")
+    if net.n_features != 784:
+        raise BadInput(f"the app draws 28x28 digits: expected a network with 784 inputs, received one with "
+                       f"{net.n_features}")
+    classes = len(registry.get(dataset).classes)
+    if net.n_outputs != classes:
+        raise BadInput(f"the dataset {dataset!r} has {classes} classes, the network has {net.n_outputs} outputs")
+    if net.n_params > limits.max_params:
+        raise BadInput(f"the network has {net.n_params:,} parameters; this server allows {limits.max_params:,}")
 
 
 def apply_edits(net, edits):
@@ -351,130 +434,3 @@ def _history_records(net):
         return []
 
 
-# -- all workspaces ------------------------------------------------------------------------------
-class WorkspaceStore:
-    """Every browser's workspace, bounded: at most ``max_workspaces``, idle ones evicted, trainings counted."""
-
-    def __init__(self, limits: Limits, data: DataRegistry, initial_model=None, models_dir=None):
-        self.limits = limits
-        self.data = data
-        self.initial_model = initial_model      # a Network every new workspace copies, or None
-        self.models_dir = Path(models_dir) if models_dir else None
-        self._items = OrderedDict()
-        self._lock = threading.Lock()
-        self._training = 0
-        self.closed = False
-
-    def __len__(self):
-        return len(self._items)
-
-    def get(self, wid):
-        """The workspace for cookie value ``wid``; a new one when unknown (None) or evicted."""
-        now = time.monotonic()
-        with self._lock:
-            if self.closed:
-                raise AppError(503, "the server is shutting down")
-            ws = self._items.get(wid) if wid else None
-            if ws is not None:
-                ws.touched = now
-                ws.requests += 1
-                self._items.move_to_end(wid)
-                return ws, False
-            gone = self._evict(now)
-            full = len(self._items) >= self.limits.max_workspaces
-            if not full:
-                if not (wid and len(wid) == 24 and _ID_CHARS.issuperset(wid)):
-                    wid = secrets.token_urlsafe(18)    # (a known-format id from before a restart is kept:
-                                                       # the models that browser saved stay its own)
-                ws = Workspace(wid, self)
-                self._items[wid] = ws
-        self._retire(gone)
-        if full:
-            raise AppError(503, f"the server is full: {self.limits.max_workspaces} workspaces are in use and "
-                                f"none has been idle long enough to be evicted; try again later")
-        self._initialise(ws)
-        return ws, True
-    def _initialise(self, ws):
-        if self.initial_model is not None:
-            net = self.initial_model.copy()
-            net.history_ = self.initial_model.history_
-            net.loss_ = self.initial_model.loss_
-            dataset = (getattr(self.initial_model, "metadata_", {}) or {}).get("dataset", self.data.names[0])
-            if dataset not in self.data.names:
-                dataset = self.data.names[0]
-            ws.set_network(net, dataset, "loaded: the server's model")
-        else:
-            ws.set_network(Network.mlp([784, 128, 64, 10], activation="relu", seed=0), self.data.names[0], "new")
-
-    def _evict(self, now):
-        """Take out (under the lock) the workspaces to evict; returns them for :meth:`_retire`.
-
-        Idle longer than the limit (a paused training included) goes. When the server is still full,
-        one more: a browser that made a single request and left (a script, a health check) before
-        the least recently used one idle for a minute. A workspace that is computing never goes.
-        """
-        gone = [ws for ws in self._items.values() if ws.evictable(now, self.limits.idle_seconds)]
-        for ws in gone:
-            del self._items[ws.id]
-        if len(self._items) >= self.limits.max_workspaces:
-            idle = [ws for ws in self._items.values() if not ws.busy()]
-            pick = ([ws for ws in idle if ws.requests <= 1 and now - ws.touched > 5]
-                    or [ws for ws in idle if now - ws.touched > 60])[:1]
-            for ws in pick:
-                del self._items[ws.id]
-                gone.append(ws)
-        return gone
-
-    def _retire(self, gone):
-        """Stop what the evicted workspaces still run and keep their unsaved trained work (in a thread:
-        this may be called from the event loop)."""
-        if not gone:
-            return
-
-        def retire():
-            for ws in gone:
-                if ws.job is not None and ws.job.active:
-                    ws.job.stop()
-                    ws.job.join(10)
-                if self.models_dir is not None and ws.has_unsaved_work():
-                    autosave(ws, self.models_dir, "evicted")
-        threading.Thread(target=retire, name="glassnet-evict", daemon=True).start()
-
-    def evict_idle(self):
-        with self._lock:
-            gone = self._evict(time.monotonic())
-        self._retire(gone)
-
-    # training slots --------------------------------------------------------------------------
-    def acquire_training(self):
-        with self._lock:
-            if self._training >= self.limits.max_trainings:
-                raise AppError(429, f"{self.limits.max_trainings} trainings are already running on this server "
-                                    f"(its limit); try again in a minute")
-            self._training += 1
-
-    def release_training(self):
-        with self._lock:
-            self._training = max(0, self._training - 1)
-
-    @property
-    def trainings(self):
-        return self._training
-
-    def workspaces(self):
-        with self._lock:
-            return list(self._items.values())
-
-    def close(self, timeout=10.0):
-        """Stop every training (keeping its weights) and return the workspaces that hold trained work."""
-        with self._lock:
-            self.closed = True
-            items = list(self._items.values())
-        for ws in items:
-            if ws.job is not None:
-                ws.job.stop()
-        deadline = time.monotonic() + timeout
-        for ws in items:
-            if ws.job is not None:
-                ws.job.join(max(0.0, deadline - time.monotonic()))
-        return [ws for ws in items if ws.has_unsaved_work()]
