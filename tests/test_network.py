@@ -185,3 +185,25 @@ def test_one_backpropagation_step_worked_by_hand():
     # and one SGD step with lr 0.125: w <- w - lr dW
     gn.SGD(0.125).step(net.parameters(), net.gradients())
     assert net.layers[2].weights.tolist() == [[1.5, 3.0]] and net.layers[0].weights.tolist() == [[0, -2], [-1, 1]]
+
+
+def test_load_and_from_config_build_the_network_a_file_or_config_describes(tmp_path):
+    net = gn.Network.mlp([4, 5, 3], activation="tanh", dropout=0.2, output="softmax", seed=0)
+    assert gn.Network.from_config(net.get_config()).get_config() == net.get_config()
+    loaded = gn.Network.load(net.save(tmp_path / "m"))
+    assert loaded.get_config() == net.get_config()
+    X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+    with pytest.raises(gn.ModelFileError, match="unknown type 'Conv2d'"):
+        gn.Network.from_config({"n_features": 4, "layers": [{"type": "Conv2d"}]}, source="x.json")
+
+
+def test_evaluate_and_predict_run_the_inference_pass_in_chunks(monkeypatch):
+    net = gn.Network.mlp([4, 5, 3], seed=0)
+    X = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    y = np.arange(10) % 3
+    whole = net.evaluate(X, y)
+    monkeypatch.setattr("glassnet.network._PREDICT_CHUNK", 3)       # 4 chunks, the last one short
+    assert net.evaluate(X, y).accuracy == whole.accuracy
+    assert net.evaluate(X, y).loss == pytest.approx(whole.loss, rel=1e-6)
+    np.testing.assert_array_equal(net.predict(X), net.forward(X).argmax(axis=1))

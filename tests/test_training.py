@@ -211,6 +211,22 @@ def test_resume_rejects_other_data_or_settings(blobs, tmp_path):
         _net().fit(X, y, epochs=2, resume_from=tmp_path)
 
 
+def test_resume_refuses_tampered_weights_before_changing_anything(blobs, tmp_path):
+    from glassnet._safetensors import dumps, loads
+
+    X, y = blobs
+    _net().fit(X, y, epochs=1, batch_size=32, seed=0, callbacks=[gn.Checkpoint(tmp_path / "c")])
+    path = tmp_path / "c" / "weights.safetensors"
+    tensors, meta = loads(path.read_bytes())
+    tensors["0.weights"] = tensors["0.weights"] + 1.0
+    path.write_bytes(dumps(tensors, meta))
+    net = _net(seed=5)
+    before = net.get_weights()
+    with pytest.raises(gn.ModelFileError, match="SHA-256"):
+        net.fit(X, y, epochs=2, batch_size=32, resume_from=tmp_path / "c")
+    assert _weights_equal_dict(before, net.get_weights()) and net.history_ is None
+
+
 # -- bad input is refused before anything changes ---------------------------------------------------
 @pytest.mark.parametrize("X_bad, y_bad, exc, message", [
     ("X", None, TypeError, "string"),
