@@ -166,11 +166,11 @@ def test_saved_input_picture_keeps_the_sign_of_negative_features(tmp_path):
     """Standardised features can be negative: they are drawn blue, not clipped to black or flipped to white."""
     Image = need("PIL.Image")
     import glassnet as gn
+    from glassnet.cli.explain import save_pictures
     from glassnet.explain import explain
-    from glassnet.explain_cli import _save
 
     e = explain(gn.Network.mlp([3, 4, 2], seed=0), [-2.0, -1.0, 0.5])
-    _save(e, None, tmp_path)
+    save_pictures(e, None, tmp_path)
     with Image.open(tmp_path / "input.png") as img:
         rgb = np.asarray(img.convert("RGB")).astype(int)
     scale = img.size[0] // 3

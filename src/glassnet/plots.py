@@ -19,7 +19,12 @@ What there is to see:
 - input: :func:`plot_preprocess_steps` (a user's picture becoming an MNIST-style input).
 
 Not here: interactive plots and animations (the notebook's :class:`~glassnet.notebook.LivePlot`
-redraws :func:`plot_history` during training).
+redraws :func:`plot_history` during training), or the numbers they show (the confusion matrix is
+:func:`glassnet.metrics.confusion_matrix`, the descent lab's paths come from :mod:`glassnet.descent`).
+
+Size: about 780 lines, because it holds every picture: each is one short function over the shared
+figure helpers at the top, and the list above finds one by name; splitting them would spread those
+helpers over several modules for no gain in reading.
 """
 
 import io
@@ -28,9 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import metrics
 from ._io import atomic_write_bytes
 from ._validation import describe
+from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .errors import require
+from .layers import Dense
+from .preprocess import STEPS, to_mnist_steps
 
 TRAIN_COLOUR, VAL_COLOUR, INIT_COLOUR = "#1f6fb4", "#d1495b", "#999999"
 DPI = 100
@@ -176,34 +185,21 @@ def _epoch_axis(ax):
 
 
 # -- results ------------------------------------------------------------------------------
-def _labels(y, name):
-    arr = np.asarray(y)
-    if arr.ndim != 1 or arr.dtype.kind not in "iub" or len(arr) == 0:
-        raise ValueError(f"{name} expected a non-empty 1-D array of integer class labels, received "
-                         f"{describe(y) if arr.ndim == 0 else f'shape {arr.shape} dtype {arr.dtype}'}")
-    if arr.min() < 0:
-        raise ValueError(f"{name} expected class labels >= 0, received {arr.min()}")
-    return arr.astype(np.int64)
-
-
 def plot_confusion_matrix(y_true, y_pred, classes=None, path=None, title="Confusion matrix"):
     """Rows: the true class; columns: the predicted class; the diagonal holds the right answers.
 
     Each cell shows a count; its colour is the share of its row (so a rare class is as visible
     as a common one).
     """
-    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
-    if len(y_true) != len(y_pred):
-        raise ValueError(f"y_true and y_pred expected the same length, received {len(y_true)} and {len(y_pred)}")
-    n = max(int(y_true.max()), int(y_pred.max())) + 1
+    C = metrics.confusion_matrix(y_true, y_pred)        # checks the labels; as large as the largest label
+    n = len(C)
     if classes is not None:
         classes = [str(c) for c in classes]
         if len(classes) < n:
             raise ValueError(f"classes expected at least {n} names (labels go up to {n - 1}), received {len(classes)}")
+        C = np.pad(C, (0, len(classes) - n))           # classes no label reached: empty rows and columns
         n = len(classes)
     classes = classes or [str(i) for i in range(n)]
-    C = np.zeros((n, n), dtype=np.int64)
-    np.add.at(C, (y_true, y_pred), 1)
     share = C / np.maximum(C.sum(axis=1, keepdims=True), 1)
     side = max(3.6, 0.45 * n + 1.6)
     fig = _figure(side + 0.8, side)
@@ -231,7 +227,7 @@ def most_confident_mistakes(net, X, y, n=12):
     (``index`` is the row of ``X``).
     """
     X = net._check_X(X)
-    y = _labels(y, "y")
+    y = metrics.labels(y, "y")
     if len(y) != len(X):
         raise ValueError(f"y expected one label per row of X ({len(X)}), received {len(y)}")
     proba = net.predict_proba(X)
@@ -276,7 +272,6 @@ def plot_mistakes(net, X, y, n=12, classes=None, image_shape=None, path=None):
 
 # -- inside the network ---------------------------------------------------------------------
 def _first_dense(net):
-    from .layers import Dense
 
     for layer in net.layers:
         if isinstance(layer, Dense):
@@ -343,8 +338,6 @@ def activation_stats(net, X):
     Returns a list of dicts ``{"layer", "name", "values" (n_samples, n_neurons), "n_neurons",
     "never_fire", "saturated"}`` (counts; ``None`` where the test does not apply).
     """
-    from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
-
     X = net._check_X(X)
     a = X
     stats = []
@@ -453,8 +446,6 @@ def plot_preprocess_steps(image, name="image", path=None):
         image: an image array (as :func:`glassnet.preprocess.to_mnist` takes) or the list of
             ``(step, array)`` pairs that :func:`glassnet.preprocess.to_mnist_steps` returns.
     """
-    from .preprocess import STEPS, to_mnist_steps
-
     if isinstance(image, (list, tuple)) and image and all(isinstance(s, tuple) and len(s) == 2 for s in image):
         steps = list(image)
     else:

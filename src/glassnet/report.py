@@ -21,10 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import metrics
 from ._io import atomic_write_text
 from ._validation import as_generator, describe
-from .errors import GlassnetError, require
+from ._version import __version__
+from .descent import descend_plane, descend_weight, finite_difference, loss_along_weight
+from .diagnostics import diagnose
+from .errors import require
+from .explain import explain, explain_step
+from .initializers import INITIALIZERS
+from .layers import Dense
+from .notebook import network_svg, summary_table_html
+from .training import blas_threads_for, limit_blas_threads
 
 MAX_EXAMPLES = 2000       # test examples used for the pictures that run the network on many inputs
 DESCENT_EXAMPLES = 100    # test examples the descent lab computes its loss on
@@ -47,9 +55,6 @@ def initial_weights(net, seed):
         >>> all(np.array_equal(start[k], v) for k, v in initial_weights(net, 7).items())
         True
     """
-    from .initializers import INITIALIZERS
-    from .layers import Dense
-
     rng = as_generator(seed)
     weights = {}
     for i, layer in enumerate(net.layers):
@@ -144,8 +149,6 @@ def _thumbs(images, shape, captions):
 
 # -- the sections -------------------------------------------------------------------------------
 def _section_architecture(net):
-    from .notebook import network_svg, summary_table_html
-
     return ("<h2>The network</h2>"
             "<p>Each circle is a neuron; each line stands for the weights between two layers (every neuron "
             "of one layer feeds every neuron of the next: <code>z = W&middot;x + b</code>, then the "
@@ -186,10 +189,6 @@ def _section_history(history):
 
 
 def _section_diagnostics(history, net, X_train, X, y, diverged):
-    try:
-        from .diagnostics import diagnose
-    except ImportError:
-        return ""
     if history is None or not len(history):
         return ""
     # Dead neurons are looked for on the training inputs; the test set stands in for validation
@@ -210,11 +209,8 @@ def _section_results(net, X, y, classes, image_shape):
     from .plots import plot_confusion_matrix, plot_mistakes
 
     predicted = net.predict(X)
-    n = len(classes)
-    C = np.zeros((n, n), dtype=np.int64)
-    np.add.at(C, (y, predicted), 1)
-    rows = [[c, f"{C[i].sum():,}", f"{C[i, i]:,}", _percent(C[i, i] / C[i].sum() if C[i].sum() else None)]
-            for i, c in enumerate(classes)]
+    rows = [[c, f"{r['support']:,}", f"{r['correct']:,}", _percent(r["accuracy"])]
+            for c, r in zip(classes, metrics.per_class(y, predicted, len(classes)))]
     parts = ["<h2>Results on the test set</h2>",
              f"<p>{len(y):,} examples the network never trained on.</p>",
              "<h3>Accuracy per class</h3>", _table(["class", "examples", "right", "accuracy"], rows),
@@ -272,8 +268,6 @@ def _section_lr_find(result):
 # -- the direction and the step ---------------------------------------------------------------
 def _step_story(net, x, label, classes, lr=0.1):
     """One SGD step on one example, traced: the deltas per layer and what the step changed."""
-    from .explain import explain_step
-
     step = explain_step(net, x, [label], lr=lr)
     after = step.apply(net.copy()).predict_proba(np.asarray(x, dtype=net.dtype).reshape(1, -1))[0]
     before = net.predict_proba(np.asarray(x, dtype=net.dtype).reshape(1, -1))[0]
@@ -304,7 +298,6 @@ def _section_descent(net, X, y, x_step, y_step, classes):
 
 
 def _descent_lab(net, X, y, x_step, y_step, classes):
-    from . import descent
     from .plots import plot_descent_1d, plot_descent_2d
 
     parts = ["<h2>The direction and the step</h2>",
@@ -314,13 +307,13 @@ def _descent_lab(net, X, y, x_step, y_step, classes):
              "while all others stay fixed. Backpropagation's slope and the finite difference "
              "<code>(L(w+h) - L(w-h)) / 2h</code> agree. Gradient descent on that weight with a step too small "
              "barely moves; about right goes to the bottom; too big overshoots and bounces.</p>"]
-    along = descent.loss_along_weight(net, X, y, points=21)
+    along = loss_along_weight(net, X, y, points=21)
     where = {"param": along["param"], "index": along["index"]}
-    fd = descent.finite_difference(net, X, y, **where)
-    steps = descent.descend_weight(net, X, y, steps=10, **where)
+    fd = finite_difference(net, X, y, **where)
+    steps = descend_weight(net, X, y, steps=10, **where)
     parts.append(f"<p class=\"note\">{_e(fd['text'])}.</p>")
     parts.append(_figure_img(plot_descent_1d(along, fd, steps), "the loss along one weight"))
-    plane = descent.descend_plane(net, X, y, steps=10, grid=15, seed=0)   # its contour map stays readable
+    plane = descend_plane(net, X, y, steps=10, grid=15, seed=0)   # its contour map stays readable
     parts += ["<h3>The loss landscape on a plane</h3>",
               "<p>All the weights move together along two directions: the downhill one (minus the gradient) and "
               "a random one. The three paths are gradient descent with the three step sizes.</p>",
@@ -358,7 +351,6 @@ def _layer_story(layer, classes, output):
 
 
 def _explained(net, x, label, classes, image_shape, reference, index):
-    from .explain import explain
     from .plots import plot_explanation
 
     e = explain(net, x, label=label, reference=reference, image_shape=image_shape)
@@ -434,13 +426,69 @@ def _section_explained(net, X, y, rows, classes, image_shape, reference, n):
 
 
 # -- the whole report ---------------------------------------------------------------------------
-def _dataset_parts(dataset):
+def _test_part(net, dataset, max_examples):
+    """``(X, y, rows, classes, n_test, loss, accuracy)``: the test examples the pictures use (``rows`` of
+    the test set), checked against ``net``; the loss and accuracy are measured on the whole test set."""
     for key in ("X_test", "y_test"):
         if getattr(dataset, key, None) is None:
             raise TypeError(f"build_report: dataset expected a glassnet Dataset (with X_test and y_test), "
                             f"received {describe(dataset)}")
     classes = [str(c) for c in (getattr(dataset, "classes", None) or [])]
-    return dataset.X_test, np.asarray(dataset.y_test), classes
+    X, y = net._check_X(dataset.X_test), np.asarray(dataset.y_test)
+    if len(y) != len(X):
+        raise ValueError(f"build_report: dataset has {len(X)} test inputs but {len(y)} labels")
+    classes = classes or [str(k) for k in range(max(net.n_outputs, 2))]
+    if net.n_outputs != len(classes):
+        raise ValueError(f"build_report: the network has {net.n_outputs} outputs but the dataset has "
+                         f"{len(classes)} classes")
+    loss, accuracy = net.evaluate(X, y)          # on the whole test set
+    n_test = len(y)
+    rows = np.arange(len(X))           # test-set row of each example used
+    if len(X) > max_examples:          # evenly spaced rows keep the class mix of a test set sorted by class
+        rows = np.linspace(0, len(X) - 1, max_examples).round().astype(int)
+        X, y = X[rows], y[rows]
+    return X, y, rows, classes, n_test, loss, accuracy
+
+
+def _image_shape(net, dataset):
+    """The picture shape of one input, or None when the inputs are not pictures."""
+    from .plots import image_shape
+
+    shape = getattr(dataset, "shape", None)      # (28, 28) for pictures, (n_features,) for a table
+    if shape is None:
+        return image_shape(net.n_features)
+    return image_shape(net.n_features, shape) if len(shape) == 2 else None
+
+
+def _section_head(net, title, name, n_test, n_used, loss, accuracy, epochs, diverged, settings):
+    """The title, the summary cards, a divergence warning and the settings table."""
+    cards = [("test accuracy", _percent(accuracy)), ("test loss", _num(loss)), ("epochs", epochs),
+             ("parameters", f"{net.n_params:,}")]
+    parts = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="sub">Written by glassnet {_e(__version__)} on '
+        f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. Test set: {_e(name)} '
+        f"({n_test:,} examples" + (f"; the pictures use {n_used:,} of them" if n_used < n_test else "") + ").</p>",
+        '<div class="cards">' + "".join(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards)
+        + "</div>"]
+    if diverged:
+        parts.append(f'<div class="finding"><b>Training diverged.</b> {_e(diverged)}</div>')
+    if settings:
+        parts.append("<h2>Settings</h2>" + _table(["setting", "value"], [
+            [k, ",".join(map(str, v)) if isinstance(v, list) else "-" if v is None else v]
+            for k, v in settings.items()], left=(1,)))
+    return "".join(parts)
+
+
+def _page(title, sections):
+    """The whole HTML document around the sections."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            # the page may load nothing: only its own inline styles and data: images
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+            "style-src 'unsafe-inline'\">"
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
+            f"<body><main>{''.join(sections)}</main></body></html>\n")
 
 
 def build_report(net, dataset, history=None, *, path, title=None, initial=None, seed=None, lr_find=None,
@@ -463,56 +511,21 @@ def build_report(net, dataset, history=None, *, path, title=None, initial=None, 
         max_examples: test examples used for the pictures (a stratified-by-order subset if more).
     """
     require("matplotlib", "plot")
-    from .plots import image_shape as find_image_shape
-    from .training import blas_threads_for, limit_blas_threads
-
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"build_report: path expected a file name ending in .html, received {str(path)!r}")
-    X, y, classes = _dataset_parts(dataset)
-    X = net._check_X(X)
-    if len(y) != len(X):
-        raise ValueError(f"build_report: dataset has {len(X)} test inputs but {len(y)} labels")
-    classes = classes or [str(k) for k in range(max(net.n_outputs, 2))]
-    if net.n_outputs != len(classes):
-        raise ValueError(f"build_report: the network has {net.n_outputs} outputs but the dataset has "
-                         f"{len(classes)} classes")
-    loss, accuracy = net.evaluate(X, y)          # on the whole test set
-    n_test = len(y)
-    rows = np.arange(len(X))           # test-set row of each example used
-    if len(X) > max_examples:          # evenly spaced rows keep the class mix of a test set sorted by class
-        rows = np.linspace(0, len(X) - 1, max_examples).round().astype(int)
-        X, y = X[rows], y[rows]
+    X, y, rows, classes, n_test, loss, accuracy = _test_part(net, dataset, max_examples)
     history = history if history is not None else getattr(net, "history_", None)
     if initial is None and seed is not None:
         initial = initial_weights(net, seed)
-    shape = getattr(dataset, "shape", None)      # (28, 28) for pictures, (n_features,) for a table
-    if shape is None:
-        image_shape = find_image_shape(net.n_features)
-    else:
-        image_shape = find_image_shape(net.n_features, shape) if len(shape) == 2 else None
+    image_shape = _image_shape(net, dataset)
     reference = None
     if getattr(dataset, "X_train", None) is not None and getattr(dataset, "y_train", None) is not None:
         reference = (np.asarray(dataset.X_train), np.asarray(dataset.y_train))
-
     name = getattr(dataset, "name", "") or "the dataset"
     title = title or f"glassnet report: {name}"
     epochs = len(history) if history is not None else 0
-    cards = [("test accuracy", _percent(accuracy)), ("test loss", _num(loss)), ("epochs", epochs),
-             ("parameters", f"{net.n_params:,}")]
-    sections = [
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="sub">Written by glassnet {_e(__version__)} on '
-        f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. Test set: {_e(name)} '
-        f"({n_test:,} examples" + (f"; the pictures use {len(y):,} of them" if len(y) < n_test else "") + ").</p>",
-        '<div class="cards">' + "".join(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards)
-        + "</div>"]
-    if diverged:
-        sections.append(f'<div class="finding"><b>Training diverged.</b> {_e(diverged)}</div>')
-    if settings:
-        sections.append("<h2>Settings</h2>" + _table(["setting", "value"], [
-            [k, ",".join(map(str, v)) if isinstance(v, list) else "-" if v is None else v]
-            for k, v in settings.items()], left=(1,)))
+    sections = [_section_head(net, title, name, n_test, len(y), loss, accuracy, epochs, diverged, settings)]
     # The report's products are small (one example, or 100): one BLAS thread is faster than several.
     with limit_blas_threads(blas_threads_for(net, DESCENT_EXAMPLES)):
         sections += [_section_architecture(net), _section_history(history),
@@ -526,87 +539,9 @@ def build_report(net, dataset, history=None, *, path, title=None, initial=None, 
             first = _pick_examples(net, X, y, 1)[0]         # the most confident mistake, if there is one
             sections.append(_section_descent(net, X[some], y[some], X[first], int(y[first]), classes))
         sections.append(_section_explained(net, X, y, rows, classes, image_shape, reference, explained))
-    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            # the page may load nothing: only its own inline styles and data: images
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-            "style-src 'unsafe-inline'\">"
-            f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
-            f"<body><main>{''.join(sections)}</main></body></html>\n")
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, page)
+    atomic_write_text(path, _page(title, sections))
     return path
 
 
-# -- the command line ------------------------------------------------------------------------
-def add_report(subparsers):
-    """Add the ``report`` subcommand to ``glassnet``'s subparsers (registered in ``glassnet.cli``)."""
-    from .cli import _dataset, _number, _subcommand
-
-    p = _subcommand(
-        subparsers, "report", cmd_report, "write an HTML report about a saved model",
-        "Write one self-contained HTML file about a saved model: its architecture (table and diagram), its "
-        "training history (table and curves), accuracy per class, the confusion matrix, the most confident "
-        "mistakes, the first layer's weights as pictures, the neurons' activations, the weights now against at "
-        "initialisation, diagnostics, and a few test predictions explained neuron by neuron (one of them a "
-        "mistake). Pictures are embedded; the file needs nothing else to open. Needs matplotlib "
-        "(pip install \"glassnet[plot]\").",
-        ["glassnet report runs/latest/model -o report.html",
-         "glassnet report runs/latest/model --dataset digits --explained 6 --lr-find"])
-    p.add_argument("model", metavar="MODEL", help="a saved model (directory or .safetensors file)")
-    p.add_argument("--dataset", type=_dataset, metavar="NAME_OR_PATH",
-                   help="dataset whose test set to measure and explain: a name or a path, as for 'glassnet train' "
-                        "(default: the one the model was trained on, else digits)")
-    p.add_argument("-o", "--output", metavar="PATH",
-                   help="the .html file to write (default: report.html beside MODEL)")
-    p.add_argument("--explained", type=_number(int, 0), default=4, metavar="N",
-                   help="test predictions to explain neuron by neuron (default 4)")
-    p.add_argument("--seed", type=_number(int, 0),
-                   help="the seed the network was created with, to show its initial weights (default: the one "
-                        "'glassnet train' recorded)")
-    p.add_argument("--lr-find", action="store_true",
-                   help="also run a learning-rate range test on a fresh network of the same shape and show it")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def cmd_report(args):
-    """``glassnet report``: write the HTML report of a saved model; returns the exit code."""
-    from .cli import EXIT_OK, _check_fits, _print_json
-    from .datasets.loader import load as load_dataset
-    from .serialization import load
-
-    require("matplotlib", "plot")
-    if args.output and Path(args.output).suffix.lower() not in (".html", ".htm"):    # before the work
-        raise GlassnetError(f"-o expected a file name ending in .html, received {args.output!r}")
-    net = load(args.model)
-    settings = net.metadata_.get("settings") if isinstance(net.metadata_.get("settings"), dict) else {}
-    dataset = args.dataset or settings.get("dataset") or "digits"
-    data = load_dataset(dataset)
-    _check_fits(net, data, args.model)
-    output = Path(args.output) if args.output else Path(str(args.model).rstrip("/\\")).parent / "report.html"
-    seed = args.seed if args.seed is not None else settings.get("seed")
-    result = None
-    if args.lr_find:
-        from .lr_finder import lr_find
-
-        fresh = load(args.model)
-        fresh.set_weights(initial_weights(net, seed if seed is not None else 0))
-        result = lr_find(fresh, data.X_train, data.y_train, seeds=(0, 1, 2))
-    path = build_report(net, data, path=output, seed=seed, settings=settings or None, lr_find=result,
-                        explained=args.explained, title=f"glassnet report: {args.model}")
-    accuracy = net.evaluate(data.X_test, data.y_test).accuracy
-    if args.json:
-        _print_json({"report_path": str(path), "model": str(args.model), "dataset": data.name,
-                     "test_accuracy": accuracy})
-    else:
-        print(f"report: {path}")
-    return EXIT_OK
-
-
-def train_report(net, data, settings, history, diverged, run_dir):
-    """``glassnet train --report``: write ``run_dir/report.html``; returns its path."""
-    return build_report(net, data, history, path=Path(run_dir) / "report.html", seed=settings.get("seed"),
-                        settings=settings, diverged=diverged, title=f"glassnet report: {run_dir}")
-
-
-__all__ = ["add_report", "build_report", "cmd_report", "initial_weights", "train_report"]
+__all__ = ["build_report", "initial_weights"]

@@ -13,9 +13,9 @@ import time
 import pytest
 
 import glassnet as gn
-from glassnet.app.command import _banner, access_token
 from glassnet.app.config import AppConfig, is_loopback
 from glassnet.cli import main
+from glassnet.cli.app import access_token, banner
 from optional import need
 
 
@@ -38,11 +38,11 @@ def test_loopback_needs_no_token_anything_else_gets_one():
 
 
 def test_the_class_banner_prints_links_with_the_token():
-    lines = _banner("0.0.0.0", 8000, "tok-12345", AppConfig(host="0.0.0.0"))
+    lines = banner("0.0.0.0", 8000, "tok-12345", AppConfig(host="0.0.0.0"))
     assert "every network interface" in lines[0]
     assert all(line.strip().endswith(":8000/?token=tok-12345") for line in lines[1:-2])
     assert "token in the link is required" in lines[-2]
-    assert _banner("127.0.0.1", 8001, None, AppConfig())[0] == "glassnet app: open http://127.0.0.1:8001/"
+    assert banner("127.0.0.1", 8001, None, AppConfig())[0] == "glassnet app: open http://127.0.0.1:8001/"
 
 
 def test_bad_values_are_usage_errors(capsys, tmp_path):
@@ -120,7 +120,7 @@ def test_server_process_starts_trains_and_keeps_the_work_on_ctrl_c(tmp_path):
 
 
 def test_open_waits_for_the_server_then_opens_the_browser(monkeypatch):
-    from glassnet.app import command
+    from glassnet.cli import app as command
 
     opened = []
     monkeypatch.setattr(command.webbrowser, "open", opened.append)
@@ -128,5 +128,5 @@ def test_open_waits_for_the_server_then_opens_the_browser(monkeypatch):
     class Server:
         started = True
 
-    command._open_when_started(Server(), "http://127.0.0.1:8000/")
+    command.open_when_started(Server(), "http://127.0.0.1:8000/")
     assert opened == ["http://127.0.0.1:8000/"]

@@ -135,10 +135,10 @@ def test_show_refuses_a_file_as_out_folder_before_loading(capsys, tmp_path):
 def test_pictures_of_standardised_images_use_the_whole_grey_range():
     from types import SimpleNamespace
 
-    from glassnet.datasets.cli import _as_images
+    from glassnet.cli.datasets import as_images
 
     X = np.linspace(-2.0, 3.0, 2 * 16).reshape(2, 4, 4)          # e.g. after standardise: negative values
-    images = _as_images(SimpleNamespace(X_train=X))
+    images = as_images(SimpleNamespace(X_train=X))
     assert images.min() == 0 and images.max() == pytest.approx(255)
     pixels = np.arange(2 * 16, dtype=np.uint8).reshape(2, 16)     # 8-bit pixels are kept as they are
-    np.testing.assert_array_equal(_as_images(SimpleNamespace(X_train=pixels)), pixels.reshape(2, 4, 4))
+    np.testing.assert_array_equal(as_images(SimpleNamespace(X_train=pixels)), pixels.reshape(2, 4, 4))

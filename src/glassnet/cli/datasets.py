@@ -5,8 +5,8 @@
 - ``glassnet datasets show NAME_OR_PATH`` prints the number of examples per class and saves two
   PNG pictures: a grid of examples (one row per class) and the mean image of each class.
 
-Registered in ``glassnet.cli.build_parser``; exit 0 on success, 2 for a usage error (unknown
-name, bad path, download failure), printed as one line.
+Exit 0 on success, 2 for a usage error (unknown name, bad path, download failure), printed as one
+line. Not here: loading, downloading or checking data (:mod:`glassnet.datasets`).
 """
 
 import io
@@ -15,16 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import catalog, download, named
-from .loader import load
+from .._io import atomic_write_bytes
+from ..datasets import catalog, download, named
+from ..datasets.loader import load
+from ..errors import GlassnetError, require
+from .common import EXIT_OK, number, print_json, subcommand
 
 
-def add_datasets(subparsers):
-    """Add the ``datasets`` subcommand (and its ``fetch`` and ``show`` actions) to ``glassnet``."""
-    from ..cli import _number, _subcommand
-
-    p = _subcommand(
-        subparsers, "datasets", cmd_list, "list, fetch and look at datasets",
+def add(subparsers):
+    """Add ``glassnet datasets`` (and its ``fetch`` and ``show`` actions) to the subparsers."""
+    p = subcommand(
+        subparsers, "datasets", run, "list, fetch and look at datasets",
         "Without an action: list the named datasets with their size, licence and whether they are in the "
         f"cache (GLASSNET_DATA, else the per-user cache folder; now {download.cache_dir()}). 'fetch NAME' "
         "downloads one, checking its SHA-256; 'show NAME_OR_PATH' prints the examples per class and saves a "
@@ -37,23 +38,24 @@ def add_datasets(subparsers):
     fetch = actions.add_parser("fetch", help="download a named dataset into the cache",
                                description="Download a named dataset into the cache, checking each file's SHA-256.")
     fetch.add_argument("name", metavar="NAME", help=f"one of {', '.join(catalog.CATALOG)}")
-    fetch.add_argument("--timeout", type=_number(float, 0, low_open=True), default=download.TIMEOUT,
+    fetch.add_argument("--timeout", type=number(float, 0, low_open=True), default=download.TIMEOUT,
                        help=f"seconds to wait for the server each time (default {download.TIMEOUT:g})")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.add_argument("--json", action="store_true", help="print one JSON object")
-    fetch.set_defaults(handler=cmd_fetch)
+    fetch.set_defaults(handler=run_fetch)
     show = actions.add_parser("show", help="examples per class, and pictures of the examples and class means",
                               description="Print the number of training and test examples per class and save "
                                           "NAME-examples.png (a grid, one row per class) and NAME-class-means.png.")
     show.add_argument("dataset", metavar="NAME_OR_PATH", help="a dataset name or a path, as for 'glassnet train'")
     show.add_argument("--out", default=".", metavar="DIR", help="folder for the PNG files (default: here)")
-    show.add_argument("--per-class", type=_number(int, 1, 100), default=10, metavar="N",
+    show.add_argument("--per-class", type=number(int, 1, 100), default=10, metavar="N",
                       help="examples per class in the grid (default 10)")
     show.add_argument("--json", action="store_true", help="print one JSON object")
-    show.set_defaults(handler=cmd_show)
+    show.set_defaults(handler=run_show)
 
 
-def _rows():
+def dataset_rows():
+    """One row per dataset ``glassnet datasets`` lists: the bundled digits, then the named catalogue."""
     cache = download.cache_dir()
     rows = [{"name": "digits", "title": "MNIST sample, bundled with glassnet", "classes": 10, "train": 8004,
              "test": 1996, "download_bytes": 0, "licence": "CC BY-SA 3.0 (MNIST)", "cached": True,
@@ -66,13 +68,11 @@ def _rows():
     return rows
 
 
-def cmd_list(args):
+def run(args):
     """``glassnet datasets``: the named datasets, their size and licence, and whether they are cached."""
-    from ..cli import EXIT_OK, _print_json
-
-    rows = _rows()
+    rows = dataset_rows()
     if args.json:
-        _print_json({"cache_dir": str(download.cache_dir()), "datasets": rows})
+        print_json({"cache_dir": str(download.cache_dir()), "datasets": rows})
         return EXIT_OK
     print(f"{'name':<14} {'examples':>16} {'download':>9}  {'cached':<6}  licence")
     for row in rows:
@@ -85,27 +85,22 @@ def cmd_list(args):
     return EXIT_OK
 
 
-def cmd_fetch(args):
+def run_fetch(args):
     """``glassnet datasets fetch NAME``: download into the cache, verified."""
-    from ..cli import EXIT_OK, _print_json
-
     if args.name.strip().lower() == "digits":
         print("digits is bundled with glassnet: nothing to download")
         return EXIT_OK
     folder = named.fetch(args.name, progress=not (args.quiet or args.json), timeout=args.timeout)
     entry = catalog.lookup(args.name)
     if args.json:
-        _print_json({"name": entry.name, "path": str(folder), "cached": True})
+        print_json({"name": entry.name, "path": str(folder), "cached": True})
     else:
         print(f"{entry.name}: verified and cached in {folder}")
     return EXIT_OK
 
 
-def cmd_show(args):
+def run_show(args):
     """``glassnet datasets show``: counts per class, and PNGs of examples and class means."""
-    from ..cli import EXIT_OK, _print_json
-    from ..errors import GlassnetError
-
     taken = next((p for p in (Path(args.out), *Path(args.out).parents) if p.exists()), None)
     if taken is not None and not taken.is_dir():
         raise GlassnetError(f"--out expected a folder for the PNG files, received {args.out!r}, "
@@ -115,9 +110,9 @@ def cmd_show(args):
               for k, name in enumerate(data.classes)}
     pictures = save_pictures(data, Path(args.out), per_class=args.per_class)
     if args.json:
-        _print_json({"dataset": data.name, "description": data.description, "licence": data.licence,
-                     "source": data.source, "shape": list(data.shape), "n_train": len(data.X_train),
-                     "n_test": len(data.X_test), "counts": counts, "pictures": pictures})
+        print_json({"dataset": data.name, "description": data.description, "licence": data.licence,
+                    "source": data.source, "shape": list(data.shape), "n_train": len(data.X_train),
+                    "n_test": len(data.X_test), "counts": counts, "pictures": pictures})
         return EXIT_OK
     print(f"{data.name}: {data.description}")
     if data.licence:
@@ -135,7 +130,7 @@ def cmd_show(args):
     return EXIT_OK
 
 
-def _as_images(data):
+def as_images(data):
     """Training examples as (n, h, w) arrays in [0, 255] (float), or None if they are not images.
 
     8-bit pixels are kept; other numbers are stretched from their smallest to their largest value.
@@ -156,11 +151,8 @@ def _as_images(data):
 
 def save_pictures(data, out, per_class=10):
     """Save ``NAME-examples.png`` and ``NAME-class-means.png`` in ``out``; returns their paths (or {})."""
-    from .._io import atomic_write_bytes
-    from ..errors import require
-
     require("PIL.Image", "image")
-    images = _as_images(data)
+    images = as_images(data)
     if images is None:
         return {}
     out.mkdir(parents=True, exist_ok=True)
@@ -207,3 +199,6 @@ def _png(picture, classes, label_width=110):
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+__all__ = ["add", "as_images", "dataset_rows", "run", "run_fetch", "run_show", "save_pictures"]

@@ -5,25 +5,31 @@ other ``--host`` (``0.0.0.0`` for a class) makes the server require an access to
 inside the address to give out, and the page keeps it in a cookie. Ctrl-C stops the server cleanly:
 running trainings stop after their current mini-batch and every trained network not yet saved is
 written to the models folder.
+
+The server needs FastAPI and uvicorn (the ``app`` extra): they, and :func:`glassnet.app.create_app`,
+are imported only when the command runs, so ``glassnet --help`` works without them.
+Not here: the server, its views or its limits (:mod:`glassnet.app`).
 """
 
 import secrets
 import socket
 import sys
 import threading
+import time
 import webbrowser
 from pathlib import Path
 
+from ..app.config import AppConfig, Limits, is_loopback
+from ..app.data import DataRegistry
+from ..datasets.loader import check as check_dataset
 from ..errors import GlassnetError, require
-from .config import AppConfig, Limits, is_loopback
+from .common import EXIT_OK, number, subcommand
 
 
-def add_app(subparsers):
-    """Add the ``app`` subcommand to ``glassnet``'s subparsers."""
-    from ..cli import _number, _subcommand
-
-    p = _subcommand(
-        subparsers, "app", cmd_app, "the web app: train, draw a digit, look inside, in the browser",
+def add(subparsers):
+    """Add ``glassnet app`` to the subparsers."""
+    p = subcommand(
+        subparsers, "app", run, "the web app: train, draw a digit, look inside, in the browser",
         "Start the glassnet web app and print its address. Views: Train (live curves, pause, step, change the "
         "learning rate, the learning-rate finder), Draw (predict as you draw, click any neuron), Inside (the "
         "maths of a layer and one backward step), Evaluate (confusion matrix, mistakes, the descent lab), My "
@@ -38,7 +44,7 @@ def add_app(subparsers):
     p.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
                    help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0: every network "
                         "interface, with an access token)")
-    p.add_argument("--port", type=_number(int, 0, 65535), default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--port", type=number(int, 0, 65535), default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.add_argument("--models", metavar="DIR", default="glassnet-models",
                    help="folder for saved models and for the work kept at shutdown (default glassnet-models)")
@@ -48,20 +54,19 @@ def add_app(subparsers):
     p.add_argument("--token", help="the access token to require (default: a random one when --host is not "
                                    "loopback, none on loopback)")
     defaults = Limits()
-    p.add_argument("--max-trainings", type=_number(int, 1, 64), default=defaults.max_trainings, metavar="N",
+    p.add_argument("--max-trainings", type=number(int, 1, 64), default=defaults.max_trainings, metavar="N",
                    help=f"trainings computing at once (default {defaults.max_trainings})")
-    p.add_argument("--max-workspaces", type=_number(int, 1, 10000), default=defaults.max_workspaces, metavar="N",
+    p.add_argument("--max-workspaces", type=number(int, 1, 10000), default=defaults.max_workspaces, metavar="N",
                    help=f"browsers served at once (default {defaults.max_workspaces})")
-    p.add_argument("--idle-minutes", type=_number(float, 1), default=defaults.idle_seconds / 60, metavar="MINUTES",
+    p.add_argument("--idle-minutes", type=number(float, 1), default=defaults.idle_seconds / 60, metavar="MINUTES",
                    help=f"evict a workspace idle this long (default {defaults.idle_seconds / 60:g})")
 
 
-def cmd_app(args):
-    require("fastapi", "app")
+def run(args):
+    """``glassnet app``: serve until Ctrl-C; returns the exit code."""
+    require("fastapi", "app")          # FastAPI is an extra: the server is imported only now
     uvicorn = require("uvicorn", "app")
-    from ..datasets.loader import check as check_dataset
-    from .server import create_app
-    from .workspace import DataRegistry
+    from ..app import create_app
 
     token = access_token(args.host, args.token)
     names = args.dataset or DataRegistry.default_names()
@@ -73,16 +78,15 @@ def cmd_app(args):
                        models_dir=Path(args.models), datasets=tuple(names), token=token, limits=limits)
     app = create_app(config)
     app.state.glassnet["store"].data.preload()     # a dataset that cannot be used fails now, not in the page
-    sock = _bind(args.host, args.port)
+    sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
-    for line in _banner(args.host, port, token, config):
+    for line in banner(args.host, port, token, config):
         print(line, flush=True)
     if args.open:
-        threading.Thread(target=_open_when_started, args=(server, _address("127.0.0.1" if is_loopback(args.host)
-                                                                           or args.host in ("0.0.0.0", "::")
-                                                                           else args.host, port, token)),
-                         daemon=True).start()
+        local = is_loopback(args.host) or args.host in ("0.0.0.0", "::")
+        url = page_address("127.0.0.1" if local else args.host, port, token)
+        threading.Thread(target=open_when_started, args=(server, url), daemon=True).start()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:     # uvicorn re-raises the Ctrl-C it handled, once it has shut down cleanly
@@ -91,7 +95,7 @@ def cmd_app(args):
     for path in saved:
         print(f"glassnet app: kept unsaved trained work in {path}", flush=True)
     print("glassnet app: stopped", flush=True)
-    return 0
+    return EXIT_OK
 
 
 def access_token(host, token=None):
@@ -104,7 +108,7 @@ def access_token(host, token=None):
     return None if is_loopback(host) else secrets.token_urlsafe(16)
 
 
-def _bind(host, port):
+def bind(host, port):
     """The listening socket, bound here so a busy port is one clear line, not a server log."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only for such sockets;
@@ -122,19 +126,21 @@ def _bind(host, port):
     return sock
 
 
-def _address(host, port, token):
+def page_address(host, port, token):
+    """The address to open: ``http://HOST:PORT/``, with ``?token=...`` when one is required."""
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
-def _banner(host, port, token, config):
+def banner(host, port, token, config):
+    """The lines printed when the server starts: where to open it, the token, where models go."""
     lines = []
     if host in ("0.0.0.0", "::"):
         lines.append("glassnet app: listening on every network interface; give the class one of:")
-        for address in _local_addresses():
-            lines.append(f"  {_address(address, port, token)}")
+        for host_address in _local_addresses():
+            lines.append(f"  {page_address(host_address, port, token)}")
     else:
-        lines.append(f"glassnet app: open {_address(host, port, token)}")
+        lines.append(f"glassnet app: open {page_address(host, port, token)}")
     if token:
         lines.append("  (the token in the link is required: only people you give it to can connect)")
     lines.append(f"  models are saved to {config.models_dir}/; Ctrl-C stops (unsaved trained work is kept there)")
@@ -142,6 +148,7 @@ def _banner(host, port, token, config):
 
 
 def _local_addresses():
+    """This computer's IPv4 addresses other than loopback, for a class to connect to."""
     addresses = []
     try:
         for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
@@ -152,12 +159,14 @@ def _local_addresses():
     return addresses or ["<this computer's address>"]
 
 
-def _open_when_started(server, url):
-    import time
-
+def open_when_started(server, url):
+    """Open ``url`` in the browser once ``server`` has started (waits up to 10 s)."""
     for _ in range(100):
         if server.started:
             webbrowser.open(url)
             return
         time.sleep(0.1)
     print(f"glassnet app: the server did not start in 10 s; open {url} yourself", file=sys.stderr)
+
+
+__all__ = ["access_token", "add", "banner", "bind", "open_when_started", "page_address", "run"]

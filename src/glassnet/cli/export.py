@@ -1,25 +1,25 @@
-"""``glassnet export MODEL --format onnx|torch [-o PATH]``: the command-line face of this package.
+"""``glassnet export MODEL --format onnx|torch [-o PATH]``: a saved model to ONNX or PyTorch.
 
-Registered in ``glassnet.cli.build_parser``; exits 0 when the export matches glassnet, 1 when the
-parity check fails (nothing is written), 2 for a usage error (bad flag, missing file or extra).
+Exit 0 when the export matches glassnet, 1 when the parity check fails (nothing is written), 2 for
+a usage error (bad flag, missing file or extra). Not here: the exporters (:mod:`glassnet.export`).
 """
 
 import json
 import sys
 from pathlib import Path
 
-from ._common import TOLERANCE, ParityError
+from ..errors import GlassnetError
+from ..export import DEFAULT_OPSET, TOLERANCE, ParityError, save_torch, to_onnx
+from ..serialization import load
+from .common import EXIT_FAILED, EXIT_OK, number, subcommand
 
 FORMATS = ("onnx", "torch")
 
 
-def add_export(subparsers):
-    """Add the ``export`` subcommand to ``glassnet``'s subparsers."""
-    from ..cli import _number, _subcommand
-    from .onnx import DEFAULT_OPSET
-
-    p = _subcommand(
-        subparsers, "export", cmd_export, "export a saved model to ONNX or PyTorch",
+def add(subparsers):
+    """Add ``glassnet export`` to the subparsers."""
+    p = subcommand(
+        subparsers, "export", run, "export a saved model to ONNX or PyTorch",
         "Export a saved model without retraining. --format onnx writes an ONNX model (float32, dynamic batch "
         f"axis, opset {DEFAULT_OPSET}) to serve with ONNX Runtime; --format torch writes a PyTorch state dict "
         "(.pt, tensors only) and, beside it, a short Python file whose load() rebuilds the torch.nn.Sequential "
@@ -36,19 +36,15 @@ def add_export(subparsers):
                         "path with .onnx or .pt)")
     p.add_argument("--softmax", action="store_true",
                    help="onnx: end the model with a softmax, so it returns probabilities (default: logits)")
-    p.add_argument("--opset", type=_number(int, 1), help=f"onnx: opset version (default {DEFAULT_OPSET})")
-    p.add_argument("--tolerance", type=_number(float, 0, low_open=True), default=TOLERANCE,
+    p.add_argument("--opset", type=number(int, 1), help=f"onnx: opset version (default {DEFAULT_OPSET})")
+    p.add_argument("--tolerance", type=number(float, 0, low_open=True), default=TOLERANCE,
                    help=f"largest absolute difference from glassnet accepted, for outputs up to 1 (scaled by the "
                         f"largest |output| above 1; default {TOLERANCE:g})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def cmd_export(args):
+def run(args):
     """``glassnet export``: write the export, print where and its parity report; returns the exit code."""
-    from ..cli import EXIT_FAILED, EXIT_OK
-    from ..errors import GlassnetError
-    from ..serialization import load
-
     if args.format == "torch" and (args.softmax or args.opset is not None):
         raise GlassnetError("--softmax and --opset apply to --format onnx only")
     suffix = ".onnx" if args.format == "onnx" else ".pt"
@@ -63,14 +59,10 @@ def cmd_export(args):
     net = load(args.model)
     try:
         if args.format == "onnx":
-            from .onnx import DEFAULT_OPSET, to_onnx
-
             report = to_onnx(net, output, softmax=args.softmax, opset=args.opset or DEFAULT_OPSET,
                              tolerance=args.tolerance)
             files = [str(output)]
         else:
-            from .torch import save_torch
-
             report = save_torch(net, output, tolerance=args.tolerance)
             files = [str(output), str(output.with_suffix(".py"))]
     except ParityError as exc:
@@ -87,3 +79,6 @@ def cmd_export(args):
               f"(python {files[1]} prints it)")
     print(report)
     return EXIT_OK
+
+
+__all__ = ["FORMATS", "add", "run"]

@@ -1,0 +1,60 @@
+"""The ``glassnet`` command (also ``python -m glassnet``): one module per command over shared helpers.
+
+Each command is a module here with ``add(subparsers)`` (its options and ``--help``) and
+``run(args)`` (what it does, over the library's public API, so the command line does nothing the
+library cannot): ``train``, ``evaluate``, ``predict``, ``info``, ``gradcheck``, ``explain``,
+``lr_find`` (``lr-find``), ``report``, ``datasets``, ``export`` and ``app``. What they share (the
+argument types, the parser, the exit codes, JSON printing) is in :mod:`glassnet.cli.common`, a
+leaf that imports no command. A new command is a new module here plus one line in
+:func:`build_parser`.
+
+Exit codes: 0 success; 1 training diverged or a check failed; 2 a usage error (bad flag or value,
+a missing or damaged file), printed as one line ``glassnet: error: ...`` and never a traceback;
+130 interrupted (Ctrl-C), after saving the work so far. Only the standard library's ``argparse``
+is used here. Not here: any computation (that is the library's).
+"""
+
+import sys
+
+from .._version import __version__
+from ..errors import GlassnetError
+from . import app, datasets, evaluate, explain, export, gradcheck, info, lr_find, predict, report, train
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser, usage_error
+
+#: The commands in the order ``glassnet --help`` lists them: learn, see through it, data in and models out, the app.
+COMMANDS = (train, evaluate, predict, explain, report, lr_find, gradcheck, info, datasets, export, app)
+
+
+def build_parser():
+    """The ``glassnet`` argument parser with its subcommands."""
+    parser = Parser(prog="glassnet", allow_abbrev=False,
+                    description="glassnet: the neural network you can see through. Train, inspect and use "
+                                "small neural networks (multi-layer perceptrons) written in NumPy.",
+                    epilog="Run 'glassnet COMMAND --help' for the options of each command.")
+    parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:          # --help, --version and usage errors end here
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("glassnet: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (GlassnetError, ValueError, TypeError, OSError) as exc:
+        return usage_error(exc)
+
+
+__all__ = ["COMMANDS", "build_parser", "main"]
