@@ -159,8 +159,8 @@ def test_get_by_name_and_unknown_name():
     assert isinstance(activations.get("relu"), ReLU)
     assert isinstance(activations.get("Leaky-ReLU"), LeakyReLU)
     assert isinstance(activations.get("linear"), Identity)
-    with pytest.raises(ValueError, match="activation expected one of .* received 'swish'"):
-        activations.get("swish")
+    with pytest.raises(ValueError, match="activation expected one of .* received 'mish'"):
+        activations.get("mish")
 
 
 def test_leaky_relu_rejects_bad_alpha():
