@@ -410,3 +410,16 @@ def test_non_finite_numbers_are_usage_errors(capsys, value):
     code, _, err = run(capsys, "train", f"--lr={value}")
     assert_one_line_error(code, err)
     assert f"received '{value}'" in err
+
+
+def test_choices_come_from_the_registries():
+    """--activation, --optimizer and --schedule offer what the library has, under one spelling each."""
+    from glassnet.cli import build_parser
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    choices = {action.dest: action.choices for action in train._actions if action.choices}
+    assert list(choices["activation"]) == gn.activations.names()
+    assert list(choices["optimizer"]) == list(gn.optimizers.names())
+    assert list(choices["schedule"]) == list(gn.schedules.names())
+    args = build_parser().parse_args(["train", "--schedule", "one_cycle"])      # an alias, shown as one-cycle
+    assert args.schedule == "one-cycle"

@@ -398,3 +398,9 @@ def test_build_takes_the_same_steps_as_the_class():
 def test_build_rejects_bad_settings(kwargs, error, message):
     with pytest.raises(error, match=message):
         optimizers.build(**kwargs)
+
+
+def test_canonical_names():
+    assert [optimizers.canonical(n) for n in ("SGD", "adam", "AdamW")] == ["sgd", "adam", "adamw"]
+    with pytest.raises(ValueError, match="optimizer expected one of sgd, adam, adamw, received 'rmsprop'"):
+        optimizers.canonical("rmsprop")

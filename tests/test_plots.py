@@ -280,3 +280,14 @@ def test_activation_stats_leave_the_layers_caches_alone(digits):
     assert net.layers[0].x is cached
     assert stats[0]["values"].shape == (20, 8)
     np.testing.assert_array_equal(stats[0]["values"], net.forward(digits.X_test[:20], upto=2))
+
+
+def test_activation_stats_show_every_hidden_activation_of_the_registry(digits, tmp_path):
+    """An activation without a dead-or-saturated test (identity here) is still shown, with its values."""
+    need("matplotlib")
+    net = gn.Network.mlp([784, 6, 10], activation="identity", seed=0)
+    stats = plots.activation_stats(net, digits.X_test[:20])
+    assert [s["name"] for s in stats] == ["Identity"]
+    assert stats[0]["never_fire"] is None and stats[0]["saturated"] is None
+    fig = plots.plot_activations(net, digits.X_test[:20], path=tmp_path / "identity.png")
+    assert "values from" in fig.axes[0].get_title()

@@ -232,6 +232,19 @@ def names():
     return tuple(OPTIMIZERS)
 
 
+def canonical(name):
+    """The registry name of an optimizer (any case), or a ValueError naming the choices.
+
+    Example:
+        >>> canonical("AdamW")
+        'adamw'
+    """
+    key = name.lower() if isinstance(name, str) else name
+    if key not in OPTIMIZERS:
+        raise ValueError(f"optimizer expected one of {', '.join(names())}, received {name!r}")
+    return key
+
+
 def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule="constant", epochs=None):
     """The one way to turn settings into an optimizer with its learning-rate schedule.
 
@@ -251,9 +264,7 @@ def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule
         >>> build("adam").lr
         0.001
     """
-    key = optimizer.lower() if isinstance(optimizer, str) else optimizer
-    if key not in OPTIMIZERS:
-        raise ValueError(f"optimizer expected one of {', '.join(names())}, received {optimizer!r}")
+    key = canonical(optimizer)
     lr = DEFAULT_LR[key] if lr is None else lr
     weight_decay = DEFAULT_WEIGHT_DECAY[key] if weight_decay is None else weight_decay
     # Every setting is checked before anything is built, so a bad one never leaves half an optimizer.

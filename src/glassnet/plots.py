@@ -36,7 +36,7 @@ import numpy as np
 from . import metrics
 from ._io import atomic_write_bytes
 from ._validation import describe
-from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .activations import Activation, LeakyReLU, ReLU, Sigmoid, Tanh
 from .errors import require
 from .layers import Dense
 from .preprocess import STEPS, to_mnist_steps
@@ -334,6 +334,7 @@ def activation_stats(net, X):
     positive), so no gradient reaches its weights: it is dead. For a leaky ReLU the same test
     reads "never positive". Sigmoid and tanh neurons never die, but they *saturate* (output
     within 1% of an end of their range on every example), where their gradient nearly vanishes.
+    Every other hidden activation of the registry is listed too, with its values only.
 
     Returns a list of dicts ``{"layer", "name", "values" (n_samples, n_neurons), "n_neurons",
     "never_fire", "saturated"}`` (counts; ``None`` where the test does not apply).
@@ -344,12 +345,12 @@ def activation_stats(net, X):
     last = len(net.layers) - 1
     for i, layer in enumerate(net.layers):
         a = layer.infer(a)                           # infer: the same values, and the layers' caches untouched
-        if not isinstance(layer, (ReLU, LeakyReLU, Sigmoid, Tanh)) or i == last:
+        if not (isinstance(layer, Activation) and layer.hidden) or i == last:
             continue
         never = saturated = None
         if isinstance(layer, (ReLU, LeakyReLU)):
             never = int(np.sum(np.all(a <= 0, axis=0)))
-        else:
+        elif isinstance(layer, (Sigmoid, Tanh)):
             low, high = (0.0, 1.0) if isinstance(layer, Sigmoid) else (-1.0, 1.0)
             margin = 0.01 * (high - low)
             saturated = int(np.sum(np.all((a < low + margin) | (a > high - margin), axis=0)))
@@ -367,7 +368,7 @@ def plot_activations(net, X, bins=40, path=None):
     stats = activation_stats(net, X)
     if not stats:
         raise ValueError("plot_activations expected a network with hidden activation layers "
-                         "(ReLU, LeakyReLU, Sigmoid, Tanh), received none")
+                         "(relu, tanh, sigmoid, ...), received none")
     fig = _figure(max(4.0, 3.6 * len(stats)), 3.4)
     axes = fig.subplots(1, len(stats), squeeze=False)[0]
     for ax, s in zip(axes, stats):
@@ -380,9 +381,11 @@ def plot_activations(net, X, bins=40, path=None):
             note = f"never fire: {k} of {s['n_neurons']} ({100 * k / s['n_neurons']:.0f}%)"
             zero = float(np.mean(values <= 0))
             note += f"\noff (<= 0) {100 * zero:.0f}% of the time"
-        else:
+        elif s["saturated"] is not None:
             k = s["saturated"]
             note = f"saturated: {k} of {s['n_neurons']} ({100 * k / s['n_neurons']:.0f}%)"
+        else:
+            note = f"values from {values.min():.3g} to {values.max():.3g}"
         ax.set_title(f"layer {s['layer']}: {s['name']}, {s['n_neurons']} neurons\n{note}", fontsize=9)
         ax.grid(alpha=0.3)
     fig.suptitle(f"Hidden neurons' values on {len(stats[0]['values']):,} examples")

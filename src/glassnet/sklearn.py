@@ -18,12 +18,11 @@ never imports it. Not here: sample weights, class weights, multi-label classific
 
 import numpy as np
 
+from . import activations, optimizers, schedules
 from ._validation import check_params
 from .callbacks import EarlyStopping
 from .errors import MissingExtraError, require
 from .network import Network
-from .optimizers import SGD, Adam, AdamW
-from .schedules import Constant, Cosine, OneCycle, StepDecay
 
 _base = require("sklearn.base", "sklearn")
 _validation = require("sklearn.utils.validation", "sklearn")
@@ -34,9 +33,10 @@ if not hasattr(_validation, "validate_data"):
                             'pip install -U "glassnet[sklearn]"')
 
 _CHUNK = 4096  # samples per forward pass in predict: bounds memory on big inputs
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity")
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "cosine", "one-cycle", "step")
+#: The choices of the named hyperparameters come from the library's registries: name -> (choices, canonical).
+_CHOICES = {"activation": (activations.names, activations.canonical),
+            "optimizer": (optimizers.names, optimizers.canonical),
+            "schedule": (schedules.names, schedules.canonical)}
 
 #: Limits of the numeric hyperparameters: name -> (kind, low, high, low_open), checked by ``fit``.
 _LIMITS = {
@@ -95,9 +95,13 @@ class _GlassnetEstimator(_base.BaseEstimator):
         check_params(name, _LIMITS, {key: getattr(self, key) for key in _LIMITS})
         if self.dropout >= 1:
             raise ValueError(f"{name}: dropout expected a value in [0, 1), received {self.dropout!r}")
-        for key, allowed in (("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"{name}: {key} expected one of {', '.join(allowed)}, "
+        for key, (choices, canonical) in _CHOICES.items():
+            try:
+                known = canonical(getattr(self, key)) in choices()   # softmax is an activation, not a hidden one
+            except ValueError:
+                known = False
+            if not known:
+                raise ValueError(f"{name}: {key} expected one of {', '.join(choices())}, "
                                  f"received {getattr(self, key)!r}")
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool) else sizes
@@ -117,19 +121,10 @@ class _GlassnetEstimator(_base.BaseEstimator):
         return _float32(X, f"{type(self).__name__}: X"), y
 
     # -- building and training ----------------------------------------------------------------
-    def _learning_rate(self):
-        lr, epochs = float(self.learning_rate), int(self.epochs)
-        return {"constant": lambda: Constant(lr), "cosine": lambda: Cosine(lr),
-                "one-cycle": lambda: OneCycle(max_lr=lr),
-                "step": lambda: StepDecay(lr, gamma=0.1, step_size=max(1, round(epochs / 3)))}[self.schedule]()
-
     def _new_optimizer(self):
-        lr = self._learning_rate()
-        if self.optimizer == "sgd":
-            return SGD(lr, momentum=float(self.momentum), weight_decay=float(self.weight_decay))
-        if self.optimizer == "adam":
-            return Adam(lr, weight_decay=float(self.weight_decay))
-        return AdamW(lr, weight_decay=float(self.weight_decay))
+        """The optimizer with its schedule, as ``glassnet train`` and the app build theirs."""
+        return optimizers.build(self.optimizer, float(self.learning_rate), momentum=float(self.momentum),
+                                weight_decay=float(self.weight_decay), schedule=self.schedule, epochs=int(self.epochs))
 
     def _initialise(self, hidden, n_features, n_outputs):
         """A new network and optimizer; the seeds come from ``random_state``."""
@@ -197,11 +192,13 @@ class GlassnetClassifier(_base.ClassifierMixin, _GlassnetEstimator):
 
     Args:
         hidden_layer_sizes: neurons per hidden layer, e.g. ``(100,)`` or ``(64, 32)``; ``()`` for none.
-        activation: hidden activation: ``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"sigmoid"``, ``"identity"``.
+        activation: hidden activation, one of ``glassnet.activations.names()``: ``"relu"``, ``"leaky_relu"``,
+            ``"tanh"``, ``"sigmoid"``, ``"identity"``...
         optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"`` (with ``momentum``).
         learning_rate: step size (the peak for ``schedule="one-cycle"``). Try 0.01 to 0.1 with SGD.
         momentum: SGD momentum, in ``[0, 1]``.
-        schedule: learning rate over training: ``"constant"``, ``"cosine"``, ``"one-cycle"``, ``"step"``.
+        schedule: learning rate over training, one of ``glassnet.schedules.names()``: ``"constant"``,
+            ``"cosine"``, ``"one-cycle"``, ``"step"``.
         batch_size: samples per gradient step.
         epochs: passes over the training set (the most, with ``early_stopping``).
         dropout: dropout probability after each hidden activation, in ``[0, 1)``.

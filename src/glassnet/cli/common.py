@@ -16,15 +16,15 @@ import textwrap
 
 import numpy as np
 
-from .. import metrics
+from .. import activations, metrics
 from ..datasets.loader import NAMES as DATASETS
 from ..datasets.loader import check as check_dataset
 from ..errors import GlassnetError
 
 #: Exit codes: success; training diverged or a check failed; a usage error; interrupted (Ctrl-C).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-#: Hidden-layer activations a command can name.
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+#: Hidden-layer activations a command can name: the registry's (a new activation appears here by itself).
+ACTIVATIONS = tuple(activations.names())
 #: Losses ``glassnet gradcheck --loss`` can differentiate.
 LOSSES = ("cross_entropy", "mse", "binary_cross_entropy")
 __all__ = ["ACTIVATIONS", "DATASETS", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "LOSSES", "Parser",

@@ -6,7 +6,7 @@ Not here: reading or checking the model files (``glassnet.serialization.load`` d
 import json
 from pathlib import Path
 
-from .._safetensors import loads as read_safetensors
+from ..modelfile import read_model
 from ..serialization import load
 from .common import EXIT_OK, json_default, percent, print_json, subcommand
 
@@ -52,11 +52,9 @@ def run(args):
 
 
 def model_document(path):
-    """The JSON document of a saved model (already validated by ``load``)."""
-    if path.is_dir():
-        return json.loads((path / "model.json").read_text(encoding="utf-8"))
-    _, meta = read_safetensors(path.read_bytes(), source=str(path))
-    return json.loads(meta["glassnet.model"])
+    """The JSON document of a saved model (format, versions, architecture...), as ``glassnet.modelfile`` reads it."""
+    document, _, _ = read_model(path)
+    return document
 
 
 __all__ = ["add", "model_document", "run"]
