@@ -21,11 +21,12 @@ from .history import History
 from .layers import Dense, Dropout, Layer
 from .losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError
 from .lr_finder import lr_find
-from .network import Network, StepBuffers
+from .network import Network
 from .notebook import LivePlot
 from .optimizers import SGD, Adam, AdamW, Optimizer
 from .schedules import Constant, Cosine, OneCycle, StepDecay
 from .serialization import load, save
+from .training import StepBuffers
 
 __all__ = [
     "Network", "Layer", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Identity",
