@@ -35,6 +35,7 @@ REFERENCES = {
     "tanh": ({}, lambda z: (np.exp(z) - np.exp(-z)) / (np.exp(z) + np.exp(-z))),
     "softmax": ({}, ref_softmax),
     "identity": ({}, lambda z: z),
+    "gelu": ({}, np.vectorize(lambda z: 0.5 * z * (1.0 + math.erf(z / math.sqrt(2.0))))),
 }
 
 NAMES = list(activations.ACTIVATIONS)

@@ -4,6 +4,7 @@ Each activation's backward is compared with central finite differences written h
 with glassnet.gradcheck on a one-layer network, and with torch.nn.functional when installed.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import glassnet as gn
 from finite_differences import numeric_grad, rel_error
 from glassnet import activations
-from glassnet.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from glassnet.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from optional import need
 
 
@@ -39,6 +40,7 @@ REFERENCES = {
     "Tanh": (Tanh, lambda z: (np.exp(z) - np.exp(-z)) / (np.exp(z) + np.exp(-z))),
     "Softmax": (Softmax, ref_softmax),
     "Identity": (Identity, lambda z: z),
+    "GELU": (GELU, np.vectorize(lambda t: 0.5 * t * (1.0 + math.erf(t / math.sqrt(2.0))))),
 }
 
 
@@ -108,6 +110,7 @@ CASES = {
     "Tanh": Tanh,
     "Softmax": Softmax,
     "Identity": Identity,
+    "GELU": GELU,
 }
 
 
@@ -182,6 +185,7 @@ def _torch_functions(torch):
         "Tanh": torch.tanh,
         "Softmax": lambda t: F.softmax(t, dim=1),
         "Identity": lambda t: t,
+        "GELU": lambda t: F.gelu(t, approximate="none"),
     }
 
 
@@ -208,3 +212,71 @@ def test_sigmoid_and_softmax_extremes_match_torch():
     np.testing.assert_allclose(ours, torch.sigmoid(torch.tensor(z)).numpy(), rtol=1e-12, atol=0)
     np.testing.assert_allclose(Softmax().forward(z), torch.softmax(torch.tensor(z), dim=1).numpy(),
                                rtol=1e-12, atol=1e-300)
+
+
+# -- GELU and the error function ------------------------------------------------------------
+
+def _erf_grid():
+    rng = np.random.default_rng(10)
+    tiny_to_huge = np.geomspace(1e-310, 1e300, 3000)
+    edges = [0.75, 2.0, 26.5, 27.3, 30.0]                # where the formulas change, and erfc's underflow
+    near_edges = [np.nextafter(e, d) for e in edges for d in (0.0, np.inf)]
+    return np.concatenate([np.linspace(-7, 7, 140001), rng.uniform(-30, 30, 60000), tiny_to_huge, -tiny_to_huge,
+                           edges, near_edges, np.negative(near_edges), [0.0, -0.0, 1e-320, -1e-320]])
+
+
+def test_erf_matches_math_erf_to_double_precision():
+    x = _erf_grid()
+    ours = activations.erf(x)
+    reference = np.array([math.erf(v) for v in x])
+    assert ours.dtype == np.float64 and ours.shape == x.shape
+    assert np.all(np.abs(ours - reference) <= 1e-15 * np.abs(reference))      # measured: 4.7e-16
+    assert np.all(np.signbit(ours) == np.signbit(reference))                   # erf(-0.0) is -0.0
+
+
+def test_erfc_matches_math_erfc_including_its_tiny_tail():
+    x = _erf_grid()
+    ours = activations.erfc(x)
+    reference = np.array([math.erfc(v) for v in x])
+    normal = reference >= np.finfo(np.float64).tiny
+    assert np.all(np.abs(ours - reference)[normal] <= 2e-15 * reference[normal])  # measured: 9.8e-16
+    assert np.all(np.abs(ours - reference)[~normal] <= 1e-315)              # subnormal results, then 0
+    assert activations.erfc(np.array([-30.0]))[0] == 2.0 and activations.erfc(np.array([30.0]))[0] == 0.0
+
+
+def test_erf_at_infinities_nan_and_any_shape():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            e = activations.erf(np.array([np.inf, -np.inf, np.nan]))
+            c = activations.erfc(np.array([np.inf, -np.inf, np.nan]))
+    np.testing.assert_array_equal(e, [1.0, -1.0, np.nan])
+    np.testing.assert_array_equal(c, [0.0, 2.0, np.nan])
+    assert activations.erf(0.5).shape == () and activations.erf(np.zeros((0, 3))).shape == (0, 3)
+    assert activations.erf(np.float32(0.5)) == math.erf(0.5)              # float32 in, float64 out
+    np.testing.assert_array_equal(activations.erf(np.ones((2, 3, 4))), math.erf(1.0))
+
+
+def test_gelu_hand_worked_values():
+    # GELU(1) = Phi(1) = 0.841344746...; GELU(-1) = -Phi(-1) = -(1 - 0.841344746...)
+    np.testing.assert_allclose(GELU().function(np.array([-1.0, 0.0, 1.0])),
+                               [-0.15865525393145707, 0.0, 0.8413447460685429], rtol=1e-15)
+    # da/dz = Phi(z) + z phi(z): 1/2 at 0; Phi(1) + exp(-1/2) / sqrt(2 pi) = 0.841344746 + 0.241970725 at 1
+    np.testing.assert_allclose(GELU().derivative(np.array([0.0, 1.0])), [0.5, 1.0833154705876864], rtol=1e-15)
+
+
+def test_gelu_keeps_the_digits_of_its_left_tail():
+    z = np.array([-8.0, -20.0, -30.0, -37.0])
+    reference = [0.5 * v * math.erfc(-v / math.sqrt(2.0)) for v in z]      # not 1 + erf: that cancels to 0
+    # rtol: z / sqrt(2) is rounded (by either side), and erfc turns that into about z^2 units in the last place
+    np.testing.assert_allclose(GELU().function(z), reference, rtol=1e-12)
+    assert np.all(GELU().function(z) < 0)
+
+
+def test_gelu_in_float32_is_the_float64_value_rounded():
+    z = away_from_zero((5, 7), seed=11).astype(np.float32) * 3
+    layer = GELU()
+    for method in (layer.function, layer.derivative):
+        out = method(z)
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, method(z.astype(np.float64)).astype(np.float32))
