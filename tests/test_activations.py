@@ -13,7 +13,7 @@ import pytest
 import glassnet as gn
 from finite_differences import numeric_grad, rel_error
 from glassnet import activations
-from glassnet.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from glassnet.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from optional import need
 
 
@@ -41,6 +41,7 @@ REFERENCES = {
     "Softmax": (Softmax, ref_softmax),
     "Identity": (Identity, lambda z: z),
     "GELU": (GELU, np.vectorize(lambda t: 0.5 * t * (1.0 + math.erf(t / math.sqrt(2.0))))),
+    "SiLU": (SiLU, lambda z: z / (1.0 + np.exp(-z))),
 }
 
 
@@ -111,6 +112,7 @@ CASES = {
     "Softmax": Softmax,
     "Identity": Identity,
     "GELU": GELU,
+    "SiLU": SiLU,
 }
 
 
@@ -186,6 +188,7 @@ def _torch_functions(torch):
         "Softmax": lambda t: F.softmax(t, dim=1),
         "Identity": lambda t: t,
         "GELU": lambda t: F.gelu(t, approximate="none"),
+        "SiLU": F.silu,
     }
 
 
@@ -280,3 +283,22 @@ def test_gelu_in_float32_is_the_float64_value_rounded():
         out = method(z)
         assert out.dtype == np.float32
         np.testing.assert_array_equal(out, method(z.astype(np.float64)).astype(np.float32))
+
+
+# -- SiLU (swish) ---------------------------------------------------------------------------
+
+def test_silu_hand_worked_values_and_its_other_name():
+    # SiLU(2) = 2 sigmoid(2) = 2 / (1 + e^-2) = 2 / 1.135335283 = 1.761594156; SiLU(-1) = -1 / (1 + e) = -0.268941421
+    np.testing.assert_allclose(SiLU().function(np.array([-1.0, 0.0, 2.0])), [-0.2689414213699951, 0.0,
+                                                                            1.7615941559557649], rtol=1e-15)
+    # da/dz = s + z s (1 - s): 1/2 at 0; at 2: 0.880797078 + 2 * 0.880797078 * 0.119202922 = 1.090784249
+    np.testing.assert_allclose(SiLU().derivative(np.array([0.0, 2.0])), [0.5, 1.0907842487848955], rtol=1e-14)
+    assert isinstance(activations.get("swish"), SiLU) and "swish" not in activations.names()
+
+
+def test_silu_is_smooth_at_its_minimum_and_safe_far_out():
+    z = np.array([-1.2784645427610738])                   # where da/dz = 0: the smallest value, -0.278
+    assert abs(SiLU().derivative(z)[0]) < 1e-15 and SiLU().function(z)[0] == pytest.approx(-0.2784645427610738)
+    with np.errstate(over="raise", invalid="raise", under="ignore"):
+        far = SiLU().function(np.array([-1e4, 1e4], dtype=np.float32))
+    np.testing.assert_array_equal(far, [0.0, 1e4])

@@ -476,12 +476,41 @@ class GELU(Activation):
         return cls()
 
 
+class SiLU(Activation):
+    """Sigmoid linear unit, also called swish: ``a = z sigmoid(z)``; ``da/dz = s + a (1 - s)`` with ``s = sigmoid(z)``.
+
+    Like ReLU for large ``|z|`` (``a`` near ``z`` or 0), but smooth, and slightly negative (down to
+    -0.278 at z = -1.278) for negative ``z``. ``sigmoid`` is the stable one above, so no ``exp`` overflows.
+
+    Example:
+        >>> SiLU().function(np.array([-1.0, 0.0, 2.0]))
+        array([-0.26894142,  0.        ,  1.76159416])
+    """
+
+    name = "silu"
+    formula = "a = z sigmoid(z) = z / (1 + exp(-z))"
+    derivative_formula = "da/dz = s + a (1 - s), s = sigmoid(z)"
+    default_init = "he"
+    torch_name = "SiLU"
+
+    def function(self, z):
+        return z * sigmoid(z)
+
+    def derivative(self, z, a=None):
+        s = sigmoid(z)
+        a = z * s if a is None else a
+        return s + a * (1 - s)                       # d(z s)/dz = s + z s (1 - s)
+
+    def onnx(self, graph, x):
+        return graph.node("Mul", [x, graph.node("Sigmoid", [x])])
+
+
 # -- the registry: every activation, once ----------------------------------------------------------------
 #: Every activation by name, in the order users see them (hidden-layer choices first).
-ACTIVATIONS = {cls.name: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity, GELU)}
+ACTIVATIONS = {cls.name: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity, GELU, SiLU)}
 
 #: Other spellings accepted by :func:`get` (never shown as choices).
-ALIASES = {"linear": "identity"}
+ALIASES = {"linear": "identity", "swish": "silu"}
 
 #: Every activation by class name, as saved model files name their layers.
 LAYER_TYPES = {cls.__name__: cls for cls in ACTIVATIONS.values()}
@@ -522,6 +551,5 @@ def default_init(name):
     return ACTIVATIONS[canonical(name)].default_init
 
 
-__all__ = ["Activation", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU", "sigmoid", "softmax",
-           "erf", "erfc",
-           "ACTIVATIONS", "ALIASES", "LAYER_TYPES", "names", "canonical", "get", "default_init"]
+__all__ = ["Activation", "ACTIVATIONS", "ALIASES", "LAYER_TYPES", "names", "canonical", "get", "default_init",
+           "sigmoid", "softmax", "erf", "erfc", *(cls.__name__ for cls in ACTIVATIONS.values())]
