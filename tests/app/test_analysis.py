@@ -113,3 +113,19 @@ def test_bad_examples_are_refused_as_bad_input(data):
         analysis.example(None, data, {"test_index": len(data.X_test)})
     with pytest.raises(BadInput, match="no ink"):
         analysis.drawing_steps(np.zeros((20, 20), dtype=np.uint8))
+
+
+def test_the_servers_predict_and_neuron_answers_are_the_librarys(app, client, data):
+    """Through HTTP and JSON: ``POST /api/predict`` is ``net.predict_proba`` to the last bit."""
+    from appserver import workspace_of
+
+    assert client.post("/api/network", json={"layers": [12], "seed": 3}).status_code == 200
+    ws = workspace_of(app, client)
+    for i in (0, 7):
+        body = client.post("/api/predict", json={"test_index": i}).json()
+        expected = ws.net.predict_proba(data.X_test[i:i + 1])[0]
+        np.testing.assert_array_equal(np.array(body["probabilities"], dtype=ws.net.dtype), expected)
+        assert body["prediction"] == ws.net.predict(data.X_test[i:i + 1])[0]
+        out = client.post("/api/neuron", json={"test_index": i, "layer": 2, "neuron": body["prediction"]}).json()
+        assert out["equation"].startswith(f"p = softmax(z)_{body['prediction']} = ")
+        assert out["a"] == pytest.approx(float(expected[body["prediction"]]), rel=1e-5)
