@@ -65,7 +65,7 @@ def test_sizes_must_chain():
     with pytest.raises(ValueError, match="sizes expected"):
         gn.Network.mlp([10])
     with pytest.raises(ValueError, match="activation expected one of"):
-        gn.Network.mlp([3, 2], activation="swish")
+        gn.Network.mlp([3, 2], activation="wiggle")       # no such activation (swish is now SiLU)
 
 
 def test_predict_and_predict_proba(blobs):
