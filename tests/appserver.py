@@ -1,13 +1,64 @@
-"""Helpers for the app's tests (tests/app/): an app with small limits, a real server on loopback."""
+"""Helpers for the app's tests (tests/app/): an app with small limits, a real server on loopback, and
+for the unit tests of the workspaces and the training jobs (no server, no FastAPI) a store over a
+small cut of the bundled digits."""
 
+import dataclasses
 import socket
 import threading
 import time
 from pathlib import Path
 
+import glassnet as gn
+from glassnet.app.config import Limits
+from glassnet.app.errors import BadInput
+from glassnet.app.store import WorkspaceStore
 from optional import need
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "app"
+
+
+class SmallData:
+    """A data registry with one dataset, "digits": every k-th image of the bundled digits, ``n_train`` for
+    training and ``n_test`` for testing (every class), so that an epoch takes milliseconds (what
+    ``DataRegistry`` offers, in small)."""
+
+    names = ["digits"]
+
+    def __init__(self, n_train=480, n_test=200):
+        full = gn.datasets.load_digits()
+        train, test = len(full.X_train) // n_train, len(full.X_test) // n_test
+        self.dataset = dataclasses.replace(
+            full, X_train=full.X_train[::train][:n_train], y_train=full.y_train[::train][:n_train],
+            X_test=full.X_test[::test][:n_test], y_test=full.y_test[::test][:n_test])
+
+    def get(self, name):
+        if name not in self.names:
+            raise BadInput(f"dataset: expected one of {', '.join(self.names)}, received {name!r}")
+        return self.dataset
+
+    def describe(self, name):
+        return {"name": name, "available": True}
+
+
+def make_store(tmp_path=None, **limits):
+    """A workspace store over :class:`SmallData` (``limits`` override Limits fields; models under ``tmp_path``)."""
+    return WorkspaceStore(Limits(**limits), SmallData(), models_dir=tmp_path / "models" if tmp_path else None)
+
+
+def small_workspace(store, layers=(8,), seed=0, activation="relu"):
+    """A new workspace of ``store`` with a fresh ``[784, *layers, 10]`` network."""
+    ws, _ = store.get(None)
+    ws.replace_network(gn.Network.mlp([784, *layers, 10], activation=activation, seed=seed), "digits", "new",
+                       "new network", seed=seed)
+    return ws
+
+
+def wait_until(condition, timeout=30.0):
+    """Poll ``condition`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.005)
 
 
 def make_app(tmp_path, **limits):

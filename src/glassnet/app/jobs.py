@@ -316,21 +316,27 @@ class TrainingJob:
         self._check_stop_and_pause()
 
     def _check_stop_and_pause(self):
+        """Between mini-batches: stop (raise), or wait while paused, holding no training slot."""
         with self.cond:
             if self.stop_requested:
                 raise _Stop()
-            if not self.pause_requested:
-                return
-            self.state = "paused"
-            if self.holding_slot:
-                self.ws.store.release_training()
-                self.holding_slot = False
-            self.events += 1
-            self.cond.notify_all()
             while self.pause_requested and not self.stop_requested:
+                # (again after a resume and a pause that both came before this thread woke up: a double
+                # click must not leave the run paused while it says "running" and holds a slot)
+                if self.state != "paused":
+                    self._paused()
                 self.cond.wait(1.0)
             if self.stop_requested:
                 raise _Stop()
+
+    def _paused(self):
+        """The run now waits (called with ``self.cond`` held): say so and give the training slot back."""
+        self.state = "paused"
+        if self.holding_slot:
+            self.ws.store.release_training()
+            self.holding_slot = False
+        self.events += 1
+        self.cond.notify_all()
 
     # -- replay ---------------------------------------------------------------------------------
     def _replay(self):

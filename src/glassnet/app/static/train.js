@@ -29,6 +29,7 @@ export function init() {
   });
   $("net-dataset").addEventListener("change", describeDataset);
   on("session", (s) => {
+    fillChoices(s.choices);
     fillDatasets();
     applyJob(s.training || state.job, { keepHistory: true });
   });
@@ -40,6 +41,23 @@ export function init() {
 
 export function shown() {
   scheduleRedraw();
+}
+
+// -- the choices: every activation, optimizer and schedule the library has (the server lists them) ------------
+function fillChoices(choices) {
+  if (!choices) return;
+  fillSelect($("net-activation"), choices.activations);
+  fillSelect($("train-optimizer"), choices.optimizers);
+  fillSelect($("train-schedule"), choices.schedules);
+}
+
+function fillSelect(select, options) {
+  const names = options.map((o) => o.name);
+  if ([...select.options].map((o) => o.value).join("\n") === names.join("\n")) return;   // unchanged: keep the pick
+  const chosen = select.value;
+  clear(select);
+  for (const o of options) select.append(el("option", { value: o.name }, o.label));
+  if (names.includes(chosen)) select.value = chosen;
 }
 
 // -- the network form -----------------------------------------------------------------------------------
