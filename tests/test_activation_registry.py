@@ -37,6 +37,7 @@ REFERENCES = {
     "identity": ({}, lambda z: z),
     "gelu": ({}, np.vectorize(lambda z: 0.5 * z * (1.0 + math.erf(z / math.sqrt(2.0))))),
     "silu": ({}, lambda z: z / (1.0 + np.exp(-z))),
+    "softplus": ({}, lambda z: np.log(1.0 + np.exp(z))),
 }
 
 NAMES = list(activations.ACTIVATIONS)

@@ -13,7 +13,7 @@ import pytest
 import glassnet as gn
 from finite_differences import numeric_grad, rel_error
 from glassnet import activations
-from glassnet.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh
+from glassnet.activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from optional import need
 
 
@@ -42,6 +42,7 @@ REFERENCES = {
     "Identity": (Identity, lambda z: z),
     "GELU": (GELU, np.vectorize(lambda t: 0.5 * t * (1.0 + math.erf(t / math.sqrt(2.0))))),
     "SiLU": (SiLU, lambda z: z / (1.0 + np.exp(-z))),
+    "Softplus": (Softplus, lambda z: np.log(1.0 + np.exp(z))),
 }
 
 
@@ -113,6 +114,7 @@ CASES = {
     "Identity": Identity,
     "GELU": GELU,
     "SiLU": SiLU,
+    "Softplus": Softplus,
 }
 
 
@@ -189,6 +191,7 @@ def _torch_functions(torch):
         "Identity": lambda t: t,
         "GELU": lambda t: F.gelu(t, approximate="none"),
         "SiLU": F.silu,
+        "Softplus": F.softplus,
     }
 
 
@@ -302,3 +305,34 @@ def test_silu_is_smooth_at_its_minimum_and_safe_far_out():
     with np.errstate(over="raise", invalid="raise", under="ignore"):
         far = SiLU().function(np.array([-1e4, 1e4], dtype=np.float32))
     np.testing.assert_array_equal(far, [0.0, 1e4])
+
+
+# -- Softplus -------------------------------------------------------------------------------
+
+def test_softplus_hand_worked_values():
+    # log(1 + e^0) = log 2; log(1 + e) = 1.313261687; log(1 + e^-1) = 1.313261687 - 1 (softplus(z) - softplus(-z) = z)
+    np.testing.assert_allclose(Softplus().function(np.array([-1.0, 0.0, 1.0])),
+                               [0.31326168751822286, math.log(2.0), 1.3132616875182228], rtol=1e-15)
+    np.testing.assert_allclose(Softplus().derivative(np.array([0.0, 2.0])), [0.5, 0.8807970779778823], rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_is_exact_where_the_textbook_formula_fails(dtype):
+    z = np.array([-800.0, -40.0, 40.0, 800.0], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", under="ignore"):
+            a = Softplus().function(z)                      # log(1 + exp(800)) would overflow
+    assert a.dtype == dtype
+    np.testing.assert_allclose(a, [0.0, math.exp(-40.0), 40.0, 800.0], rtol=1e-6 if dtype == np.float32 else 1e-15)
+    assert a[1] > 0                                         # log(1 + e^-40) = 4.2e-18, not 0
+
+
+def test_softplus_from_torch_only_with_the_exact_settings():
+    torch = need("torch")
+    nn = torch.nn
+    back = gn.export.from_torch(nn.Sequential(nn.Linear(3, 2), nn.Softplus(), nn.Softplus(beta=1, threshold=30)))
+    assert [type(layer) for layer in back.layers] == [gn.Dense, Softplus, Softplus]
+    for module in (nn.Softplus(beta=2), nn.Softplus(threshold=5)):
+        with pytest.raises(gn.export.UnsupportedLayerError, match="expected beta=1 and threshold >= 20"):
+            gn.export.from_torch(nn.Sequential(nn.Linear(3, 2), module))

@@ -505,9 +505,50 @@ class SiLU(Activation):
         return graph.node("Mul", [x, graph.node("Sigmoid", [x])])
 
 
+class Softplus(Activation):
+    """A smooth ReLU: ``a = log(1 + exp(z))``; ``da/dz = sigmoid(z)``.
+
+    Computed as ``max(z, 0) + log(1 + exp(-|z|))``: the same number, and ``exp`` never overflows.
+    Always positive and never flat, so no neuron dies. He initialisation, as for ReLU: for ``z`` around
+    0 it passes about half of the gradient (``sigmoid(0) = 1/2``) and grows like ``z`` above.
+    PyTorch's ``nn.Softplus`` returns ``z`` itself above ``threshold=20``; the exact value differs from
+    that by ``log(1 + exp(-z)) < 2.1e-9``, far inside the exports' parity tolerance.
+
+    Example:
+        >>> Softplus().function(np.array([-1.0, 0.0, 1.0]))
+        array([0.31326169, 0.69314718, 1.31326169])
+    """
+
+    name = "softplus"
+    formula = "a = log(1 + exp(z))"
+    derivative_formula = "da/dz = sigmoid(z) = 1 / (1 + exp(-z))"
+    default_init = "he"
+    torch_name = "Softplus"
+
+    def function(self, z):
+        return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+    def derivative(self, z, a=None):
+        return sigmoid(z)
+
+    def onnx(self, graph, x):
+        return graph.node("Softplus", [x])
+
+    def torch_module(self):
+        return self.torch_name, {"beta": 1.0, "threshold": 20.0}
+
+    @classmethod
+    def from_torch_module(cls, module):
+        if module.beta != 1 or module.threshold < 20:
+            raise ValueError(f"glassnet's Softplus is log(1 + exp(z)): expected beta=1 and threshold >= 20 (above "
+                             f"which torch returns z, within 2.1e-9 of it), received beta={module.beta}, "
+                             f"threshold={module.threshold}")
+        return cls()
+
+
 # -- the registry: every activation, once ----------------------------------------------------------------
 #: Every activation by name, in the order users see them (hidden-layer choices first).
-ACTIVATIONS = {cls.name: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity, GELU, SiLU)}
+ACTIVATIONS = {cls.name: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity, GELU, SiLU, Softplus)}
 
 #: Other spellings accepted by :func:`get` (never shown as choices).
 ALIASES = {"linear": "identity", "swish": "silu"}
