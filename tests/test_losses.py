@@ -250,3 +250,14 @@ def test_extreme_logits_match_torch():
     assert ours == pytest.approx(F.cross_entropy(torch.tensor(out), torch.tensor(y)).item(), rel=1e-12)
     ref = F.binary_cross_entropy_with_logits(torch.tensor(out), torch.tensor(np.eye(3)[[0, 1]])).item()
     assert bce == pytest.approx(ref, rel=1e-12)
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+def test_every_loss_declares_its_name_and_formulas_and_is_listed_once():
+    assert losses.names() == ["cross_entropy", "mse", "binary_cross_entropy"]
+    for name in losses.names():
+        loss = losses.get(name)
+        assert loss.name == name and isinstance(loss, losses.LOSSES[name])
+        assert loss.formula.startswith("L = ") and loss.gradient_formula.startswith("dL/d")
+    assert {cls.name for cls in losses.LOSSES.values()} == set(losses.names())

@@ -8,6 +8,10 @@ Classification losses take *logits* (scores before softmax / sigmoid) and are co
 with log-sum-exp, never ``log(p + eps)``: exact, and finite for any finite logits.
 Targets are integer labels ``(n_samples,)`` or one-hot rows ``(n_samples, n_classes)``.
 
+Each loss is defined once, in its class: its ``name``, its ``formula`` and ``gradient_formula`` as
+text (the app's maths), ``value`` and ``gradient`` (the textbook lines; ``CrossEntropy`` adds the fused
+fast path beside them); :data:`LOSSES` and :func:`names` list them for the CLI and the estimators.
+
 Not here: weighted classes, label smoothing, ranking or contrastive losses.
 """
 
@@ -41,6 +45,8 @@ class Loss:
 
     name = "loss"
     fused_head = None
+    formula = ""              # L as text, for the app's maths and the docs
+    gradient_formula = ""     # dL/d(output) as text
 
     def value(self, out, y):
         raise NotImplementedError
@@ -72,6 +78,8 @@ class MeanSquaredError(Loss):
     """
 
     name = "mse"
+    formula = "L = mean over samples and outputs of (a - t)^2"
+    gradient_formula = "dL/da = 2 (a - t) / (n k)"
 
     def value(self, out, y):
         diff = out - _as_matrix(y, out)
@@ -94,6 +102,8 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
     fused_head = Softmax
+    formula = "L = mean_n [log sum_k exp(z_nk) - z_n,y_n]  (softmax cross-entropy from the logits z)"
+    gradient_formula = "dL/dz = (softmax(z) - onehot(y)) / n"
 
     def value(self, out, y):
         z = out - out.max(axis=1, keepdims=True)            # shift: exp never overflows
@@ -144,6 +154,8 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
     fused_head = Sigmoid
+    formula = "L = mean[max(z, 0) - z t + log(1 + exp(-|z|))]  (sigmoid cross-entropy from the logits z)"
+    gradient_formula = "dL/dz = (sigmoid(z) - t) / (n k)"
 
     def value(self, out, y):
         t = _as_matrix(y, out)
@@ -154,11 +166,22 @@ class BinaryCrossEntropy(Loss):
         return (sigmoid(out) - t) * out.dtype.type(1.0 / out.size)
 
 
+#: Every loss by name and by its other spellings (adding a loss: its class above and its names here).
 LOSSES = {
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "cross_entropy": CrossEntropy, "crossentropy": CrossEntropy, "ce": CrossEntropy,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "binary_cross_entropy": BinaryCrossEntropy, "bce": BinaryCrossEntropy,
 }
+
+
+def names():
+    """The loss names a user can pick (one spelling each, as ``Loss.name``): ``["cross_entropy", "mse", ...]``.
+
+    Example:
+        >>> names()
+        ['cross_entropy', 'mse', 'binary_cross_entropy']
+    """
+    return list(dict.fromkeys(cls.name for cls in LOSSES.values()))
 
 
 def get(loss):
