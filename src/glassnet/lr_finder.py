@@ -177,9 +177,10 @@ def lr_find(net, X, y, *, start=1e-6, end=10.0, steps=100, batch_size=64, optimi
         raise ValueError(f"lr_find: smooth expected a value in [0, 1), received {smooth!r}")
     if rule not in RULES:
         raise ValueError(f"lr_find: rule expected one of {sorted(RULES)}, received {rule!r}")
-    if str(optimizer).lower() not in optimizers.OPTIMIZERS:
-        raise ValueError(f"lr_find: optimizer expected one of {sorted(optimizers.OPTIMIZERS)}, "
-                         f"received {optimizer!r}")
+    try:
+        optimizer = optimizers.canonical(optimizer)
+    except ValueError as exc:
+        raise ValueError(f"lr_find: {exc}") from None
     seeds = _seeds(seeds)
     loss = losses.get(loss or net.loss_ or "cross_entropy")
     X = check_X(X, net.n_features, dtype=net.dtype)
@@ -235,7 +236,7 @@ def _one_run(net, X, y, loss, seed, start, end, steps, batch_size, optimizer, mo
     for i, layer in enumerate(net.layers):
         if layer.has_training_mode:
             layer.rng = np.random.default_rng([seed, i])
-    opt = optimizers.SGD(lr=start, momentum=momentum) if optimizer == "sgd" else optimizers.get(optimizer, lr=start)
+    opt = optimizers.build(optimizer, start, momentum=momentum)     # the one factory the CLI and the app use
     params, grads = net.parameters(), net.gradients()
     batch_size = min(batch_size, len(X))
     order, position = rng.permutation(len(X)), 0
