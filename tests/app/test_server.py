@@ -112,6 +112,28 @@ def test_new_network_validates_layers_and_dataset(client):
                422)
 
 
+def test_every_activation_optimizer_and_schedule_of_the_library_is_offered(app, client):
+    choices = client.get("/api/session").json()["choices"]
+    assert [c["name"] for c in choices["activations"]] == gn.activations.names()
+    assert [c["name"] for c in choices["optimizers"]] == list(gn.optimizers.names())
+    assert [c["name"] for c in choices["schedules"]] == list(gn.schedules.names())
+    assert all(c["label"] for kind in choices.values() for c in kind)
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["NetworkRequest"]["properties"]["activation"]["enum"] == gn.activations.names()
+    assert schemas["TrainRequest"]["properties"]["optimizer"]["enum"] == list(gn.optimizers.names())
+    assert schemas["TrainRequest"]["properties"]["schedule"]["enum"] == list(gn.schedules.names())
+    for activation in gn.activations.names():
+        r = client.post("/api/network", json={"layers": [8], "activation": activation})
+        assert r.status_code == 200 and r.json()["activation"].startswith(activation), r.text   # leaky_relu(0.01)
+    ws = workspace_of(app, client)
+    for optimizer in gn.optimizers.names():
+        for schedule in gn.schedules.names():
+            r = client.post("/api/train/start", json={"epochs": 1, "batch_size": 256, "lr": 0.01,
+                                                      "optimizer": optimizer, "schedule": schedule})
+            assert r.status_code == 200, r.text
+            assert wait_for(ws.job) == "finished", ws.job.message
+
+
 def test_a_network_over_the_parameter_limit_is_refused(tmp_path):
     from fastapi.testclient import TestClient
 

@@ -84,7 +84,8 @@ function describeDataset() {
 function fillNetworkForm(net) {
   if (!net) return;
   $("net-layers").value = net.sizes.slice(1, -1).join(",");
-  if ([...$("net-activation").options].some((o) => o.value === net.activation)) $("net-activation").value = net.activation;
+  const activation = net.activation.split("(")[0];   // "leaky_relu(0.01)": the name, without its settings
+  if ([...$("net-activation").options].some((o) => o.value === activation)) $("net-activation").value = activation;
   if (state.dataset) $("net-dataset").value = state.dataset.name;
 }
 
