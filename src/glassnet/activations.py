@@ -23,6 +23,9 @@ How to add an activation (the only files to touch are this one and its tests):
 
 Not here: attention, normalisation, activations with learned parameters (PReLU), approximate
 forms (GELU's tanh approximation).
+
+Size: near 600 lines and growing by one class (about 40 lines) per activation, on purpose: every
+activation, and the float64 error function GELU needs, in one place.
 """
 
 import math
