@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import History, serialization
+from .. import serialization
 from ..errors import GlassnetError
 from ..explain import activation_name, layer_name, neuron_groups
+from ..history import History
 from .errors import BadInput, BadState, Busy, NotFound, OverLimit
 from .jobs import TrainingJob, finetune
 from .timeline import Timeline, epoch_value
