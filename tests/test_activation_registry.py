@@ -92,6 +92,19 @@ def test_declares_what_its_callers_need(name):
     assert isinstance(cls.torch_name, str) and cls.torch_name
     assert layer.label().startswith(name) and layer.n_params == 0 and layer.summary_name() == repr(layer)
     assert activations.get(name.upper().replace("_", "-")).get_config() == layer.get_config()
+    assert getattr(gn, cls.__name__) is cls and cls.__name__ in gn.__all__     # gn.GELU, with no edit of __init__
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_its_range_and_dying_claims_hold(name):
+    # plots.activation_stats and the diagnostics read these instead of naming activations
+    cls = activations.ACTIVATIONS[name]
+    a = activations.get(name).function(np.linspace(-50.0, 50.0, 1001)[None, :])
+    if cls.output_range is not None:
+        low, high = cls.output_range
+        assert low < high and a.min() >= low and a.max() <= high and a.min() < low + 0.01 and a.max() > high - 0.01
+    if cls.can_die:                              # "never fires" means a <= 0 for every input of the layer
+        assert np.all(a[0, :500] <= 0) and np.all(a[0, 501:] > 0)
 
 
 def test_aliases_point_at_registered_names_and_names_are_in_a_stable_order():

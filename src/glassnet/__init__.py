@@ -8,7 +8,7 @@ direction and an optimizer takes the step, epoch after epoch. Needs only NumPy.
     >>> net = gn.Network.mlp([784, 128, 64, 10], activation="relu", seed=0)
 """
 
-from . import datasets, export, initializers, losses, metrics, optimizers, schedules
+from . import activations, datasets, export, initializers, losses, metrics, optimizers, schedules
 from ._version import __version__
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
@@ -36,5 +36,11 @@ __all__ = [
     "gradcheck", "GradcheckReport", "save", "load", "datasets", "export", "initializers", "losses", "optimizers",
     "explain", "explain_step", "lr_find", "diagnose", "Finding", "loss_along_weight", "finite_difference",
     "loss_surface", "descend_weight", "descend_plane", "descent_paths",
-    "schedules", "metrics", "GlassnetError", "ModelFileError", "TrainingDiverged", "MissingExtraError", "__version__",
+    "schedules", "metrics", "activations", "GlassnetError", "ModelFileError", "TrainingDiverged", "MissingExtraError",
+    "__version__",
 ]
+
+# Every activation of the registry is a top-level name as well (gn.ReLU, gn.GELU, gn.Softplus, ...), so a new
+# activation needs no edit here: it is one class in activations.py.
+globals().update(activations.LAYER_TYPES)
+__all__ += [name for name in activations.LAYER_TYPES if name not in __all__]

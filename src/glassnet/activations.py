@@ -51,6 +51,10 @@ class Activation(Layer):
         hidden: offered for hidden layers by :func:`names` (False for softmax).
         outputs_probabilities: True when ``a`` is a probability (softmax, sigmoid).
         torch_name: the ``torch.nn`` module that computes the same function.
+        can_die: True when a neuron can stop for good (ReLU: a sum that is never positive passes no
+            gradient); ``plots.activation_stats`` and the diagnostics count such neurons.
+        output_range: ``(low, high)`` for an activation bounded on both sides (sigmoid, tanh), where a
+            neuron can *saturate*; None otherwise.
     """
 
     name = None
@@ -61,6 +65,8 @@ class Activation(Layer):
     hidden = True
     outputs_probabilities = False
     torch_name = None
+    can_die = False
+    output_range = None
 
     def __init__(self):
         super().__init__()
@@ -147,6 +153,7 @@ class ReLU(Activation):
     """
 
     name = "relu"
+    can_die = True
     formula = "a = max(0, z)"
     derivative_formula = "da/dz = 1 if z > 0 else 0"
     default_init = "he"
@@ -184,6 +191,7 @@ class LeakyReLU(Activation):
     """
 
     name = "leaky_relu"
+    can_die = True                                   # "never positive": it only leaks
     formula = "a = z if z > 0 else alpha * z"
     derivative_formula = "da/dz = 1 if z > 0 else alpha"
     default_init = "he"
@@ -235,6 +243,7 @@ class Sigmoid(Activation):
     """Logistic function: ``a = 1 / (1 + exp(-z))``; ``da/dz = a (1 - a)``."""
 
     name = "sigmoid"
+    output_range = (0.0, 1.0)
     formula = "a = 1 / (1 + exp(-z))"
     derivative_formula = "da/dz = a (1 - a)"
     default_init = "glorot"
@@ -256,6 +265,7 @@ class Tanh(Activation):
     """Hyperbolic tangent: ``a = tanh(z)``; ``da/dz = 1 - a^2``."""
 
     name = "tanh"
+    output_range = (-1.0, 1.0)
     formula = "a = tanh(z)"
     derivative_formula = "da/dz = 1 - a^2"
     default_init = "glorot"

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import activations, explain, initializers, losses, modelfile, notebook, training
 from ._validation import as_generator, check_params, check_X, describe
-from .activations import Sigmoid, Softmax, sigmoid, softmax
+from .activations import sigmoid, softmax
 from .errors import ModelFileError
 from .history import History
 from .layers import Dense, Dropout, Layer
@@ -175,7 +175,7 @@ class Network:
 
     def outputs_probabilities(self, upto=None):
         """Whether the output of the first ``upto`` layers is already a probability (ends in softmax/sigmoid)."""
-        return isinstance(self.layers[:upto][-1], (Softmax, Sigmoid))
+        return getattr(self.layers[:upto][-1], "outputs_probabilities", False)
 
     # -- parameters -----------------------------------------------------------------
     def named_parameters(self):
@@ -250,7 +250,7 @@ class Network:
         Softmax of the logits (sigmoid for a single output), unless the network already ends in one.
         """
         out = self.infer(self._check_X(X))
-        if isinstance(self.layers[-1], (Softmax, Sigmoid)):
+        if self.outputs_probabilities():
             return out
         return softmax(out) if out.shape[1] > 1 else sigmoid(out)
 

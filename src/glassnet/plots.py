@@ -36,7 +36,7 @@ import numpy as np
 from . import metrics
 from ._io import atomic_write_bytes
 from ._validation import describe
-from .activations import Activation, LeakyReLU, ReLU, Sigmoid, Tanh
+from .activations import Activation
 from .errors import require
 from .layers import Dense
 from .preprocess import STEPS, to_mnist_steps
@@ -348,10 +348,10 @@ def activation_stats(net, X):
         if not (isinstance(layer, Activation) and layer.hidden) or i == last:
             continue
         never = saturated = None
-        if isinstance(layer, (ReLU, LeakyReLU)):
+        if layer.can_die:
             never = int(np.sum(np.all(a <= 0, axis=0)))
-        elif isinstance(layer, (Sigmoid, Tanh)):
-            low, high = (0.0, 1.0) if isinstance(layer, Sigmoid) else (-1.0, 1.0)
+        elif layer.output_range is not None:
+            low, high = layer.output_range
             margin = 0.01 * (high - low)
             saturated = int(np.sum(np.all((a < low + margin) | (a > high - margin), axis=0)))
         stats.append({"layer": i, "name": type(layer).__name__, "values": np.array(a), "n_neurons": a.shape[1],

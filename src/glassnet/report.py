@@ -342,7 +342,7 @@ def _layer_story(layer, classes, output):
         rows.append([name, f"{n.positive:+.3f}", f"{n.negative:+.3f}", f"{n.bias:+.3f}", f"{n.z:+.3f}",
                      f"{n.a:.3f}", ("html", _terms_text(n.up[:3])), ("html", _terms_text(n.down[:3]))])
     fired = int(np.sum(np.asarray(layer.a) > 0))
-    what = (f"all {len(layer.neurons)} output neurons (the scores, before softmax)" if output else
+    what = (f"all {len(layer.neurons)} output neurons (z: the scores; a: {_e(layer.activation)} of them)" if output else
             f"the {len(neurons)} most active of {len(layer.neurons)} neurons ({fired} fired, value above 0)")
     return (f"<h4>{_e(layer.name)} ({_e(layer.activation)}): {what}</h4>"
             + _table(["neuron", "pushed up", "pushed down", "bias b", "z = sum + b", "value a",

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import serialization
+from ..activations import Activation
 from ..errors import GlassnetError
-from ..explain import activation_name, layer_name, neuron_groups
+from ..explain import activation_name, layer_name, neuron_groups, output_head
 from ..history import History
 from .errors import BadInput, BadState, Busy, NotFound, OverLimit
 from .jobs import TrainingJob, finetune
@@ -144,10 +145,10 @@ class Workspace:
                 names = [activation_name(net.layers[i]) for i in acts]
                 entry["activation"] = " → ".join(names) if names else "identity"
             layers.append(entry)
-        output = layers[-1]
-        if output["activation"] == "identity" and getattr(net.loss_, "name", "cross_entropy") == "cross_entropy":
-            output["activation"] = "softmax"           # the cross-entropy loss applies it
-        hidden = [layer for layer in net.layers if layer.__class__.__name__ not in ("Dense", "Dropout")]
+        output, head = layers[-1], output_head(net)
+        if output["activation"] == "identity" and head is not None and head.where == "in the loss":
+            output["activation"] = head.name           # the loss applies it (softmax with cross-entropy)
+        hidden = [layer for layer in net.layers if isinstance(layer, Activation)]
         activation = activation_name(hidden[0]) if hidden else "identity"
         return {"sizes": sizes, "activation": activation, "n_params": net.n_params,
                 "trained": bool(self.history), "layers": layers, "source": self.source,
