@@ -18,7 +18,7 @@ PACKAGE = SRC / "glassnet"
 
 #: Modules that need an optional extra: other modules may import them inside a function, on demand.
 NEEDS_AN_EXTRA = {
-    "glassnet.plots", "glassnet.report", "glassnet.sklearn", "glassnet.export.onnx", "glassnet.export.torch",
+    "glassnet.sklearn", "glassnet.export.onnx", "glassnet.export.torch",
     "glassnet.app", "glassnet.app.server",
 }
 MAX_FUNCTION_LINES = 80

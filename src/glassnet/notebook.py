@@ -19,6 +19,7 @@ from ._io import atomic_write_bytes
 from .callbacks import Callback
 from .errors import GlassnetError, require
 from .layers import Dense
+from .plots import DPI, history_records, plot_history, to_png
 
 MAX_DRAWN = 10          # neurons drawn per layer in the diagram; the rest are summarised as "..."
 _COLUMN, _ROW, _TOP = 150, 26, 34
@@ -231,7 +232,6 @@ class LivePlot(Callback):
         """The current picture: the history's curves, with every mini-batch's loss behind them."""
         from matplotlib.figure import Figure
 
-        from .plots import DPI, history_records, plot_history
 
         records = self.run.history.epochs if self.run is not None and self.run.history is not None else []
         if records:
@@ -252,7 +252,6 @@ class LivePlot(Callback):
 
     def redraw(self):
         """Draw the figure and show it (in place after the first time) and/or write the PNG."""
-        from .plots import to_png
 
         data = to_png(self.figure())
         if self.path is not None:

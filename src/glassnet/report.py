@@ -32,6 +32,24 @@ from .explain import explain, explain_step
 from .initializers import INITIALIZERS
 from .layers import Dense
 from .notebook import network_svg, summary_table_html
+from .plots import (
+    history_records,
+    most_confident_mistakes,
+    plot_activations,
+    plot_confusion_matrix,
+    plot_descent_1d,
+    plot_descent_2d,
+    plot_explanation,
+    plot_first_layer,
+    plot_history,
+    plot_lr_find,
+    plot_mistakes,
+    plot_weight_distribution,
+    to_png,
+)
+from .plots import (
+    image_shape as picture_shape,
+)
 from .training import blas_threads_for, limit_blas_threads
 
 MAX_EXAMPLES = 2000       # test examples used for the pictures that run the network on many inputs
@@ -106,7 +124,6 @@ def _img(png, alt, css="pic"):
 
 
 def _figure_img(fig, alt):
-    from .plots import to_png
 
     return _img(to_png(fig), alt)
 
@@ -157,7 +174,6 @@ def _section_architecture(net):
 
 
 def _section_history(history):
-    from .plots import history_records, plot_history
 
     parts = ["<h2>Training</h2>"]
     try:
@@ -206,7 +222,6 @@ def _section_diagnostics(history, net, X_train, X, y, diverged):
 
 
 def _section_results(net, X, y, classes, image_shape):
-    from .plots import plot_confusion_matrix, plot_mistakes
 
     predicted = net.predict(X)
     rows = [[c, f"{r['support']:,}", f"{r['correct']:,}", _percent(r["accuracy"])]
@@ -227,7 +242,6 @@ def _section_results(net, X, y, classes, image_shape):
 
 
 def _section_inside(net, X, image_shape, initial):
-    from .plots import plot_activations, plot_first_layer, plot_weight_distribution
 
     parts = ["<h2>Inside the network</h2>"]
     if image_shape is not None:
@@ -256,7 +270,6 @@ def _section_inside(net, X, image_shape, initial):
 
 
 def _section_lr_find(result):
-    from .plots import plot_lr_find
 
     text = getattr(result, "rule_text", None) or ""
     suggestion = getattr(result, "suggestion", None)
@@ -298,7 +311,6 @@ def _section_descent(net, X, y, x_step, y_step, classes):
 
 
 def _descent_lab(net, X, y, x_step, y_step, classes):
-    from .plots import plot_descent_1d, plot_descent_2d
 
     parts = ["<h2>The direction and the step</h2>",
              "<h3>One step of learning, number by number</h3>", _step_story(net, x_step, y_step, classes),
@@ -351,7 +363,6 @@ def _layer_story(layer, classes, output):
 
 
 def _explained(net, x, label, classes, image_shape, reference, index):
-    from .plots import plot_explanation
 
     e = explain(net, x, label=label, reference=reference, image_shape=image_shape)
     name = classes[e.prediction]
@@ -395,7 +406,6 @@ def _explained(net, x, label, classes, image_shape, reference, index):
 
 def _pick_examples(net, X, y, n):
     """Which test examples to explain: the most confident mistake(s) first, then right answers."""
-    from .plots import most_confident_mistakes
 
     mistakes = [m["index"] for m in most_confident_mistakes(net, X, y, n=max(1, n // 3))]
     predicted = net.predict(X)
@@ -452,12 +462,11 @@ def _test_part(net, dataset, max_examples):
 
 def _image_shape(net, dataset):
     """The picture shape of one input, or None when the inputs are not pictures."""
-    from .plots import image_shape
 
     shape = getattr(dataset, "shape", None)      # (28, 28) for pictures, (n_features,) for a table
     if shape is None:
-        return image_shape(net.n_features)
-    return image_shape(net.n_features, shape) if len(shape) == 2 else None
+        return picture_shape(net.n_features)
+    return picture_shape(net.n_features, shape) if len(shape) == 2 else None
 
 
 def _section_head(net, title, name, n_test, n_used, loss, accuracy, epochs, diverged, settings):

@@ -19,6 +19,7 @@ from .._io import atomic_write_bytes, atomic_write_text
 from ..datasets.loader import load as load_dataset
 from ..errors import GlassnetError, require
 from ..explain import Reference, explain
+from ..plots import plot_explanation
 from ..preprocess import SIZE, load_image, to_mnist_steps
 from ..serialization import load
 from .common import EXIT_OK, dataset, number, print_json, subcommand
@@ -153,7 +154,6 @@ def save_pictures(e, steps, folder, classes=None):
     atomic_write_text(folder / "explanation.json", json.dumps(e.to_dict(), allow_nan=False) + "\n")
     written.append(str(folder / "explanation.json"))
     if importlib.util.find_spec("matplotlib") is not None:     # the one-figure summary, when plots can be drawn
-        from ..plots import plot_explanation
 
         plot_explanation(e, classes=classes, path=folder / "explanation.png")
         written.append(str(folder / "explanation.png"))

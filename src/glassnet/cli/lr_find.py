@@ -11,6 +11,7 @@ from ..datasets.loader import load as load_dataset
 from ..errors import GlassnetError, require
 from ..lr_finder import MAX_SEEDS, MAX_STEPS, lr_find
 from ..network import Network
+from ..plots import plot_lr_find
 from .common import ACTIVATIONS, EXIT_OK, dataset, layer_sizes, number, print_json, subcommand
 
 
@@ -66,7 +67,6 @@ def run(args):
                      seeds=args.seeds, rule=args.rule)
     plot_path = None
     if args.plot is not None:
-        from ..plots import plot_lr_find
 
         plot_lr_find(result, path=args.plot)
         plot_path = args.plot
