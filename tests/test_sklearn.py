@@ -111,7 +111,7 @@ def test_learned_attributes_and_reproducibility(sk, blobs):
 
 def test_hyperparameters_are_checked_by_fit_not_by_init(sk, blobs):
     X, y = blobs
-    clf = sk.GlassnetClassifier(activation="swish", epochs=2)      # no error yet: clone/set_params must work
+    clf = sk.GlassnetClassifier(activation="mish", epochs=2)      # no error yet: clone/set_params must work
     # the choices are the registry's hidden activations (relu, leaky_relu, tanh, sigmoid, identity, ...)
     with pytest.raises(ValueError, match="activation expected one of " + ", ".join(gn.activations.names())):
         clf.fit(X, y)
