@@ -103,8 +103,10 @@ def test_its_range_and_dying_claims_hold(name):
     if cls.output_range is not None:
         low, high = cls.output_range
         assert low < high and a.min() >= low and a.max() <= high and a.min() < low + 0.01 and a.max() > high - 0.01
-    if cls.can_die:                              # "never fires" means a <= 0 for every input of the layer
+    if cls.on_when_positive:                     # "never fires" means a <= 0 for every input of the layer
         assert np.all(a[0, :500] <= 0) and np.all(a[0, 501:] > 0)
+    if cls.can_die:                              # off passes no gradient at all
+        assert cls.on_when_positive and np.all(activations.get(name).derivative(np.linspace(-50.0, -0.1, 50)) == 0)
 
 
 def test_aliases_point_at_registered_names_and_names_are_in_a_stable_order():

@@ -51,8 +51,10 @@ class Activation(Layer):
         hidden: offered for hidden layers by :func:`names` (False for softmax).
         outputs_probabilities: True when ``a`` is a probability (softmax, sigmoid).
         torch_name: the ``torch.nn`` module that computes the same function.
-        can_die: True when a neuron can stop for good (ReLU: a sum that is never positive passes no
-            gradient); ``plots.activation_stats`` and the diagnostics count such neurons.
+        on_when_positive: True when a neuron is "on" for ``z > 0`` and "off" (``a <= 0``) otherwise
+            (ReLU, leaky ReLU): explain counts the active ones, ``plots.activation_stats`` those that never fire.
+        can_die: True when an "off" neuron passes no gradient, so one that is off for every input has
+            stopped learning for good (ReLU); the diagnostics count such dead neurons.
         output_range: ``(low, high)`` for an activation bounded on both sides (sigmoid, tanh), where a
             neuron can *saturate*; None otherwise.
     """
@@ -65,6 +67,7 @@ class Activation(Layer):
     hidden = True
     outputs_probabilities = False
     torch_name = None
+    on_when_positive = False
     can_die = False
     output_range = None
 
@@ -153,6 +156,7 @@ class ReLU(Activation):
     """
 
     name = "relu"
+    on_when_positive = True
     can_die = True
     formula = "a = max(0, z)"
     derivative_formula = "da/dz = 1 if z > 0 else 0"
@@ -191,7 +195,7 @@ class LeakyReLU(Activation):
     """
 
     name = "leaky_relu"
-    can_die = True                                   # "never positive": it only leaks
+    on_when_positive = True                          # off below 0, but it leaks: never dead
     formula = "a = z if z > 0 else alpha * z"
     derivative_formula = "da/dz = 1 if z > 0 else alpha"
     default_init = "he"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import check_params, check_X, describe
-from .activations import ReLU
+from .activations import Activation
 from .explain import forward_values, neuron_groups
 
 
@@ -274,7 +274,7 @@ def dead_relus(net, X, max_samples=1000):
     groups = neuron_groups(net)
     for g in range(1, len(groups) - 1):                     # hidden layers only
         dense, acts = groups[g]
-        if not any(isinstance(net.layers[i], ReLU) for i in acts):
+        if not any(isinstance(net.layers[i], Activation) and net.layers[i].can_die for i in acts):
             continue
         z = values[g][0]
         dead = int(np.sum(np.all(z <= 0, axis=0)))

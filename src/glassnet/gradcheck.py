@@ -114,7 +114,7 @@ def gradcheck(net, X, y, loss="cross_entropy", h=1e-6, max_checks=None, check_in
 
     def loss_at(inputs):
         freeze_masks()
-        upto = net64._body(loss)
+        upto = net64.body(loss)
         return loss.value(net64.forward(inputs, training=training, upto=upto), y)
 
     freeze_masks()

@@ -62,6 +62,16 @@ class Loss:
         """
         return self.value(out, y), self.gradient(out, y)
 
+    def prepare_targets(self, y, n_samples, n_outputs):
+        """Validate the targets this loss takes; returns ``(targets, are_class_labels)``.
+
+        The default (MSE and any loss that does not say otherwise): class labels when ``y`` is 1-D
+        and there are several outputs (compared with one-hot rows), otherwise real values.
+        """
+        if np.ndim(y) == 1 and n_outputs > 1:
+            return check_targets(y, n_samples, n_outputs, kind="labels"), True
+        return check_targets(y, n_samples, n_outputs, kind="values"), False
+
     def __call__(self, out, y):
         return self.value(out, y)
 
@@ -144,6 +154,10 @@ class CrossEntropy(Loss):
         e *= out.dtype.type(1.0 / len(out))                                  #   / n
         return value, e
 
+    def prepare_targets(self, y, n_samples, n_outputs):
+        """Class labels ``(n_samples,)`` or one-hot rows."""
+        return check_targets(y, n_samples, n_outputs, kind="labels"), True
+
 
 class BinaryCrossEntropy(Loss):
     """Sigmoid cross-entropy from logits, per output: ``L = mean[max(z,0) - z t + log(1 + exp(-|z|))]``.
@@ -164,6 +178,16 @@ class BinaryCrossEntropy(Loss):
     def gradient(self, out, y):
         t = _as_matrix(y, out)
         return (sigmoid(out) - t) * out.dtype.type(1.0 / out.size)
+
+    def prepare_targets(self, y, n_samples, n_outputs):
+        """0/1 labels for one output; a matrix of targets in [0, 1] for several (multi-label)."""
+        if n_outputs == 1:
+            return check_targets(y, n_samples, n_outputs, kind="labels"), True
+        values = check_targets(y, n_samples, n_outputs, kind="values")
+        if values.min() < 0 or values.max() > 1:
+            raise ValueError(f"y expected targets in [0, 1] for binary cross-entropy, received values from "
+                             f"{values.min()} to {values.max()}")
+        return values, False
 
 
 #: Every loss by name and by its other spellings (adding a loss: its class above and its names here).
@@ -198,25 +222,13 @@ def get(loss):
 
 # -- targets: what each loss takes, and the class an output row predicts ---------------------------
 def prepare_targets(y, n_samples, n_outputs, loss):
-    """Validate targets for ``loss``; returns ``(targets, are_class_labels)``.
+    """Validate targets for ``loss``; returns ``(targets, are_class_labels)``: ``loss.prepare_targets``.
 
-    Cross-entropy takes class labels (or one-hot rows). Binary cross-entropy takes 0/1 labels for
-    one output, or a 0/1 matrix for several (multi-label). Other losses (MSE) take class labels
-    when ``y`` is 1-D and there are several outputs, otherwise real values.
+    Each loss says what it takes (:meth:`Loss.prepare_targets`): cross-entropy class labels (or one-hot
+    rows); binary cross-entropy 0/1 labels for one output, or a 0/1 matrix for several (multi-label);
+    MSE class labels when ``y`` is 1-D and there are several outputs, otherwise real values.
     """
-    if isinstance(loss, CrossEntropy):
-        return check_targets(y, n_samples, n_outputs, kind="labels"), True
-    if isinstance(loss, BinaryCrossEntropy):
-        if n_outputs == 1:
-            return check_targets(y, n_samples, n_outputs, kind="labels"), True
-        values = check_targets(y, n_samples, n_outputs, kind="values")
-        if values.min() < 0 or values.max() > 1:
-            raise ValueError(f"y expected targets in [0, 1] for binary cross-entropy, received values from "
-                             f"{values.min()} to {values.max()}")
-        return values, False
-    if np.ndim(y) == 1 and n_outputs > 1:
-        return check_targets(y, n_samples, n_outputs, kind="labels"), True
-    return check_targets(y, n_samples, n_outputs, kind="values"), False
+    return loss.prepare_targets(y, n_samples, n_outputs)
 
 
 def labels_from_outputs(out, probabilities=False):

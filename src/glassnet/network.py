@@ -140,8 +140,9 @@ class Network:
             delta = layer.backward(delta) if own is None else layer.backward(delta, buffers=own)
         return delta
 
-    def _body(self, loss):
-        """How many layers feed the loss: a final Softmax/Sigmoid is fused into a matching loss."""
+    def body(self, loss):
+        """How many layers feed ``loss``: a final Softmax/Sigmoid is left out when the loss fuses it
+        (cross-entropy computes the softmax itself from the logits, exactly)."""
         head = loss.fused_head
         if head is not None and isinstance(self.layers[-1], head):
             return len(self.layers) - 1
@@ -155,7 +156,7 @@ class Network:
 
         ``X`` and ``y`` must already be validated (see ``fit``).
         """
-        upto = self._body(loss)
+        upto = self.body(loss)
         out = self.forward(X, training=training, upto=upto, buffers=buffers)
         if upto < len(self.layers):
             self.layers[-1].forward(out, training=training)  # keep the output neurons' values visible
@@ -224,7 +225,11 @@ class Network:
         return net
 
     # -- using the network ------------------------------------------------------------
-    def _check_X(self, X):
+    def check_X(self, X):
+        """``X`` validated for this network: ``(n_samples, n_features)``, finite, in the network's dtype.
+
+        Raises ValueError naming what was expected and what was received (before any work is done).
+        """
         return check_X(X, self.n_features, dtype=self.dtype)
 
     def infer(self, X, upto=None):
@@ -249,7 +254,7 @@ class Network:
 
         Softmax of the logits (sigmoid for a single output), unless the network already ends in one.
         """
-        out = self.infer(self._check_X(X))
+        out = self.infer(self.check_X(X))
         if self.outputs_probabilities():
             return out
         return softmax(out) if out.shape[1] > 1 else sigmoid(out)
@@ -260,14 +265,14 @@ class Network:
             return (self.predict_proba(X)[:, 0] >= 0.5).astype(np.int64)
         # Several classes: softmax keeps the order of the outputs, so the largest logit is the
         # most probable class; skipping the softmax saves most of the time for a single image.
-        return self.infer(self._check_X(X)).argmax(axis=1)
+        return self.infer(self.check_X(X)).argmax(axis=1)
 
     def evaluate(self, X, y, loss=None):
         """``Evaluation(loss, accuracy)`` on ``(X, y)``; accuracy is ``None`` for real-valued targets."""
         loss = losses.get(loss or self.loss_ or "cross_entropy")
-        X = self._check_X(X)
+        X = self.check_X(X)
         y, is_labels = prepare_targets(y, len(X), self.n_outputs, loss)
-        upto = self._body(loss)
+        upto = self.body(loss)
         out = self.infer(X, upto)
         total = 0.0
         for s in range(0, len(X), _PREDICT_CHUNK):       # the mean loss per chunk, weighted by the chunk's size

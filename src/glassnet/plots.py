@@ -226,7 +226,7 @@ def most_confident_mistakes(net, X, y, n=12):
     Returns a list of dicts ``{"index", "true", "predicted", "probability", "true_probability"}``
     (``index`` is the row of ``X``).
     """
-    X = net._check_X(X)
+    X = net.check_X(X)
     y = metrics.labels(y, "y")
     if len(y) != len(X):
         raise ValueError(f"y expected one label per row of X ({len(X)}), received {len(y)}")
@@ -339,7 +339,7 @@ def activation_stats(net, X):
     Returns a list of dicts ``{"layer", "name", "values" (n_samples, n_neurons), "n_neurons",
     "never_fire", "saturated"}`` (counts; ``None`` where the test does not apply).
     """
-    X = net._check_X(X)
+    X = net.check_X(X)
     a = X
     stats = []
     last = len(net.layers) - 1
@@ -348,7 +348,7 @@ def activation_stats(net, X):
         if not (isinstance(layer, Activation) and layer.hidden) or i == last:
             continue
         never = saturated = None
-        if layer.can_die:
+        if layer.on_when_positive:
             never = int(np.sum(np.all(a <= 0, axis=0)))
         elif layer.output_range is not None:
             low, high = layer.output_range

@@ -444,7 +444,7 @@ def _test_part(net, dataset, max_examples):
             raise TypeError(f"build_report: dataset expected a glassnet Dataset (with X_test and y_test), "
                             f"received {describe(dataset)}")
     classes = [str(c) for c in (getattr(dataset, "classes", None) or [])]
-    X, y = net._check_X(dataset.X_test), np.asarray(dataset.y_test)
+    X, y = net.check_X(dataset.X_test), np.asarray(dataset.y_test)
     if len(y) != len(X):
         raise ValueError(f"build_report: dataset has {len(X)} test inputs but {len(y)} labels")
     classes = classes or [str(k) for k in range(max(net.n_outputs, 2))]

@@ -204,7 +204,7 @@ def _check_validation_data(net, validation_data, loss):
         return None
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
         raise TypeError(f"validation_data expected a pair (X_val, y_val), received {describe(validation_data)}")
-    X_val = net._check_X(validation_data[0])
+    X_val = net.check_X(validation_data[0])
     y_val, _ = prepare_targets(validation_data[1], len(X_val), net.n_outputs, loss)
     return X_val, y_val
 
@@ -360,7 +360,7 @@ class _Epoch:
         # loss, finite gradients), so the weights only ever hold the result of good steps. The one copy
         # per epoch below covers weights spoiled from outside the loop (a callback writing NaN).
         self.weights_at_start = [p.copy() for p in self.params]
-        self.probabilities = net.outputs_probabilities(net._body(run.loss))
+        self.probabilities = net.outputs_probabilities(net.body(run.loss))
         self.started = time.perf_counter()
 
     def count(self, value, n, lr, out, yb):
@@ -463,7 +463,7 @@ def _check_training_X(net, X):
     lazy = (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "biuf" and len(X) > 0
             and X.shape[1] == net.n_features and (X.dtype == net.dtype or isinstance(X, np.memmap)))
     if not lazy:
-        return net._check_X(X)
+        return net.check_X(X)
     if X.dtype.kind == "f":
         rows = max(1, _SCAN_BYTES // max(1, X.shape[1] * X.itemsize))
         for start in range(0, len(X), rows):

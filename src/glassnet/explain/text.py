@@ -6,6 +6,8 @@ new. What it is not: JSON (``to_dict``) or pictures (``glassnet.plots``).
 
 import numpy as np
 
+from .. import activations
+
 
 def fmt(v):
     """A number in 3 significant digits (small ones in scientific notation)."""
@@ -70,7 +72,7 @@ def render_layer(layer, top, output=False):
     what = f"{layer.name}: {layer.n} neurons, {layer.activation}"
     if layer.head is not None:
         what += f" (z are the logits; p = {layer.head.name}(z))"
-    if layer.activation.startswith(("relu", "leaky")):
+    if _on_when_positive(layer.activation):
         n_active = int(np.sum(layer.z > 0))
         what += f"; {n_active} active (z > 0), {layer.n - n_active} silent"
     lines.append(what)
@@ -121,4 +123,11 @@ def render_step(s):
     return "\n".join(lines)
 
 
+def _on_when_positive(activation):
+    """Whether an activation label (``"relu"``, ``"leaky_relu(0.01) → dropout (off)"``) is on for z > 0 only."""
+    names = (part.split("(")[0].strip() for part in activation.split("→"))
+    return any(getattr(activations.ACTIVATIONS.get(name), "on_when_positive", False) for name in names)
+
+
 __all__ = ["ascii_map", "fmt", "render_explanation", "render_layer", "render_step"]
+
