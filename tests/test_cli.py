@@ -130,6 +130,14 @@ def test_other_optimizers_and_schedules_train(tmp_path, capsys, flags):
         assert result["settings"]["lr"] == 0.001 and result["settings"]["momentum"] is None
 
 
+def test_activation_flag_takes_any_spelling_the_library_takes_and_records_the_registry_name(tmp_path, capsys):
+    code, out, _ = run(capsys, "train", *SMALL, "--activation", "Swish", "--out", tmp_path / "run", "--json")
+    assert code == 0 and last_json(out)["settings"]["activation"] == "silu"
+    assert gn.load(tmp_path / "run" / "model").layers[1].name == "silu"
+    code, _, err = run(capsys, "train", *SMALL, "--activation", "mish", "--out", tmp_path / "other")
+    assert code == 2 and "invalid choice: 'mish'" in err and "'gelu', 'silu', 'softplus'" in err
+
+
 def test_train_in_a_real_process(tmp_path):
     done = glassnet_process("train", *SMALL, "--out", "run", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -248,7 +248,10 @@ def canonical(name):
 def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule="constant", epochs=None):
     """The one way to turn settings into an optimizer with its learning-rate schedule.
 
-    The CLI, the estimators and the app all call this, so a name means the same everywhere.
+    The CLI, the estimators, ``lr_find`` and the app all call this, so a name and its defaults mean the
+    same in each of them (SGD: ``DEFAULT_LR["sgd"]`` = 0.1 with momentum 0.9, the demo's settings). The
+    classes themselves, and :func:`get` (``fit(optimizer="sgd")``), keep their constructor defaults, as
+    ``torch.optim`` does: ``SGD()`` is plain SGD with ``lr=0.01`` and no momentum.
 
     Args:
         optimizer: one of :func:`names` (any case).
@@ -288,7 +291,7 @@ def get(optimizer, **kwargs):
 
 def from_config(config, arrays):
     """Rebuild an optimizer and its state from ``state_dict()`` output."""
-    kinds = {cls.__name__: cls for cls in (SGD, Adam, AdamW)}
+    kinds = {cls.__name__: cls for cls in OPTIMIZERS.values()}     # a new optimizer's checkpoints load too
     if config.get("type") not in kinds:
         raise ValueError(f"optimizer type expected one of {sorted(kinds)}, received {config.get('type')!r}")
     cls = kinds[config["type"]]

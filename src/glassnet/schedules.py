@@ -206,7 +206,7 @@ def as_schedule(lr):
 
 def from_config(config):
     """Rebuild a schedule from ``{"type": name, **args}``."""
-    kinds = {cls.__name__: cls for cls in (Constant, StepDecay, Cosine, OneCycle)}
+    kinds = {cls.__name__: cls for cls in SCHEDULES.values()}      # a new schedule's checkpoints load too
     args = dict(config)
     kind = args.pop("type")
     if kind not in kinds:

@@ -7,14 +7,19 @@ maps (weights, contributions) as ``{"width", "height", "values", "scale"}`` for 
 One definition of each number: a prediction is ``net.predict_proba`` / ``net.predict`` (the library's
 own path, so the page shows exactly what ``glassnet predict`` answers); the neurons' values and sums are
 ``glassnet.explain``'s float64 trace from each layer's own definition, and the output is shown as it is:
-logits ``z``, then ``p = softmax(z)`` when the softmax is in the loss. The confusion matrix and the
-per-class results are ``glassnet.metrics``. Not here: HTTP, limits, workspaces (``server``, ``workspace``).
+logits ``z``, then ``p = softmax(z)`` when a softmax follows outside the network (in the loss or in
+``predict_proba``), named by ``explain.shown_activation`` as the diagram names it. The formulas shown
+are the registry's text (each activation's ``formula`` / ``derivative_formula``, the loss's ``formula`` /
+``gradient_formula``), never written here. The confusion matrix and the per-class results are
+``glassnet.metrics``. Not here: HTTP, limits, workspaces (``server``, ``workspace``).
 """
 
 import numpy as np
 
+from .. import activations, losses
+from ..activations import Activation
 from ..descent import descend_weight, finite_difference
-from ..explain import explain_step, forward_values, layer_name, trace_layers
+from ..explain import explain_step, forward_values, layer_name, neuron_groups, output_head, shown_activation, trace_layers
 from ..metrics import confusion_matrix, per_class
 from ..preprocess import STEPS, to_mnist_steps
 from .errors import BadInput
@@ -92,37 +97,48 @@ def predict(net, x, classes):
             "layers": layers}
 
 
-def activation_shown(trace):
-    """The activation of an array of neurons as the page names it: ``"relu"``, or ``"softmax"`` for an output
-    whose softmax is in the loss (``trace.head.where`` says where)."""
-    if trace.head is None:
-        return trace.activation
-    return trace.activation.replace(trace.head.label, trace.head.name)
+def formulas(net, g):
+    """The maths of array ``g``'s activation as the registry writes it: ``{"formula", "derivative_formula"}``,
+    each activation's own class attributes (``"a = max(0, z)"``, ``"da/dz = 1 if z > 0 else 0"``), in the
+    order applied and joined by ``"; then "``; for the output, the softmax (sigmoid) that follows outside the
+    network too; the identity's when there is none (a dropout layer is off and changes nothing)."""
+    groups = neuron_groups(net)
+    chain = [net.layers[i] for i in groups[g][1] if isinstance(net.layers[i], Activation)]
+    head = output_head(net) if g == len(groups) - 1 else None
+    if head is not None:
+        chain.append(head.layer)
+    chain = chain or [activations.get("identity")]
+    return {"formula": "; then ".join(f.formula for f in chain),
+            "derivative_formula": "; then ".join(f.derivative_formula for f in chain)}
 
 
-def equation(trace, j):
-    """Neuron ``j``'s value as one line: ``"a = relu(z) = relu(1.25) = 1.25"``, ``"p = softmax(z)_3 = 0.93"``."""
+def equation(trace, j, activation):
+    """Neuron ``j``'s value as one line: ``"a = relu(z) = relu(1.25) = 1.25"``, ``"p = softmax(z)_3 = 0.93"``
+    (``activation``: the array's :func:`~glassnet.explain.shown_activation`)."""
     a, z = float(trace.a[j]), float(trace.z[j])
     if trace.head is not None:
-        return f"p = {activation_shown(trace)}(z)_{j} = {a:.4g}"
-    return f"a = {trace.activation}(z) = {trace.activation}({z:.4g}) = {a:.4g}"
+        return f"p = {activation}(z)_{j} = {a:.4g}"
+    return f"a = {activation}(z) = {activation}({z:.4g}) = {a:.4g}"
 
 
 def neuron(net, x, layer, j, top=8):
     """Neuron ``j`` of array ``layer``: ``z = sum_i w_i x_i + b`` term by term, its value, its weights.
 
-    The value is ``a = f(z)`` with the layer's own ``f``; for the output of a network whose softmax is in
-    the loss it is the probability ``p = softmax(z)_j`` (``symbol`` ``"p"``, ``where`` ``"in the loss"``).
+    The value is ``a = f(z)`` with the layer's own ``f``; for the output of a network whose softmax follows
+    outside it, the probability ``p = softmax(z)_j`` (``symbol`` ``"p"``, ``where`` ``"in the loss"`` or
+    ``"in predict_proba"``). ``formula`` and ``derivative_formula``: the activation's own text (:func:`formulas`).
     """
     traces, _ = trace_layers(net, x, neurons=False)
     trace = traces[layer]
     n = trace.neuron(j, top)
     W = trace.weights
     shape = SHAPE if layer == 1 and W.shape[1] == SHAPE[0] * SHAPE[1] else None
-    return {"layer": layer, "neuron": j, "name": trace.name, "activation": activation_shown(trace),
+    activation = shown_activation(net, layer)
+    return {"layer": layer, "neuron": j, "name": trace.name, "activation": activation,
             "where": None if trace.head is None else trace.head.where, "symbol": trace.symbol,
-            "equation": equation(trace, j), "z": n.z, "bias": n.bias, "a": n.a, "positive": n.positive,
-            "negative": n.negative, "n_inputs": int(W.shape[1]),
+            "equation": equation(trace, j, activation), **formulas(net, layer), "n_outputs": trace.n,
+            "z": n.z, "bias": n.bias, "a": n.a, "positive": n.positive, "negative": n.negative,
+            "n_inputs": int(W.shape[1]),
             "top_up": [t.to_dict() for t in n.up], "top_down": [t.to_dict() for t in n.down],
             "weights": signed_map(W[j], shape), "terms": signed_map(W[j] * trace.inputs, shape)}
 
@@ -132,13 +148,16 @@ def inside(net, x, layer, j, label=None, lr=0.1):
     """The forward maths of every layer (all neurons' z, b, a; neuron ``j`` of ``layer`` term by term),
     the softmax steps, and with a label one backward step (``delta``, ``db``, one row of ``dW``).
 
-    The output's ``a`` are the probabilities (the softmax in the network or in the loss).
+    The output's ``a`` are the probabilities (the softmax in the network, in the loss or in ``predict_proba``).
+    Each layer says its activation's ``formula`` and ``derivative_formula`` (:func:`formulas`), the backward
+    step its loss's ``loss_formula`` and ``gradient_formula``: the registry's text.
     """
     traces, _ = trace_layers(net, x, neurons=False)
     forward = []
     for t in traces[1:]:
-        entry = {"index": t.index, "name": t.name, "activation": activation_shown(t), "x": t.inputs.tolist(),
-                 "z": t.z.tolist(), "bias": t.bias.tolist(), "a": t.a.tolist()}
+        entry = {"index": t.index, "name": t.name, "activation": shown_activation(net, t.index), **formulas(net, t.index),
+                 "symbol": t.symbol, "x": t.inputs.tolist(), "z": t.z.tolist(), "bias": t.bias.tolist(),
+                 "a": t.a.tolist()}
         if t.index == layer:
             W = t.weights
             entry["neuron"] = {"j": j, "weights": W[j].tolist(), "terms": (W[j] * t.inputs).tolist(),
@@ -162,16 +181,23 @@ def _softmax_steps(output):
 
 
 def _backward(net, x, layer, j, label, lr):
-    """One SGD step on ``x`` with its ``label``, traced (``explain_step``): per layer delta, db, one row of dW."""
+    """One SGD step on ``x`` with its ``label``, traced (``explain_step``): per layer delta, db, one row of dW.
+
+    With the loss as the registry defines it (``loss_name``, ``loss_formula``, ``gradient_formula``),
+    ``values`` (what the loss turns into a number: the probabilities when it applies the softmax itself,
+    ``head``, else the outputs) and ``output_delta``, the loss's gradient at the outputs it reads.
+    """
     step = explain_step(net, x[None, :].astype(np.float64), [label], lr=lr)
+    loss = losses.get(step.loss_name)
     layers = []
     for g, s in enumerate(step.layers, start=1):
         delta = s.delta[0]
         row = j if g == layer else int(np.argmax(np.abs(delta)))
         layers.append({"index": g, "delta": delta.tolist(), "db": s.db.tolist(), "row_neuron": row,
                        "dW_row": s.dW[row].tolist(), "update_row": s.update_W[row].tolist()})
-    return {"label": int(label), "loss": float(step.loss), "lr": float(lr),
-            "output_delta": step.output_delta[0].tolist(), "layers": layers}
+    return {"label": int(label), "loss": float(step.loss), "lr": float(lr), "loss_name": loss.name,
+            "loss_formula": loss.formula, "gradient_formula": loss.gradient_formula, "head": step.head,
+            "values": step.layers[-1].a[0].tolist(), "output_delta": step.output_delta[0].tolist(), "layers": layers}
 
 
 # -- Evaluate --------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .. import optimizers
+from .. import metrics, optimizers
 from ..callbacks import Callback
 from ..datasets import Augment
 from ..errors import TrainingDiverged
@@ -500,17 +500,18 @@ def _held_out(items):
     return held
 
 
+def per_digit(y_true, y_pred):
+    """``[{"digit", "n", "correct"}, ...]`` for each digit present in ``y_true`` (``metrics.per_class``)."""
+    return [{"digit": row["class"], "n": row["support"], "correct": row["correct"]}
+            for row in metrics.per_class(y_true, y_pred) if row["support"]]
+
+
 def _scores(net, X, y, held, data):
     pred = net.predict(X)
-    per_digit = []
-    for digit in range(10):
-        mask = y == digit
-        if mask.any():
-            per_digit.append({"digit": digit, "n": int(mask.sum()), "correct": int((pred[mask] == digit).sum())})
     _, test_accuracy = net.evaluate(data.X_test, data.y_test)
-    result = {"accuracy": float(np.mean(pred == y)), "per_digit": per_digit, "test_accuracy": float(test_accuracy),
-              "predictions": pred.tolist()}
-    result["held_out_accuracy"] = float(np.mean(pred[held] == y[held])) if held.any() else None
+    result = {"accuracy": metrics.accuracy(y, pred), "per_digit": per_digit(y, pred),
+              "test_accuracy": float(test_accuracy), "predictions": pred.tolist()}
+    result["held_out_accuracy"] = metrics.accuracy(y[held], pred[held]) if held.any() else None
     return result
 
 

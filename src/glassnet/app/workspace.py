@@ -146,8 +146,8 @@ class Workspace:
                 entry["activation"] = " → ".join(names) if names else "identity"
             layers.append(entry)
         output, head = layers[-1], output_head(net)
-        if output["activation"] == "identity" and head is not None and head.where == "in the loss":
-            output["activation"] = head.name           # the loss applies it (softmax with cross-entropy)
+        if output["activation"] == "identity" and head is not None:
+            output["activation"] = head.name           # softmax applied by the loss or by predict_proba
         hidden = [layer for layer in net.layers if isinstance(layer, Activation)]
         activation = activation_name(hidden[0]) if hidden else "identity"
         return {"sizes": sizes, "activation": activation, "n_params": net.n_params,

@@ -5,8 +5,8 @@ Each command is a module here with ``add(subparsers)`` (its options and ``--help
 library cannot): ``train``, ``evaluate``, ``predict``, ``info``, ``gradcheck``, ``explain``,
 ``lr_find`` (``lr-find``), ``report``, ``datasets``, ``export`` and ``app``. What they share (the
 argument types, the parser, the exit codes, JSON printing) is in :mod:`glassnet.cli.common`, a
-leaf that imports no command. A new command is a new module here plus one line in
-:func:`build_parser`.
+leaf that imports no command. A new command is a new module here plus one entry in
+:data:`COMMANDS`.
 
 Exit codes: 0 success; 1 training diverged or a check failed; 2 a usage error (bad flag or value,
 a missing or damaged file), printed as one line ``glassnet: error: ...`` and never a traceback;
@@ -18,6 +18,7 @@ import sys
 
 from .._version import __version__
 from ..errors import GlassnetError
+from ..metrics import confusion_matrix  # its home is glassnet.metrics; importable from here as before
 from . import app, datasets, evaluate, explain, export, gradcheck, info, lr_find, predict, report, train
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser, usage_error
 
@@ -57,4 +58,4 @@ def main(argv=None):
         return usage_error(exc)
 
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "confusion_matrix", "main"]

@@ -16,7 +16,7 @@ import textwrap
 
 import numpy as np
 
-from .. import activations, metrics
+from .. import activations, losses, metrics
 from ..datasets.loader import NAMES as DATASETS
 from ..datasets.loader import check as check_dataset
 from ..errors import GlassnetError
@@ -25,14 +25,23 @@ from ..errors import GlassnetError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Hidden-layer activations a command can name: the registry's (a new activation appears here by itself).
 ACTIVATIONS = tuple(activations.names())
-#: Losses ``glassnet gradcheck --loss`` can differentiate.
-LOSSES = ("cross_entropy", "mse", "binary_cross_entropy")
+#: Losses ``glassnet gradcheck --loss`` can differentiate: the registry's.
+LOSSES = tuple(losses.names())
 __all__ = ["ACTIVATIONS", "DATASETS", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "LOSSES", "Parser",
-           "check_fits", "dataset", "evaluate_test_set", "finite", "json_default", "layer_sizes", "number",
-           "number_text", "percent", "plural", "print_json", "subcommand", "usage_error"]
+           "activation_name", "check_fits", "dataset", "evaluate_test_set", "finite", "json_default", "layer_sizes",
+           "number", "number_text", "percent", "plural", "print_json", "subcommand", "usage_error"]
 
 
 # -- argument types: each rejects a bad value with "expected ..., received ..." ----------------
+def activation_name(text):
+    """An argparse type: an activation's registry name from any spelling (``swish``, ``Leaky-ReLU``);
+    an unknown name is passed on as it is, for ``choices`` to refuse with the list."""
+    try:
+        return activations.canonical(text)
+    except ValueError:
+        return text
+
+
 def number(kind, low, high=None, low_open=False):
     """An argparse type: an int or float within ``[low, high]`` (``(low, high]`` if ``low_open``)."""
     def convert(text):

@@ -12,7 +12,7 @@ from ..errors import GlassnetError
 from ..gradcheck import gradcheck
 from ..network import Network
 from ..serialization import load
-from .common import ACTIVATIONS, EXIT_FAILED, EXIT_OK, LOSSES, layer_sizes, number, subcommand
+from .common import ACTIVATIONS, EXIT_FAILED, EXIT_OK, LOSSES, activation_name, layer_sizes, number, subcommand
 
 
 def max_checks(text):
@@ -33,7 +33,8 @@ def add(subparsers):
     p.add_argument("model", metavar="MODEL", nargs="?", help="a saved model to check (default: a new small network)")
     p.add_argument("--layers", type=layer_sizes, metavar="N,N,...",
                    help="hidden layers of the new network (default 16,8)")
-    p.add_argument("--activation", choices=ACTIVATIONS, help="activation of the new network (default tanh)")
+    p.add_argument("--activation", type=activation_name, choices=ACTIVATIONS,
+                   help="activation of the new network (default tanh)")
     p.add_argument("--loss", choices=LOSSES, help="loss to differentiate (default: the model's, or cross_entropy)")
     p.add_argument("--samples", type=number(int, 1), default=4, help="digits in the batch (default 4)")
     p.add_argument("--max-checks", type=max_checks, default=200, metavar="N",

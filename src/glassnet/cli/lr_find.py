@@ -12,7 +12,7 @@ from ..errors import GlassnetError, require
 from ..lr_finder import MAX_SEEDS, MAX_STEPS, lr_find
 from ..network import Network
 from ..plots import plot_lr_find
-from .common import ACTIVATIONS, EXIT_OK, dataset, layer_sizes, number, print_json, subcommand
+from .common import ACTIVATIONS, EXIT_OK, activation_name, dataset, layer_sizes, number, print_json, subcommand
 
 
 def add(subparsers):
@@ -30,7 +30,8 @@ def add(subparsers):
                    help="training data, as for 'glassnet train' (default digits)")
     p.add_argument("--layers", type=layer_sizes, default=[256, 128], metavar="N,N,...",
                    help="neurons per hidden layer (default 256,128, as glassnet train)")
-    p.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="hidden activation (default relu)")
+    p.add_argument("--activation", type=activation_name, choices=ACTIVATIONS,
+                   default="relu", help="hidden activation (default relu)")
     p.add_argument("--optimizer", choices=optimizers.names(), default="sgd", help="optimizer (default sgd)")
     p.add_argument("--momentum", type=number(float, 0, 1), default=0.9, help="SGD momentum (default 0.9)")
     p.add_argument("--batch-size", type=number(int, 1), default=64, help="samples per step (default 64)")

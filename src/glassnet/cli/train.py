@@ -33,6 +33,7 @@ from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    activation_name,
     dataset,
     evaluate_test_set,
     layer_sizes,
@@ -81,7 +82,8 @@ def add(subparsers):
                         f"(default {d['dataset']})")
     p.add_argument("--layers", type=layer_sizes, metavar="N,N,...",
                    help="neurons per hidden layer, comma-separated (default 256,128)")
-    p.add_argument("--activation", choices=ACTIVATIONS, help=f"hidden activation (default {d['activation']})")
+    p.add_argument("--activation", type=activation_name, choices=ACTIVATIONS,
+                   help=f"hidden activation (default {d['activation']})")
     p.add_argument("--optimizer", choices=optimizers.names(), help="optimizer (default sgd)")
     p.add_argument("--lr", type=number(float, 0, low_open=True),
                    help="(peak) learning rate (default " + ", ".join(

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from .. import analysis
 from ..deps import CurrentWorkspace, FinetuneSettings
+from ..jobs import per_digit
 from ..responses import json_answer
 from ..schemas import DrawingRequest
 
@@ -27,12 +28,8 @@ def get_drawing(ws: CurrentWorkspace, drawing_id: int):
 @router.get("/api/drawings")
 def list_drawings(ws: CurrentWorkspace):
     items = [drawing_answer(ws, did, d) for did, d in ws.drawing_items()]
-    per_digit = {}
-    for item in items:
-        entry = per_digit.setdefault(item["label"], {"digit": item["label"], "n": 0, "correct": 0})
-        entry["n"] += 1
-        entry["correct"] += int(item["prediction"] == item["label"])
-    return {"items": items, "per_digit": [per_digit[k] for k in sorted(per_digit)]}
+    labels = [item["label"] for item in items]
+    return {"items": items, "per_digit": per_digit(labels, [item["prediction"] for item in items]) if items else []}
 
 
 @router.delete("/api/drawings/{drawing_id}")
