@@ -19,7 +19,15 @@ import numpy as np
 from .. import activations, losses
 from ..activations import Activation
 from ..descent import descend_weight, finite_difference
-from ..explain import explain_step, forward_values, layer_name, neuron_groups, output_head, shown_activation, trace_layers
+from ..explain import (
+    explain_step,
+    forward_values,
+    layer_name,
+    neuron_groups,
+    output_head,
+    shown_activation,
+    trace_layers,
+)
 from ..metrics import confusion_matrix, per_class
 from ..preprocess import STEPS, to_mnist_steps
 from .errors import BadInput
@@ -155,9 +163,9 @@ def inside(net, x, layer, j, label=None, lr=0.1):
     traces, _ = trace_layers(net, x, neurons=False)
     forward = []
     for t in traces[1:]:
-        entry = {"index": t.index, "name": t.name, "activation": shown_activation(net, t.index), **formulas(net, t.index),
-                 "symbol": t.symbol, "x": t.inputs.tolist(), "z": t.z.tolist(), "bias": t.bias.tolist(),
-                 "a": t.a.tolist()}
+        entry = {"index": t.index, "name": t.name, "activation": shown_activation(net, t.index),
+                 **formulas(net, t.index), "symbol": t.symbol, "x": t.inputs.tolist(), "z": t.z.tolist(),
+                 "bias": t.bias.tolist(), "a": t.a.tolist()}
         if t.index == layer:
             W = t.weights
             entry["neuron"] = {"j": j, "weights": W[j].tolist(), "terms": (W[j] * t.inputs).tolist(),

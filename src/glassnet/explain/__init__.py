@@ -2,9 +2,10 @@
 
 How it works, in short:
 
-- :func:`explain` runs the sample through the network again, in float64, from each layer's
-  own parameters and each activation's own ``function`` (it never reads values cached by an
-  earlier pass, and has no copy of the activations). For every neuron of every layer it keeps
+- :func:`explain` runs the sample through float64 copies of the network's layers with their own
+  ``forward`` (``Dense``: ``z = x @ W.T + b``; an activation: its ``function``): it never reads
+  values cached by an earlier pass, never touches the network's layers, and has no copy of any
+  layer's maths. For every neuron of every layer it keeps
   the weighted sum ``z_j = sum_i w_ji x_i + b_j`` as its terms: the inputs that pushed the neuron
   up most and down most, and the exact sums of the positive and negative terms, so
   ``z_j == positive + negative + b_j``. Then the activation ``a_j = f(z_j)``.
@@ -25,8 +26,9 @@ How it works, in short:
   in every layer's representation ("your digit looks like these"), and the nearest examples of
   the class it chose (with a wrong prediction: the neighbours behind the mistake).
 - :func:`explain_step` traces the backward pass of one plain SGD step on a labelled example or
-  small batch: ``delta = dL/dz`` per neuron (each activation's own ``backprop``), ``dW``, ``db``
-  and the update ``-lr * dW``.
+  small batch: ``delta = dL/dz`` per neuron, ``dW``, ``db`` (the layers' own ``backward`` on the
+  float64 copies: ``Dense.backward`` fills ``dW``, ``db``, an activation's is its ``backprop``) and
+  the update ``-lr * dW``.
 
 Everything returned is plain data (NumPy arrays and numbers), with ``to_dict()`` for JSON and
 ``str()`` for a terminal. Not here: pictures (``glassnet.plot``), convolutional or recurrent
@@ -44,10 +46,14 @@ from .forward import (
     activation_name,
     back_through,
     forward_values,
+    group_values,
     jacobian,
+    layer_copies,
+    layer_outputs,
     logits_index,
     neuron_groups,
     output_head,
+    shown_activation,
     weights_and_biases,
 )
 from .prediction import Explanation, Margin, effective_affine, explain, winner_and_runner_up
@@ -58,4 +64,5 @@ from .trace import LayerTrace, NeuronTrace, Term, layer_name, neuron_traces, tra
 __all__ = ["Explanation", "LayerTrace", "NeuronTrace", "Term", "Margin", "Reference", "StepTrace", "LayerStep",
            "OutputHead", "explain", "explain_step", "trace_backward", "effective_affine", "forward_values",
            "trace_layers", "neuron_traces", "neuron_groups", "logits_index", "activation_name", "output_head",
-           "activate", "back_through", "jacobian", "weights_and_biases", "layer_name", "winner_and_runner_up"]
+           "activate", "back_through", "jacobian", "weights_and_biases", "layer_name", "winner_and_runner_up",
+           "layer_copies", "layer_outputs", "group_values", "shown_activation"]

@@ -1,16 +1,21 @@
-"""The forward pass that the explanations read: each layer's own definition, in float64, caching nothing.
+"""The forward pass that the explanations read: each layer's own definition, in float64, on copies of the layers.
 
 What it is: the network's layers grouped into arrays of neurons (a ``Dense`` layer and the
-activations after it), their values for a batch computed from each layer's parameters and its own
-``function`` (``a = f(z)``), the way back through an activation with its own ``derivative``, and
-the softmax (or sigmoid) that ``predict_proba`` or the loss applies when the network has no such
-final layer. A new activation in ``glassnet.activations`` is followed here with no change.
+activations after it); :func:`layer_copies`, float64 copies of the layers (each one's own ``astype``)
+that explain runs with the layers' own ``forward`` and ``backward`` (``Dense``: ``z = x @ W.T + b``,
+``dW = delta.T @ x``, ``db = sum(delta)``, ``dx = delta @ W``; an activation: its ``function`` and
+``backprop``), so the network's own layers and their caches are never touched; the values of every
+array of neurons for a batch; the way back through an activation with its own ``derivative``; the
+softmax (or sigmoid) that ``predict_proba`` or the loss applies when the network has no such final
+layer (:func:`output_head`), and how an array's activation is named for a reader
+(:func:`shown_activation`). A new activation in ``glassnet.activations`` is followed here with no change.
 
-What it is not: a second copy of the activations (there is none: ``layer.function`` is the one
-definition), training (``Network.forward`` keeps what ``backward`` needs; this keeps nothing and
-never touches a layer's caches), or prediction for users (``Network.predict_proba``).
+What it is not: a second copy of any layer's maths (there is none: ``Dense.forward`` / ``backward``
+and ``layer.function`` are the one definition), training (``Network.forward`` caches what its own
+``backward`` needs; here only the copies cache anything), or prediction for users (``Network.predict_proba``).
 """
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +57,27 @@ def neuron_groups(net):
     return groups
 
 
+def shown_activation(net, g, where=False):
+    """How array ``g`` of ``net``'s neurons names its activation, the one rule for every reader (explain's
+    traces, the app's diagram and views): its activations' names joined by ``" → "`` (``"identity"`` for
+    none); the output of a network whose probabilities come from an :func:`output_head` adds that head:
+    its name (``"softmax"``) in place of ``"identity"``, after the others otherwise (``"tanh → softmax"``),
+    and with ``where=True`` its label, as explain's traces show it (``"softmax (in the loss)"``).
+
+    Example:
+        >>> import glassnet as gn
+        >>> net = gn.Network.mlp([4, 3, 2], seed=0)
+        >>> shown_activation(net, 1), shown_activation(net, 2), shown_activation(net, 2, where=True)
+        ('relu', 'softmax', 'softmax (in the loss)')
+    """
+    groups = neuron_groups(net)
+    names = [activation_name(net.layers[i]) for i in groups[g][1]]
+    head = output_head(net) if g == len(groups) - 1 else None
+    if head is not None:
+        names.append(head.label if where else head.name)
+    return " → ".join(names) or "identity"
+
+
 def logits_index(net):
     """Index of the group whose ``z`` are the logits: the last Dense layer's group."""
     groups = neuron_groups(net)
@@ -63,6 +89,46 @@ def logits_index(net):
 def weights_and_biases(layer, dtype=np.float64):
     """``(W, b)`` of a Dense layer as new arrays in ``dtype`` (float64: the sums below are then exact to rounding)."""
     return layer.params["weights"].astype(dtype), layer.params["biases"].astype(dtype)
+
+
+def layer_copies(net, dtype=np.float64):
+    """Copies of ``net``'s layers with every parameter in ``dtype`` (each layer's own ``astype``), for
+    explain to run with the layers' own ``forward`` and ``backward``, in float64 where it promises exact sums.
+
+    Each copy has its own new parameter and gradient arrays; what a pass caches (``Dense.x``, an
+    activation's ``z``) is set on the copy, so ``net``'s layers, and a forward pass of theirs waiting
+    for its backward pass, are left as they are. Only the settings are shared (a shallow copy: a deep
+    one would also copy the last training batch a layer caches, while the app may be training it).
+    """
+    return [_copy_of(layer, dtype) for layer in net.layers]
+
+
+def _copy_of(layer, dtype):
+    twin = copy.copy(layer)              # the settings; a pass reassigns its caches on the copy only
+    twin.params = dict(layer.params)     # its own dict: astype puts new arrays in it, net's keep theirs
+    return twin.astype(dtype)
+
+
+def layer_outputs(layers, X):
+    """Each layer's output for the batch ``X``, in order: each one's own ``forward`` (not training: dropout
+    is off), so each layer keeps what its ``backward`` needs. Run it on :func:`layer_copies`."""
+    outputs = []
+    a = X
+    for layer in layers:
+        a = layer.forward(a)
+        outputs.append(a)
+    return outputs
+
+
+def group_values(groups, X, outputs):
+    """``[(None, X or its activation), (z1, a1), ...]`` per array of neurons (:func:`neuron_groups`)
+    from the batch ``X`` and the layers' outputs (:func:`layer_outputs`)."""
+    values = []
+    for dense, acts in groups:
+        z = None if dense is None else outputs[dense]
+        last = acts[-1] if acts else dense
+        values.append((z, X if last is None else outputs[last]))
+    return values
 
 
 # -- forward and back through a chain of activations ----------------------------------------------
@@ -110,22 +176,15 @@ def jacobian(layer, z):
 
 # -- the values of every neuron --------------------------------------------------------------------
 def forward_values(net, X, dtype=np.float64):
-    """Every group's ``(z, a)`` for a batch, computed from the parameters: ``[(None, X), (z1, a1), ...]``.
+    """Every group's ``(z, a)`` for a batch, from the layers' own ``forward`` run on copies in ``dtype``:
+    ``[(None, X), (z1, a1), ...]``.
 
     ``z`` is the Dense layer's weighted sum (None for the input), ``a`` the value after its activations
     (the network's own output for the last group: logits when it has no final softmax).
     """
-    a = np.asarray(X, dtype=dtype)
-    values = []
-    for dense, acts in neuron_groups(net):
-        z = None
-        if dense is not None:
-            W, b = weights_and_biases(net.layers[dense], dtype)
-            z = a @ W.T + b
-            a = z
-        a = activate([net.layers[i] for i in acts], a)
-        values.append((z, a))
-    return values
+    groups = neuron_groups(net)
+    X = np.asarray(X, dtype=dtype)
+    return group_values(groups, X, layer_outputs(layer_copies(net, dtype), X))
 
 
 # -- the softmax that is not a layer ----------------------------------------------------------------
@@ -162,5 +221,6 @@ def output_head(net, loss=None):
     return OutputHead(layer, "in the loss" if fused else "in predict_proba")
 
 
-__all__ = ["OutputHead", "activate", "activation_name", "back_through", "forward_values", "logits_index",
-           "jacobian", "neuron_groups", "output_head", "weights_and_biases"]
+__all__ = ["OutputHead", "activate", "activation_name", "back_through", "forward_values", "group_values",
+           "jacobian", "layer_copies", "layer_outputs", "logits_index", "neuron_groups", "output_head",
+           "shown_activation", "weights_and_biases"]

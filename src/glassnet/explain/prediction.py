@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import losses
 from .._validation import as_float_array, check_params, describe
-from .forward import activate, jacobian, logits_index, neuron_groups, weights_and_biases
+from .forward import jacobian, layer_copies, layer_outputs, logits_index, neuron_groups
 from .reference import Reference, reference_pair
 from .text import render_explanation
 from .trace import terms, trace_layers
@@ -217,8 +217,9 @@ def _margin(output, winner, runner_up, top):
 def effective_affine(net, x):
     """``(W_eff, b_eff)`` with ``logits = W_eff @ x + b_eff`` exactly, for the path ``x`` takes.
 
-    Each activation is replaced by its tangent at ``x``: ``f(z) = s z + c``, ``s = f'(z)`` (the layer's
-    own ``derivative``), ``c = f(z) - s z`` (ReLU: ``s`` in {0, 1}, ``c = 0``). Then layer by layer
+    The values ``z`` and ``f(z)`` at ``x`` are the layers' own forward pass (float64 copies, as in
+    :func:`explain`). Each activation is replaced by its tangent at ``x``: ``f(z) = s z + c``, ``s = f'(z)``
+    (the layer's own ``derivative``), ``c = f(z) - s z`` (ReLU: ``s`` in {0, 1}, ``c = 0``). Then layer by layer
     ``W_eff <- diag(s) W W_eff`` and ``b_eff <- s * (W b_eff + b) + c`` (a softmax inside the network:
     its full Jacobian instead of ``diag(s)``). Shapes ``(n_logits, n_features)`` and ``(n_logits,)``;
     the logits are the last Dense layer's ``z`` (before a final softmax).
@@ -226,19 +227,18 @@ def effective_affine(net, x):
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     n = len(x)
     W_eff, b_eff = np.eye(n), np.zeros(n)
-    a = x
+    layers = layer_copies(net)                # float64; the values z, a are each layer's own forward
+    outputs = [out[0] for out in layer_outputs(layers, x[None, :])]
     last = logits_index(net)
     for g, (dense, acts) in enumerate(neuron_groups(net)):
-        if dense is not None:
-            W, b = weights_and_biases(net.layers[dense])
+        if dense is not None:                 # this map after the previous ones: W (W_eff x + b_eff) + b
+            W, b = layers[dense].params["weights"], layers[dense].params["biases"]
             W_eff, b_eff = W @ W_eff, W @ b_eff + b
-            a = W @ a + b
         if g == last:
             break
         for i in acts:
-            z = a
-            a = activate([net.layers[i]], z[None, :])[0]
-            J = jacobian(net.layers[i], z)
+            z, a = outputs[i - 1] if i else x, outputs[i]
+            J = jacobian(layers[i], z)
             if J.ndim == 1:                   # element-wise: J = diag(s)
                 W_eff, b_eff = J[:, None] * W_eff, J * b_eff + (a - J * z)
             else:

@@ -1,9 +1,11 @@
 """One step of learning, traced number by number: the backward pass neuron by neuron and the SGD update.
 
-What it is: :func:`explain_step` (the loss, ``delta = dL/dz`` for every neuron from the output down
-through each activation's own ``backprop``, ``dW``, ``db`` and ``-lr * dW``) and the plain data it
-returns (:class:`StepTrace`, a :class:`LayerStep` per Dense layer). It equals one batch of ``fit``
-with plain SGD, in float64.
+What it is: :func:`explain_step` (the loss, ``delta = dL/dz`` for every neuron from the output down,
+``dW``, ``db`` and ``-lr * dW``) and the plain data it returns (:class:`StepTrace`, a :class:`LayerStep`
+per Dense layer). The passes are the layers' own ``forward`` and ``backward`` (``Dense``: ``dW = delta.T @ x``,
+``db = sum(delta)``, ``delta @ W``; an activation: its ``backprop``) run on float64 copies of the layers
+(``explain.forward.layer_copies``), and the loss's own ``value`` and ``gradient``; the layers that feed
+the loss are ``Network.body``'s. It equals one batch of ``fit`` with plain SGD, in float64.
 
 What it is not: training (the network is not changed unless you call :meth:`StepTrace.apply`),
 momentum or Adam (their updates are not ``-lr * dW``), dropout (taken as off).
@@ -15,15 +17,8 @@ import numpy as np
 
 from .. import losses
 from .._validation import as_float_array, check_params, check_X
-from .forward import (
-    activate,
-    activation_name,
-    back_through,
-    forward_values,
-    neuron_groups,
-    output_head,
-    weights_and_biases,
-)
+from ..layers import Dense
+from .forward import activation_name, group_values, layer_copies, layer_outputs, neuron_groups, output_head
 from .text import render_step
 from .trace import layer_name
 
@@ -84,6 +79,7 @@ class StepTrace:
     outputs: np.ndarray        # (n_samples, n_out) what the loss was computed on (logits for cross-entropy)
     output_delta: np.ndarray   # dL/d(outputs)
     layers: list               # LayerStep per Dense layer, input side first
+    head: str = None           # the softmax / sigmoid the loss applies to ``outputs`` itself (by name), or None
 
     def apply(self, net):
         """Add the update to ``net``'s weights and biases (in the network's dtype); returns ``net``."""
@@ -95,7 +91,7 @@ class StepTrace:
 
     def to_dict(self):
         return {"loss_name": self.loss_name, "loss": self.loss, "lr": self.lr, "y": self.y.tolist(),
-                "outputs": self.outputs.tolist(), "output_delta": self.output_delta.tolist(),
+                "outputs": self.outputs.tolist(), "output_delta": self.output_delta.tolist(), "head": self.head,
                 "layers": [s.to_dict() for s in self.layers]}
 
     def __str__(self):
@@ -132,31 +128,44 @@ def explain_step(net, X, y, *, loss=None, lr=0.1):
     y, _ = losses.prepare_targets(y if np.ndim(y) else [y], len(X), net.n_outputs, loss)
 
     groups = neuron_groups(net)
-    values = forward_values(net, X)
-    last = len(groups) - 1
-    chains = [[net.layers[i] for i in acts] for _, acts in groups]
-    if loss.fused_head is not None and isinstance(net.layers[-1], loss.fused_head):
-        chains[last] = chains[last][:-1]      # the loss takes the values before the final softmax / sigmoid
-    out = activate(chains[last], values[last][0])
+    layers = layer_copies(net)                                 # float64, run with each layer's own passes
+    outputs = layer_outputs(layers, X)
+    values = group_values(groups, X, outputs)
+    upto = net.body(loss)                                      # the loss takes the logits when it fuses the softmax
+    out = outputs[upto - 1] if upto else X
     value = loss.value(out, y)
     delta_out = loss.gradient(out, np.asarray(y))
 
+    deltas = {}                                                # dL/dz of each Dense layer
+    delta = delta_out                                          # dL/d(output of layer i)
+    for i in range(upto - 1, -1, -1):
+        if isinstance(layers[i], Dense):
+            deltas[i] = delta
+        delta = layers[i].backward(delta)                      # Dense: fills dW, db; returns delta @ W
+
     steps = []
-    delta = delta_out                                          # dL/d(value of the current group)
-    for g in range(last, 0, -1):
+    last = len(groups) - 1
+    for g in range(1, last + 1):
         dense, acts = groups[g]
         z, a = values[g]
-        delta = back_through(chains[g], z, delta)              # dL/dz
-        W, b = weights_and_biases(net.layers[dense])
-        x_in = values[g - 1][1]
         activation = " → ".join(activation_name(net.layers[i]) for i in acts) or "identity"
         if g == last:
             activation, a = _output_as_the_loss_sees_it(net, loss, activation, a)
-        steps.append(LayerStep(dense, layer_name(g, len(groups)), activation, x_in, z, a, delta, delta.T @ x_in,
-                               delta.sum(axis=0), W=W, b=b, lr=float(lr)))
-        delta = delta @ W                                      # dL/d(inputs of this layer)
-    steps.reverse()
-    return StepTrace(loss.name, float(value), float(lr), np.asarray(y), out, delta_out, steps)
+        params, grads = layers[dense].params, layers[dense].grads
+        steps.append(LayerStep(dense, layer_name(g, len(groups)), activation, values[g - 1][1], z, a, deltas[dense],
+                               grads["weights"], grads["biases"], W=params["weights"], b=params["biases"],
+                               lr=float(lr)))
+    return StepTrace(loss.name, float(value), float(lr), np.asarray(y), out, delta_out, steps,
+                     head=_head_in_the_loss(net, loss, upto))
+
+
+def _head_in_the_loss(net, loss, upto):
+    """The name of the softmax (sigmoid) the loss applies itself to what it reads: the network's own final
+    one that it skips, or the one of :func:`output_head` ``"in the loss"``; None when there is none."""
+    if upto < len(net.layers):
+        return net.layers[-1].name
+    head = output_head(net, loss)
+    return head.name if head is not None and head.where == "in the loss" else None
 
 
 def _output_as_the_loss_sees_it(net, loss, activation, a):

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .forward import OutputHead, activation_name, forward_values, neuron_groups, output_head, weights_and_biases
+from .forward import (
+    OutputHead,
+    group_values,
+    layer_copies,
+    layer_outputs,
+    neuron_groups,
+    output_head,
+    shown_activation,
+)
 
 
 @dataclass
@@ -148,24 +156,26 @@ def layer_name(g, n_groups):
 def trace_layers(net, x, top=5, neurons=True):
     """A :class:`LayerTrace` per array of neurons for one sample ``x`` (float64), input first.
 
-    ``neurons=True`` also traces every neuron (its ``top`` terms each way); with False they are left
-    for :meth:`LayerTrace.neuron` to trace one at a time. Returns ``(traces, values)`` with
-    ``values`` as :func:`~glassnet.explain.forward.forward_values` gives them.
+    The values come from float64 copies of the layers (:func:`~glassnet.explain.forward.layer_copies`)
+    run with their own ``forward``; ``activation`` is :func:`~glassnet.explain.forward.shown_activation`
+    with where the output's softmax is. ``neurons=True`` also traces every neuron (its ``top`` terms
+    each way); with False they are left for :meth:`LayerTrace.neuron` to trace one at a time. Returns
+    ``(traces, values)`` with ``values`` as :func:`~glassnet.explain.forward.forward_values` gives them.
     """
     groups = neuron_groups(net)
-    values = forward_values(net, np.asarray(x, dtype=np.float64).reshape(1, -1))
+    X = np.asarray(x, dtype=np.float64).reshape(1, -1)
+    layers = layer_copies(net)                      # float64, run with each layer's own forward
+    values = group_values(groups, X, layer_outputs(layers, X))
     head = output_head(net)
     traces = []
     for g, ((dense, acts), (z, a)) in enumerate(zip(groups, values)):
-        activation = " → ".join(activation_name(net.layers[i]) for i in acts)
-        trace = LayerTrace(g, layer_name(g, len(groups)), activation or "identity", a[0],
+        trace = LayerTrace(g, layer_name(g, len(groups)), shown_activation(net, g, where=True), a[0],
                            layers=([dense] if dense is not None else []) + acts)
         if g == len(groups) - 1 and head is not None:     # the output as it really is: logits, then p
             trace.head = head
             trace.a = head.function(a)[0]
-            trace.activation = " → ".join(filter(None, [activation, head.label]))
         if dense is not None:
-            W, b = weights_and_biases(net.layers[dense])
+            W, b = layers[dense].params["weights"], layers[dense].params["biases"]
             trace.z, trace.bias, trace.weights, trace.inputs = z[0], b, W, values[g - 1][1][0]
             if neurons:
                 trace.neurons = neuron_traces(W, b, trace.inputs, trace.z, trace.a, top)
