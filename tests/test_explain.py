@@ -434,3 +434,74 @@ def test_the_output_of_other_networks_says_where_its_probabilities_come_from():
     e = explain(binary, x)
     assert e.output.activation == "sigmoid (in the loss)"
     np.testing.assert_allclose(e.probabilities, binary.predict_proba(x[None])[0], rtol=1e-12)
+
+
+# -- the layers' own definitions, on float64 copies --------------------------------------------------
+def test_explain_runs_the_layers_own_passes_on_float64_copies(monkeypatch):
+    """Dense's maths is written once, in Dense: explain calls its forward and backward, on copies."""
+    net = gn.Network.mlp([6, 5, 3], activation="tanh", seed=0)           # float32, as trained
+    net.forward(np.ones((2, 6), dtype=np.float32), training=True)        # a pass waiting for its backward
+    before = [(dict(layer.params), {k: v.copy() for k, v in layer.params.items()}, dict(layer.grads),
+               getattr(layer, "x", None)) for layer in net.layers]
+    calls = []
+    forward, backward = gn.Dense.forward, gn.Dense.backward
+
+    def spy(name, method):
+        def call(self, *args, **kwargs):
+            calls.append((name, self in net.layers, self.params["weights"].dtype))
+            return method(self, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(gn.Dense, "forward", spy("forward", forward))
+    monkeypatch.setattr(gn.Dense, "backward", spy("backward", backward))
+    x = np.random.default_rng(1).normal(size=6)
+    e = explain(net, x)
+    step = explain_step(net, x, 1)
+    assert calls and {c[0] for c in calls} == {"forward", "backward"}
+    assert all(not own and dtype == np.float64 for _, own, dtype in calls)     # copies, in float64
+    assert sum(c[0] == "backward" for c in calls) == 2                          # once per Dense layer
+    for layer, (params, values, grads, cached) in zip(net.layers, before):
+        assert all(layer.params[k] is params[k] for k in params) and layer.grads == grads
+        for k, v in values.items():
+            np.testing.assert_array_equal(layer.params[k], v)
+        assert getattr(layer, "x", None) is cached
+    monkeypatch.undo()
+    net64 = net.astype(np.float64)                   # the same numbers as the layers' own float64 passes
+    outputs = own_outputs(net64, x)
+    np.testing.assert_array_equal(e.layers[1].z, outputs[0])
+    np.testing.assert_array_equal(e.logits, outputs[2])
+    assert step.layers[0].W.dtype == np.float64 and step.layers[0].dW.dtype == np.float64
+
+
+def test_layer_copies_are_float64_and_share_no_array():
+    from glassnet.explain import layer_copies
+
+    net = random_net("relu", "softmax").astype(np.float32)
+    copies = layer_copies(net)
+    assert [type(c) for c in copies] == [type(layer) for layer in net.layers]
+    for copy, layer in zip(copies, net.layers):
+        assert copy is not layer and copy.params is not layer.params and copy.grads is not layer.grads
+        for name, p in copy.params.items():
+            assert p.dtype == np.float64 and not np.shares_memory(p, layer.params[name])
+            np.testing.assert_array_equal(p, layer.params[name].astype(np.float64))
+
+
+def test_one_rule_names_each_array_of_neurons():
+    from glassnet.explain import shown_activation
+
+    x = np.random.default_rng(2).normal(size=6)
+    ce = random_net("tanh")
+    mse = random_net("relu")
+    mse.loss_ = gn.losses.get("mse")
+    own = random_net("relu", "softmax")
+    after = random_net("relu", "tanh")
+    after.loss_ = gn.losses.get("mse")
+    cases = [(ce, ["tanh", "tanh", "softmax"], "softmax (in the loss)"),
+             (mse, ["relu", "relu", "softmax"], "softmax (in predict_proba)"),
+             (own, ["relu", "relu", "softmax"], "softmax"),
+             (after, ["relu", "relu", "tanh → softmax"], "tanh → softmax (in predict_proba)")]
+    for net, shown, traced in cases:
+        assert [shown_activation(net, g) for g in (1, 2, 3)] == shown
+        e = explain(net, x)
+        assert [layer.activation for layer in e.layers[1:]] == [*shown[:2], traced]    # explain's traces: with where
+        assert [shown_activation(net, g, where=True) for g in (1, 2, 3)] == [*shown[:2], traced]

@@ -13,7 +13,7 @@ import pytest
 import glassnet as gn
 from glassnet.app import analysis
 from glassnet.app.errors import BadInput
-from glassnet.explain import forward_values
+from glassnet.explain import forward_values, shown_activation
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +129,88 @@ def test_the_servers_predict_and_neuron_answers_are_the_librarys(app, client, da
         out = client.post("/api/neuron", json={"test_index": i, "layer": 2, "neuron": body["prediction"]}).json()
         assert out["equation"].startswith(f"p = softmax(z)_{body['prediction']} = ")
         assert out["a"] == pytest.approx(float(expected[body["prediction"]]), rel=1e-5)
+
+
+# -- the formulas shown are the registry's text, and one rule names the output --------------------------
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "gelu", "softplus"])
+def test_the_formulas_shown_are_each_activations_own(activation, data):
+    net = gn.Network.mlp([784, 8, 10], activation=activation, seed=0)
+    x = np.asarray(data.X_test[1], dtype=np.float32)
+    own = gn.activations.ACTIVATIONS[activation]
+    softmax = gn.activations.ACTIVATIONS["softmax"]              # the output's: cross-entropy applies it
+    hidden, output = analysis.neuron(net, x, 1, 3), analysis.neuron(net, x, 2, 3)
+    assert (hidden["formula"], hidden["derivative_formula"]) == (own.formula, own.derivative_formula)
+    assert (output["formula"], output["derivative_formula"]) == (softmax.formula, softmax.derivative_formula)
+    inside = analysis.inside(net, x, 1, 3)["forward"]
+    assert [(f["formula"], f["derivative_formula"]) for f in inside] == \
+        [(own.formula, own.derivative_formula), (softmax.formula, softmax.derivative_formula)]
+    assert inside[0]["neuron"]["equation"] == hidden["equation"]          # one way to write it, on both views
+    assert own.formula and own.derivative_formula
+
+
+def test_an_output_without_activation_or_softmax_shows_the_identity(data):
+    net = gn.Network([gn.Dense(784, 6, seed=0), gn.Tanh(), gn.Dropout(0.5), gn.Dense(6, 10, seed=1), gn.Softmax()])
+    x = np.asarray(data.X_test[1], dtype=np.float32)
+    tanh, softmax = gn.activations.ACTIVATIONS["tanh"], gn.activations.ACTIVATIONS["softmax"]
+    first, output = analysis.inside(net, x, 1, 0)["forward"]
+    assert first["activation"] == "tanh → dropout (off)" and first["formula"] == tanh.formula     # dropout is off
+    assert output["activation"] == "softmax" and output["formula"] == softmax.formula
+    logits = gn.Network([gn.Dense(784, 10, seed=0)])
+    logits.loss_ = gn.losses.get("mse")                           # a regression-like model: no softmax anywhere...
+    only = analysis.inside(logits, x, 1, 0)["forward"][0]         # ...but predict_proba applies one
+    assert only["formula"] == softmax.formula
+
+
+@pytest.mark.parametrize("loss,head", [("cross_entropy", "softmax"), ("mse", None)])
+def test_the_backward_step_shows_its_losss_own_formula(loss, head, net, data):
+    model = net.copy()
+    model.loss_ = gn.losses.get(loss)                     # as an uploaded model trained with that loss
+    x = np.asarray(data.X_test[2], dtype=np.float32)
+    out = analysis.inside(model, x, 1, 0, label=4, lr=0.1)
+    b, output = out["backward"], out["forward"][-1]
+    own = gn.losses.LOSSES[loss]
+    assert (b["loss_name"], b["loss_formula"], b["gradient_formula"]) == (loss, own.formula, own.gradient_formula)
+    assert b["head"] == head
+    y = np.eye(10)[4]
+    if head == "softmax":                                  # the loss turns p into a number: delta = p - y
+        np.testing.assert_allclose(b["values"], output["a"], rtol=1e-12)
+        np.testing.assert_allclose(b["output_delta"], np.array(b["values"]) - y, atol=1e-12)
+        assert b["loss"] == pytest.approx(-np.log(b["values"][4]), rel=1e-12)
+    else:                                                  # squares of the raw outputs: delta = 2 (a - y) / 10
+        np.testing.assert_allclose(b["values"], output["z"], rtol=1e-12)
+        np.testing.assert_allclose(b["output_delta"], 2 * (np.array(b["values"]) - y) / 10, rtol=1e-12, atol=1e-15)
+        assert b["loss"] == pytest.approx(np.mean((np.array(b["values"]) - y) ** 2), rel=1e-12)
+        assert output["activation"] == "softmax"         # what predict_proba shows, not what the loss reads
+
+
+def _networks():
+    """Networks whose output is named differently: the softmax in the loss, in predict_proba, their own."""
+    ce = gn.Network.mlp([784, 8, 10], seed=0)
+    mse = gn.Network.mlp([784, 8, 10], seed=0)
+    mse.loss_ = gn.losses.get("mse")
+    own = gn.Network.mlp([784, 8, 10], output="softmax", seed=0)
+    tanh = gn.Network.mlp([784, 8, 10], output="tanh", seed=0)
+    tanh.loss_ = gn.losses.get("mse")
+    return {"in the loss": ce, "in predict_proba": mse, "its own": own, "after tanh": tanh}
+
+
+@pytest.mark.parametrize("case,shown,where,equation", [
+    ("in the loss", "softmax", "in the loss", "p = softmax(z)_5 = "),
+    ("in predict_proba", "softmax", "in predict_proba", "p = softmax(z)_5 = "),
+    ("its own", "softmax", None, "a = softmax(z)_5 = "),
+    ("after tanh", "tanh → softmax", "in predict_proba", "p = softmax(tanh(z))_5 = "),
+])
+def test_one_rule_names_the_output_everywhere(case, shown, where, equation, data, tmp_path):
+    from appserver import make_store, small_workspace
+
+    net = _networks()[case]
+    x = np.asarray(data.X_test[0], dtype=np.float32)
+    assert shown_activation(net, 2) == shown
+    n = analysis.neuron(net, x, 2, 5)
+    assert (n["activation"], n["where"]) == (shown, where) and n["equation"].startswith(equation)
+    assert n["a"] == pytest.approx(float(net.predict_proba(x[None])[0][5]), rel=1e-5)
+    assert analysis.inside(net, x, 2, 5)["forward"][-1]["activation"] == shown
+    if case != "after tanh":                 # the diagram (workspace.describe_network) names it the same way
+        ws = small_workspace(make_store(tmp_path))
+        ws.replace_network(net, "digits", "new", "new network")
+        assert ws.describe_network()["layers"][-1]["activation"] == shown

@@ -120,13 +120,27 @@ def formulas(net, g):
             "derivative_formula": "; then ".join(f.derivative_formula for f in chain)}
 
 
-def equation(trace, j, activation):
+def applied(activation, argument):
+    """``"softmax(tanh(z))"`` for ``activation`` ``"tanh → softmax"`` applied to ``"z"`` (dropout, off, is left out)."""
+    for name in activation.split(" → "):
+        if not name.startswith("dropout"):
+            argument = f"{name}({argument})"
+    return argument
+
+
+def reads_every_z(net, g):
+    """Whether array ``g``'s activation reads every ``z`` of the array (a softmax layer), not one at a time."""
+    return not all(getattr(net.layers[i], "elementwise", True) for i in neuron_groups(net)[g][1])
+
+
+def equation(trace, j, activation, whole_row=False):
     """Neuron ``j``'s value as one line: ``"a = relu(z) = relu(1.25) = 1.25"``, ``"p = softmax(z)_3 = 0.93"``
-    (``activation``: the array's :func:`~glassnet.explain.shown_activation`)."""
+    (``activation``: the array's :func:`~glassnet.explain.shown_activation`; ``whole_row``: it reads every
+    ``z`` of the array, as a softmax layer does, so only its ``j``-th value is written)."""
     a, z = float(trace.a[j]), float(trace.z[j])
-    if trace.head is not None:
-        return f"p = {activation}(z)_{j} = {a:.4g}"
-    return f"a = {activation}(z) = {activation}({z:.4g}) = {a:.4g}"
+    if trace.head is not None or whole_row:
+        return f"{trace.symbol} = {applied(activation, 'z')}_{j} = {a:.4g}"
+    return f"a = {applied(activation, 'z')} = {applied(activation, f'{z:.4g}')} = {a:.4g}"
 
 
 def neuron(net, x, layer, j, top=8):
@@ -144,7 +158,8 @@ def neuron(net, x, layer, j, top=8):
     activation = shown_activation(net, layer)
     return {"layer": layer, "neuron": j, "name": trace.name, "activation": activation,
             "where": None if trace.head is None else trace.head.where, "symbol": trace.symbol,
-            "equation": equation(trace, j, activation), **formulas(net, layer), "n_outputs": trace.n,
+            "equation": equation(trace, j, activation, reads_every_z(net, layer)), **formulas(net, layer),
+            "n_neurons": trace.n,
             "z": n.z, "bias": n.bias, "a": n.a, "positive": n.positive, "negative": n.negative,
             "n_inputs": int(W.shape[1]),
             "top_up": [t.to_dict() for t in n.up], "top_down": [t.to_dict() for t in n.down],
@@ -170,7 +185,8 @@ def inside(net, x, layer, j, label=None, lr=0.1):
             W = t.weights
             entry["neuron"] = {"j": j, "weights": W[j].tolist(), "terms": (W[j] * t.inputs).tolist(),
                                "sum": float(W[j] @ t.inputs), "z": float(t.z[j]), "bias": float(t.bias[j]),
-                               "a": float(t.a[j])}
+                               "a": float(t.a[j]),
+                               "equation": equation(t, j, entry["activation"], reads_every_z(net, t.index))}
         forward.append(entry)
     backward = None if label is None else _backward(net, x, layer, j, label, lr)
     return {"forward": forward, "softmax": _softmax_steps(traces[-1]), "backward": backward}

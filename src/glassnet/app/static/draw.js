@@ -155,10 +155,15 @@ async function showNeuron(layer, neuron) {
     el("span", { class: "pos" }, num(r.positive)), " (inputs pushing up)",
     el("span", { class: "neg" }, signed(r.negative)), " (inputs pushing down)",
     signed(r.bias), " (bias)", " = ", el("b", {}, num(r.z)));
+  // The equation and the formula are the server's (the activation's own text from the library's registry).
   const act = clear($("neuron-activation"));
   if (r.off) act.append("switched off: a = ", el("b", {}, "0"), ` (it would be ${r.activation}(z) otherwise)`);
-  else if (r.activation === "softmax") act.append(`p = softmax(z)_${r.neuron} = `, el("b", {}, num(r.a)), ` (its probability; softmax uses all ten z${r.where ? `, ${r.where}` : ""})`);
-  else act.append(`a = ${r.activation}(z) = ${r.activation}(${num(r.z)}) = `, el("b", {}, num(r.a)));
+  else {
+    const cut = r.equation.lastIndexOf(" = ");
+    act.append(r.equation.slice(0, cut + 3), el("b", {}, num(r.a)));
+    if (r.symbol === "p") act.append(` (its probability; ${r.activation} uses all ${r.n_neurons} z${r.where ? `, ${r.where}` : ""})`);
+  }
+  act.append(el("br"), el("span", { class: "hint", testid: "neuron-formula" }, `${r.activation}: ${r.formula}`));
 
   const key = `${layer}:${neuron}`;
   if (!r.off) weightsSeen.set(key, r.weights);

@@ -1,5 +1,7 @@
 // Inside tab: one example through the network number by number (z = W·x + b, the activation,
 // softmax step by step) and, with a true label, one backward step (δ, db, dW, the update).
+// The formulas are the server's: each activation's and the loss's own text from the library's
+// registry (formula, derivative_formula, loss_formula, gradient_formula), never written here.
 
 import { api, guard } from "./api.js";
 import { $, el, clear, num, numberTable } from "./widgets.js";
@@ -74,6 +76,12 @@ function sum(values) {
   return values.reduce((a, b) => a + b, 0);
 }
 
+/** "a = relu(z) = relu(1.25) = 1.25" as the server writes it, with the value in bold. */
+function equation(text, value) {
+  const cut = text.lastIndexOf(" = ");
+  return [text.slice(0, cut + 3), el("b", {}, num(value))];
+}
+
 function render(r, { layer, neuron, name }) {
   const out = clear($("inside-output"));
   out.append(el("p", { class: "explain" }, `Looking at ${name}${state.viewEpoch === null ? "" : `, weights after epoch ${state.viewEpoch}`}. Forward pass, layer by layer:`));
@@ -81,7 +89,8 @@ function render(r, { layer, neuron, name }) {
   for (const f of r.forward) {
     xs[f.index] = f.x;
     const card = el("div", { class: "card layer-card", testid: `inside-layer-${f.index}` },
-      el("h3", {}, `Layer ${f.index}: ${f.name} — ${f.x.length} inputs → ${f.z.length} neurons, activation ${f.activation}`));
+      el("h3", {}, `Layer ${f.index}: ${f.name} — ${f.x.length} inputs → ${f.z.length} neurons, activation ${f.activation}`),
+      el("p", { class: "hint", testid: `inside-formula-${f.index}` }, `${f.activation}: ${f.formula}; its slope ${f.derivative_formula}`));
     if (f.neuron) {
       const n = f.neuron;
       const chosen = f.index === layer ? "the neuron you chose" : "one neuron";
@@ -94,16 +103,16 @@ function render(r, { layer, neuron, name }) {
         el("div", {},
           formula(`Σ w·x = ${num(s)}  (all ${rows.length} terms added${zeros ? `; ${zeros} inputs are 0, so their terms are 0` : ""})`),
           formula(`z = Σ w·x + b = ${num(s)} ${n.bias < 0 ? "−" : "+"} ${num(Math.abs(n.bias))} = `, el("b", {}, num(n.z))),
-          formula(f.activation === "softmax" ? "a: see the softmax below" : `a = ${f.activation}(${num(n.z)}) = `, f.activation === "softmax" ? "" : el("b", {}, num(n.a))))));
+          formula(...equation(n.equation, n.a), f.symbol === "p" ? " (the softmax step by step: below)" : ""))));
     }
     const j = f.neuron ? f.neuron.j : -1;
-    card.append(numberTable(["neuron j", "z_j = w_j·x + b_j", "bias b_j", `a_j = ${f.activation}(z_j)`],
+    card.append(numberTable(["neuron j", "z_j = w_j·x + b_j", "bias b_j", `${f.symbol}_j (${f.activation})`],
       f.z.map((z, i) => [i, z, f.bias[i], f.a[i]]),
       { limit: LIMIT, caption: "Every neuron of the layer", highlight: (row) => (row[0] === j ? "hl" : null) }));
     out.append(card);
   }
   if (r.softmax) out.append(renderSoftmax(r.softmax));
-  if (r.backward) out.append(renderBackward(r.backward, xs, { layer, neuron }));
+  if (r.backward) out.append(renderBackward(r.backward, xs, r.forward, { layer, neuron }));
   else out.append(el("p", { class: "hint" }, "Pick a true label above to see one backward step: how each weight would change."));
 }
 
@@ -123,21 +132,33 @@ function renderSoftmax(s) {
       { limit: 10, highlight: (_row, i) => (i === best ? "hl" : null) }));
 }
 
-function renderBackward(b, xs, chosen) {
+function renderBackward(b, xs, forward, chosen) {
   const names = classes();
   const card = el("div", { class: "card layer-card", testid: "inside-backward" },
     el("h3", {}, `One backward step for the true label ${className(names, b.label)}`));
-  const p = b.output_delta.map((d, k) => d + (k === b.label ? 1 : 0));
-  card.append(formula(`loss = −log p[${b.label}] = −log ${num(p[b.label])} = `, el("b", {}, num(b.loss))));
-  card.append(el("p", { class: "idea" }, "With softmax and cross-entropy the error at the output is simply δ = p − y (y is 1 for the true class, 0 elsewhere)."));
-  card.append(numberTable(["class", "p", "y", "δ = p − y"], b.output_delta.map((d, k) => [className(names, k), p[k], k === b.label ? 1 : 0, d]),
+  const y = b.values.map((_v, k) => (k === b.label ? 1 : 0));
+  const sym = b.head ? "p" : "a";
+  card.append(formula(`${b.loss_name} loss: ${b.loss_formula}`));
+  if (b.head === "softmax") {
+    card.append(formula(`loss = −log p[${b.label}] = −log ${num(b.values[b.label])} = `, el("b", {}, num(b.loss))));
+  } else {
+    card.append(formula("loss = ", el("b", {}, num(b.loss))));
+  }
+  card.append(el("p", { class: "idea" }, `The error at the output is the loss's gradient: ${b.gradient_formula}` +
+    (b.head ? ` (the loss applies the ${b.head} itself; y is 1 for the true class, 0 elsewhere).`
+      : ` (the loss reads the outputs a as they are; t is 1 for the true class, 0 elsewhere).`)));
+  const columns = b.head === "softmax" ? ["class", "p", "y", "δ = p − y"]
+    : ["class", sym, b.head ? "y" : "t", b.head ? "δ = dL/dz" : "δ = dL/da"];
+  card.append(numberTable(columns, b.output_delta.map((d, k) => [className(names, k), b.values[k], y[k], d]),
     { limit: 10, highlight: (_row, k) => (k === b.label ? "hl" : null) }));
   card.append(el("p", { class: "idea" }, `Going back one layer: δ_prev = (Wᵀ·δ) · f′(z). Each weight's gradient is dW[j,k] = δ_j · x_k and db_j = δ_j; plain SGD then moves it by −lr · dW with lr = ${num(b.lr)}.`));
   for (const layer of b.layers) {
     const x = xs[layer.index] || [];
     const j = layer.row_neuron;
     const why = layer.index === chosen.layer && j === chosen.neuron ? "the neuron you chose" : "the neuron with the largest |δ|";
-    card.append(el("h3", {}, `Layer ${layer.index}`));
+    const f = forward.find((entry) => entry.index === layer.index);
+    const below = layer.index < b.layers.length && f ? ` — δ_j = (Wᵀ·δ)_j · f′(z_j), ${f.activation}: ${f.derivative_formula}` : "";
+    card.append(el("h3", {}, `Layer ${layer.index}${below}`));
     card.append(el("div", { class: "math-steps" },
       numberTable(["neuron j", "δ_j = dL/dz_j", "db_j = δ_j"], layer.delta.map((d, i) => [i, d, layer.db[i]]),
         { limit: LIMIT, caption: "δ for every neuron", highlight: (row) => (row[0] === j ? "hl" : null) }),
