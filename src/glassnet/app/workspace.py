@@ -31,7 +31,7 @@ import numpy as np
 from .. import serialization
 from ..activations import Activation
 from ..errors import GlassnetError
-from ..explain import activation_name, layer_name, neuron_groups, output_head
+from ..explain import activation_name, layer_name, neuron_groups, shown_activation
 from ..history import History
 from .errors import BadInput, BadState, Busy, NotFound, OverLimit
 from .jobs import TrainingJob, finetune
@@ -139,15 +139,11 @@ class Workspace:
         groups = neuron_groups(net)
         sizes = [net.n_features] + [net.layers[d].n_out for d, _ in groups[1:]]
         layers = []
-        for g, (_dense, acts) in enumerate(groups):
+        for g in range(len(groups)):
             entry = {"index": g, "name": layer_name(g, len(groups)), "size": sizes[g]}
             if g:
-                names = [activation_name(net.layers[i]) for i in acts]
-                entry["activation"] = " → ".join(names) if names else "identity"
+                entry["activation"] = shown_activation(net, g)   # the one naming rule (explain's, the views')
             layers.append(entry)
-        output, head = layers[-1], output_head(net)
-        if output["activation"] == "identity" and head is not None:
-            output["activation"] = head.name           # softmax applied by the loss or by predict_proba
         hidden = [layer for layer in net.layers if isinstance(layer, Activation)]
         activation = activation_name(hidden[0]) if hidden else "identity"
         return {"sizes": sizes, "activation": activation, "n_params": net.n_params,
