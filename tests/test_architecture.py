@@ -76,8 +76,8 @@ def _graph():
     edges = defaultdict(set)
     for name, (_, package, tree) in MODULES.items():
         for _, target, _, _ in _imports(tree, package):
-            if target and target != name and not name.startswith(target + "."):
-                edges[name].add(target)     # a package's own __init__ is loaded before its modules
+            if target and target != name:
+                edges[name].add(target)     # to a package: its __init__ (a cycle if that imports this module back)
     return edges
 
 
