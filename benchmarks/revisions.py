@@ -2,11 +2,12 @@
 
 Compares the glassnet of the working tree with the glassnet of another git revision (a commit, a
 tag, ``main~5``) on the rows a refactor can move: one epoch of network A (784-128-64-10) at batch
-64 and network B (784-512-256-10) at batch 256 on Fashion-MNIST from Debian's ``dataset-fashion-mnist``
-(the bundled digits, 8,004 training images, when it is not installed), and single-image / 1000-image prediction. The other
-revision is checked out with ``git worktree`` into a temporary folder. Each measurement runs in a
-fresh process (``PYTHONPATH`` pointing at one revision's ``src``), and the two revisions alternate
-round by round, so both see the same machine; the table gives medians and the ratio new / old.
+64 and network B (784-512-256-10) at batch 256 on Fashion-MNIST from Debian's
+``dataset-fashion-mnist`` (the bundled digits, 8,004 training images, when it is not installed), and
+single-image / 1000-image prediction. The other revision is checked out with ``git worktree`` into
+a temporary folder. Each measurement runs in a fresh process (``PYTHONPATH`` pointing at one
+revision's ``src``), and the two revisions alternate round by round, so both see the same machine;
+the table gives medians and the ratio new / old.
 Not here: comparisons with other libraries (``python -m benchmarks``).
 """
 
