@@ -35,7 +35,6 @@ from .errors import AppError, BadInput, BadState
 
 log = logging.getLogger("glassnet.app")
 
-AUGMENT = {"shift": 2.0, "rotate": 10.0}        # as ``glassnet train --augment``
 POINTS_PER_EPOCH = 20                           # live curve points per epoch (at most)
 
 
@@ -243,7 +242,7 @@ class TrainingJob:
         data = ws.store.data.get(ws.dataset)
         s = self.settings
         self._data = data
-        augment = Augment(data.shape, **AUGMENT) if s.get("augment") else None
+        augment = Augment(data.shape) if s.get("augment") else None   # as glassnet train --augment
         fit(ws.net, data.X_train, data.y_train, epochs=s["epochs"], batch_size=s["batch_size"],
             optimizer=_optimizer(s), callbacks=[_Control(self)], seed=int(s["seed"]), augment=augment)
 
@@ -362,7 +361,7 @@ class TrainingJob:
             else:
                 data = ws.store.data.get(seg["dataset"])
                 s = seg["settings"]
-                augment = Augment(data.shape, **AUGMENT) if s.get("augment") else None
+                augment = Augment(data.shape) if s.get("augment") else None   # as glassnet train --augment
                 self._lr_changes = list(seg["lr_changes"])
                 self._segment_steps = 0
                 try:

@@ -51,8 +51,9 @@ from .common import (
 DEFAULTS = {"dataset": "digits", "layers": [256, 128], "activation": "relu", "optimizer": "sgd", "lr": None,
             "momentum": 0.9, "schedule": "one-cycle", "epochs": 30, "batch_size": 64, "dropout": 0.0, "seed": 0,
             "augment": True, "validation": 0.0}
-#: What ``--augment`` does to image datasets: random shifts of up to 2 pixels and rotations of up to 10 degrees.
-AUGMENT = {"shift": 2.0, "rotate": 10.0}
+#: What ``--augment`` does to image datasets: ``Augment``'s defaults, random shifts of up to 2 pixels and
+#: rotations of up to 10 degrees (the app's "augment" box does the same).
+AUGMENT = {"shift": Augment().shift, "rotate": Augment().rotate}
 DEFAULT_OUT = "runs/latest"
 
 

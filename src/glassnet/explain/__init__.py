@@ -56,12 +56,13 @@ from .forward import (
     shown_activation,
     weights_and_biases,
 )
-from .prediction import Explanation, Margin, effective_affine, explain, winner_and_runner_up
+from .prediction import IMAGE_SHAPES, Explanation, Margin, effective_affine, explain, winner_and_runner_up
 from .reference import Reference
 from .step import LayerStep, StepTrace, explain_step, trace_backward
 from .trace import LayerTrace, NeuronTrace, Term, layer_name, neuron_traces, trace_layers
 
-__all__ = ["Explanation", "LayerTrace", "NeuronTrace", "Term", "Margin", "Reference", "StepTrace", "LayerStep",
+__all__ = ["IMAGE_SHAPES",
+           "Explanation", "LayerTrace", "NeuronTrace", "Term", "Margin", "Reference", "StepTrace", "LayerStep",
            "OutputHead", "explain", "explain_step", "trace_backward", "effective_affine", "forward_values",
            "trace_layers", "neuron_traces", "neuron_groups", "logits_index", "activation_name", "output_head",
            "activate", "back_through", "jacobian", "weights_and_biases", "layer_name", "winner_and_runner_up",
