@@ -95,6 +95,19 @@ def test_declares_what_its_callers_need(name):
     assert getattr(gn, cls.__name__) is cls and cls.__name__ in gn.__all__     # gn.GELU, with no edit of __init__
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", [n for n in NAMES if activations.ACTIVATIONS[n].elementwise])
+def test_infinite_inputs_give_the_limits_not_nan(name, dtype):
+    # a diverging network's sums can reach +-inf: f and f' give their limits there, quietly (warnings are errors)
+    layer = activations.get(name)
+    z = np.array([[-np.inf, np.inf]], dtype=dtype)
+    a, slope = layer.function(z), layer.derivative(z)
+    assert not np.isnan(a).any() and not np.isnan(slope).any()
+    assert a.dtype == dtype and slope.dtype == dtype
+    far = layer.function(np.array([[-1e30, 1e30]], dtype=np.float64))
+    assert np.all((a == far) | (np.isinf(a) & (np.sign(a) == np.sign(far))))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_its_range_and_dying_claims_hold(name):
     # plots.activation_stats and the diagnostics read these instead of naming activations

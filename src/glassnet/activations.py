@@ -28,6 +28,7 @@ Size: near 600 lines and growing by one class (about 40 lines) per activation, o
 activation, and the float64 error function GELU needs, in one place.
 """
 
+import inspect
 import math
 
 import numpy as np
@@ -463,7 +464,7 @@ class GELU(Activation):
 
     def function(self, z):
         a = self._cdf(z)
-        a *= z
+        np.multiply(a, z, out=a, where=a != 0)       # z Phi(z); where Phi is 0 (z = -inf too) a stays 0
         return a.astype(np.result_type(z), copy=False)
 
     def derivative(self, z, a=None):
@@ -511,12 +512,16 @@ class SiLU(Activation):
     torch_name = "SiLU"
 
     def function(self, z):
-        return z * sigmoid(z)
+        a = sigmoid(z)
+        np.multiply(a, z, out=a, where=a != 0)       # z sigmoid(z); where sigmoid is 0 (z = -inf too) a stays 0
+        return a
 
     def derivative(self, z, a=None):
         s = sigmoid(z)
-        a = z * s if a is None else a
-        return s + a * (1 - s)                       # d(z s)/dz = s + z s (1 - s)
+        a = self.function(z) if a is None else a
+        t = 1 - s
+        np.multiply(t, a, out=t, where=t != 0)       # a (1 - s); where s is 1 (z = +inf too) the term is 0
+        return s + t                                 # d(z s)/dz = s + z s (1 - s)
 
     def onnx(self, graph, x):
         return graph.node("Mul", [x, graph.node("Sigmoid", [x])])
@@ -600,8 +605,17 @@ def get(name, **settings):
     Example:
         >>> get("leaky-relu", alpha=0.2)
         LeakyReLU(alpha=0.2)
+        >>> get("gelu", alpha=0.2)
+        Traceback (most recent call last):
+        TypeError: activation gelu expected no settings, received alpha
     """
-    return ACTIVATIONS[canonical(name)](**settings)
+    cls = ACTIVATIONS[canonical(name)]
+    takes = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(settings) - set(takes))
+    if unknown:
+        raise TypeError(f"activation {cls.name} expected {'settings ' + ', '.join(takes) if takes else 'no settings'}, "
+                        f"received {', '.join(unknown)}")
+    return cls(**settings)
 
 
 def default_init(name):
