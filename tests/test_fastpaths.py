@@ -10,6 +10,7 @@ tight tolerances, and checks that arrays handed to users are never training buff
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -379,6 +380,31 @@ def test_blas_threads_one_for_small_products_all_cores_for_large():
     cores = len(os.sched_getaffinity(0))
     assert training.blas_threads_for(gn.Network.mlp([784, 128, 64, 10]), 64) == 1
     assert training.blas_threads_for(gn.Network.mlp([784, 512, 256, 10]), 1024) == cores
+
+
+def test_the_blas_limit_is_set_from_the_main_thread_only():
+    """The thread count is process-wide: a worker thread (the app's training) never changes it under the
+    feet of other threads' BLAS calls; the main thread limits it for the run and restores it after."""
+    threadpoolctl = need("threadpoolctl")
+
+    def blas_threads():
+        return min(lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas")
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        seen = {}
+
+        def worker():
+            with training.limit_blas_threads(1):
+                seen["inside"] = blas_threads()
+
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join(30)
+        assert seen == {"inside": before}                           # left as the process has it
+        with training.limit_blas_threads(1):
+            assert blas_threads() == 1                              # the main thread: limited...
+        assert blas_threads() == before                             # ...and restored
 
 
 def test_training_works_when_threadpoolctl_is_missing(blobs, monkeypatch):

@@ -504,10 +504,17 @@ def limit_blas_threads(n):
     """Limit the BLAS library to ``n`` threads while training (never more than it already had).
 
     Uses threadpoolctl when it is installed (``pip install glassnet[fast]``); without it, does nothing.
+    The limit is process-wide, so it is set only from the main thread: a training run in a worker
+    thread (the app trains one per browser, beside requests that also multiply matrices) leaves the
+    BLAS library as the process has it, because changing its thread count while another thread is in
+    a BLAS call is not safe (OpenBLAS can hang), and two runs restoring each other's limits would race.
     """
     try:
         import threadpoolctl
     except ImportError:
+        yield
+        return
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     if not _controller:

@@ -213,3 +213,21 @@ def test_one_rule_names_the_output_everywhere(case, shown, where, equation, data
     ws = small_workspace(make_store(tmp_path))     # the diagram (workspace.describe_network) names it the same way
     ws.replace_network(net, "digits", "new", "new network")
     assert ws.describe_network()["layers"][-1]["activation"] == shown
+
+
+def test_the_softmax_steps_start_from_what_the_softmax_reads(data):
+    """A hand-built ``tanh → softmax`` output: the softmax reads tanh(z), not the logits, and the steps say so."""
+    net = gn.Network([gn.Dense(784, 6, seed=0), gn.ReLU(), gn.Dense(6, 10, seed=1), gn.Tanh(), gn.Softmax()])
+    x = np.asarray(data.X_test[5], dtype=np.float32)
+    out = analysis.inside(net, x, 2, 0)
+    s, output = out["softmax"], out["forward"][-1]
+    assert s["reads"] == "tanh(z)" and s["logits"] == output["z"]
+    np.testing.assert_allclose(s["inputs"], np.tanh(output["z"]), rtol=1e-12)
+    e = np.exp(np.array(s["inputs"]) - max(s["inputs"]))
+    np.testing.assert_allclose(np.array(s["exp"]) / s["sum"], s["probabilities"], rtol=1e-12)   # the steps add up
+    np.testing.assert_allclose(e / e.sum(), output["a"], rtol=1e-12)
+    np.testing.assert_allclose(s["probabilities"], net.predict_proba(x[None])[0], rtol=1e-5, atol=1e-7)
+    plain = analysis.inside(gn.Network.mlp([784, 4, 10], seed=0), x, 1, 0)["softmax"]
+    assert plain["reads"] == "z" and plain["inputs"] == plain["logits"]         # the usual case: the logits
+    one = gn.Network([gn.Dense(784, 4, seed=0), gn.ReLU(), gn.Dense(4, 1, seed=1)])
+    assert analysis.inside(one, x, 1, 0)["softmax"] is None           # one output: a sigmoid, no softmax steps

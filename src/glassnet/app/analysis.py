@@ -20,6 +20,7 @@ from .. import activations, losses
 from ..activations import Activation
 from ..descent import descend_weight, finite_difference
 from ..explain import (
+    activate,
     explain_step,
     forward_values,
     layer_name,
@@ -189,19 +190,33 @@ def inside(net, x, layer, j, label=None, lr=0.1):
                                "equation": equation(t, j, entry["activation"], reads_every_z(net, t.index))}
         forward.append(entry)
     backward = None if label is None else _backward(net, x, layer, j, label, lr)
-    return {"forward": forward, "softmax": _softmax_steps(traces[-1]), "backward": backward}
+    return {"forward": forward, "softmax": _softmax_steps(net, traces[-1]), "backward": backward}
 
 
-def _softmax_steps(output):
-    """From the logits to the probabilities step by step: shift by the largest, exp, divide by the sum.
+def _softmax_steps(net, output):
+    """From what the output's softmax reads to the probabilities step by step: shift by the largest, exp,
+    divide by the sum; None when the output's probabilities do not come from a softmax (one sigmoid output).
 
-    The steps are for reading; the probabilities are the output's own (its softmax's ``function``).
+    The softmax reads the logits ``z`` when it follows the last Dense layer directly (in the network, in
+    the loss or in ``predict_proba``), else what the activations before it make of them (``"tanh(z)"``
+    for ``tanh → softmax``): ``reads`` names it, ``inputs`` are its values. The steps are for reading;
+    the probabilities are the output's own (its softmax's ``function``).
     """
-    logits = output.z
-    shifted = logits - logits.max()
+    acts = [net.layers[i] for i in neuron_groups(net)[-1][1]]
+    head = output_head(net)
+    final, before = (head.layer, acts) if head is not None else (acts[-1], acts[:-1])
+    if final.name != "softmax":
+        return None
+    inputs = activate(before, output.z)
+    reads = "z"
+    for layer in before:
+        if isinstance(layer, Activation):
+            reads = f"{layer.name}({reads})"
+    shifted = inputs - inputs.max()
     e = np.exp(shifted)
-    return {"logits": logits.tolist(), "max": float(logits.max()), "shifted": shifted.tolist(),
-            "exp": e.tolist(), "sum": float(e.sum()), "probabilities": output.a.tolist()}
+    return {"reads": reads, "inputs": inputs.tolist(), "logits": output.z.tolist(), "max": float(inputs.max()),
+            "shifted": shifted.tolist(), "exp": e.tolist(), "sum": float(e.sum()),
+            "probabilities": output.a.tolist()}
 
 
 def _backward(net, x, layer, j, label, lr):

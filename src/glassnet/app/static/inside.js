@@ -118,17 +118,23 @@ function render(r, { layer, neuron, name }) {
 
 function renderSoftmax(s) {
   const names = classes();
-  const rows = s.logits.map((z, k) => [className(names, k), z, s.shifted[k], s.exp[k], s.probabilities[k]]);
+  // The softmax reads the logits z, or what the activations before it made of them (tanh(z) for tanh → softmax).
+  const logits = s.reads === "z";
+  const input = logits ? "logit z" : `x = ${s.reads}`;
+  const v = logits ? "z" : "x";
+  const rows = s.inputs.map((x, k) => [className(names, k), x, s.shifted[k], s.exp[k], s.probabilities[k]]);
   const best = s.probabilities.indexOf(Math.max(...s.probabilities));
   return el("div", { class: "card layer-card", testid: "inside-softmax" },
-    el("h3", {}, "Softmax: from output numbers (logits) to probabilities"),
+    el("h3", {}, logits ? "Softmax: from output numbers (logits) to probabilities"
+      : `Softmax: from ${s.reads} to probabilities`),
     el("ol", {},
-      el("li", {}, "Start from the logits z, one per class."),
+      el("li", {}, logits ? "Start from the logits z, one per class."
+        : `Start from what the softmax reads: x = ${s.reads}, one per class (z are the logits).`),
       el("li", {}, `Subtract the largest, ${num(s.max)}, so that exp cannot overflow (the result does not change).`),
       el("li", {}, "Take exp of each."),
       el("li", {}, `Add them up: ${num(s.sum)}.`),
       el("li", {}, "Divide each by the sum: probabilities that add up to 1.")),
-    numberTable(["class", "logit z", "z − max", "exp(z − max)", "p = exp / sum"], rows,
+    numberTable(["class", input, `${v} − max`, `exp(${v} − max)`, "p = exp / sum"], rows,
       { limit: 10, highlight: (_row, i) => (i === best ? "hl" : null) }));
 }
 

@@ -8,6 +8,8 @@ import { state, on, emit, refreshSession, networkReplaced, setViewEpoch } from "
 const ACTIVE = new Set(["running", "paused"]);
 let stream = null;
 let reconnects = 0;
+let lastHeard = 0;         // when the stream last said anything (Date.now())
+const QUIET_MS = 5000;     // a stream quiet this long while the job is active: ask where it is
 let redrawQueued = false;
 let lrSuggestion = null;
 let pendingLr = null;      // a rate set while training, until the job reports it in use
@@ -28,6 +30,7 @@ export function init() {
     notify(`Learning rate set to ${short(lrSuggestion)} for the next training.`);
   });
   $("net-dataset").addEventListener("change", describeDataset);
+  setInterval(() => checkQuietStream().catch(() => {}), 1000);   // the stream reports its own errors
   on("session", (s) => {
     fillChoices(s.choices);
     fillDatasets();
@@ -183,7 +186,8 @@ export function openStream() {
   if (stream) return;
   const source = new EventSource("api/train/events");
   stream = source;
-  const data = (event) => JSON.parse(event.data);
+  lastHeard = Date.now();
+  const data = (event) => { lastHeard = Date.now(); return JSON.parse(event.data); };
   source.addEventListener("job", (e) => applyJob(data(e)));
   source.addEventListener("point", (e) => {
     const point = data(e);
@@ -221,6 +225,14 @@ export function openStream() {
     closeStream();
     guard(recover)();
   };
+}
+
+/** A stream that has said nothing for a while (a proxy holding it back, a connection gone quiet):
+ * ask the server where the job is, so the status line and the buttons never stay behind it. */
+async function checkQuietStream() {
+  if (!stream || !state.job || !ACTIVE.has(state.job.state) || Date.now() - lastHeard < QUIET_MS) return;
+  lastHeard = Date.now();
+  applyJob(await api("GET", "api/train/status"), { keepHistory: true });
 }
 
 function closeStream() {
