@@ -122,3 +122,30 @@ def test_an_empty_history_is_refused_unless_there_is_something_else_to_check(dig
         diagnose([])
     net = gn.Network.mlp([784, 8, 10], seed=0)
     assert isinstance(diagnose([], net, digits.X_train[:50]), list)      # the dead-neuron check still runs
+
+
+def test_a_one_neuron_network_is_told_to_widen_its_layer(digits):
+    """784-1-10 at the app's defaults sits at chance: the finding says why and names the narrow layer."""
+    net = gn.Network.mlp([784, 1, 10], seed=0)
+    history = net.fit(digits.X_train, digits.y_train, epochs=1, batch_size=64, optimizer=gn.SGD(lr=0.05, momentum=0.9),
+                      seed=0)
+    findings = diagnose(history, net, digits.X_train)
+    flat = findings[0]
+    assert flat.name == "loss_flat" and flat.evidence["narrowest_layer"] == {"layer": "hidden 1", "n": 1}
+    assert "hidden 1 has only 1 neuron to carry everything the 10 outputs need" in flat.message
+    assert flat.fix.startswith("widen hidden 1 (--layers: 32 or more neurons)")
+
+
+def test_the_fixes_name_the_tools_of_their_audience(digits):
+    """The same rules and numbers; the CLI's fixes name flags, the app's name its buttons and fields."""
+    history, net, X, _ = train(digits, 0.05, biases=-10.0, epochs=1)
+    cli = diagnose(history, net, X)
+    app = diagnose(history, net, X, audience="app")
+    assert [f.name for f in cli] == [f.name for f in app] and [f.message for f in cli] == [f.message for f in app]
+    assert "--activation leaky_relu" in cli[1].fix and "--" not in app[1].fix
+    assert "a new network with activation leaky_relu" in app[1].fix
+    records = [{"epoch": 1, "loss": 2.0, "lr": 0.5}, {"epoch": 2, "loss": 9.0, "lr": 0.5}]
+    assert "Find a learning rate" in diagnose(records, audience="app")[0].fix
+    assert "glassnet lr-find" in diagnose(records)[0].fix
+    with pytest.raises(ValueError, match=r"audience expected one of \['app', 'cli'\], received 'web'"):
+        diagnose(records, audience="web")

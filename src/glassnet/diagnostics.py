@@ -15,7 +15,9 @@ it suggests. A healthy run gives no findings. The rules:
 - ``dead_neurons``: a large share of a hidden ReLU layer never fires on a sample of the data.
 
 The thresholds are arguments with defaults chosen on the bundled digits (a default
-``glassnet train`` run gives no findings). Not here: automatic fixes, gradient-norm
+``glassnet train`` run gives no findings). The fixes name the tools of the place that shows them
+(``audience="cli"``: flags and commands; ``"app"``: the web app's buttons and fields), with the same
+rules and numbers. Not here: automatic fixes, gradient-norm
 monitoring during training (see the ``NaNGuard`` callback).
 """
 
@@ -59,13 +61,23 @@ def _plain(value):
     return value
 
 
+# What a fix tells the user to use, in the words of the place that shows it.
+TOOLS = {
+    "cli": {"lr_find": "glassnet lr-find (glassnet.lr_finder.lr_find)", "leaky": "--activation leaky_relu",
+            "dropout": "dropout (--dropout 0.2)", "early": "EarlyStopping on val_loss", "epochs": "more epochs",
+            "widen": "--layers"},
+    "app": {"lr_find": "the Train tab's Find a learning rate", "leaky": "a new network with activation leaky_relu",
+            "dropout": "augmentation (the augment box)", "early": "fewer epochs", "epochs": "more epochs",
+            "widen": "Hidden layers"},
+}
+
 _limits = {"max_samples": ("int", 1, None, False), "rise": ("float", 1.0, None, True),
            "flat": ("float", 0.0, 1.0, False), "overfit_rise": ("float", 0.0, None, False),
            "overfit_gap": ("float", 0.0, 1.0, False), "dead_share": ("float", 0.0, 1.0, False)}
 
 
 def diagnose(history, net=None, X=None, *, diverged=None, validation=None, max_samples=1000, rise=1.5, flat=0.05,
-             overfit_rise=0.1, overfit_gap=0.1, dead_share=0.25):
+             overfit_rise=0.1, overfit_gap=0.1, dead_share=0.25, audience="cli"):
     """Read a training run and return the problems found, as a list of :class:`Finding` (empty if healthy).
 
     Args:
@@ -81,6 +93,7 @@ def diagnose(history, net=None, X=None, *, diverged=None, validation=None, max_s
             while the training loss kept falling.
         overfit_gap: ``overfitting`` when training accuracy exceeds validation accuracy by this much.
         dead_share: ``dead_neurons`` when this share of a hidden ReLU layer never fires.
+        audience: ``"cli"`` or ``"app"``: whose tools the fixes name (:data:`TOOLS`).
 
     Example:
         >>> diagnose([{"epoch": 1, "loss": 2.30, "lr": 1e-6}, {"epoch": 2, "loss": 2.29, "lr": 1e-6}])[0].name
@@ -89,6 +102,9 @@ def diagnose(history, net=None, X=None, *, diverged=None, validation=None, max_s
     check_params("diagnose", _limits, {"max_samples": max_samples, "rise": rise, "flat": flat,
                                        "overfit_rise": overfit_rise, "overfit_gap": overfit_gap,
                                        "dead_share": dead_share})
+    if audience not in TOOLS:
+        raise ValueError(f"diagnose: audience expected one of {sorted(TOOLS)}, received {audience!r}")
+    tools = TOOLS[audience]
     records = _records(history)
     if not records and net is None and diverged is None:
         raise ValueError("diagnose expected a history with at least one epoch record (or net and X to look for "
@@ -99,9 +115,9 @@ def diagnose(history, net=None, X=None, *, diverged=None, validation=None, max_s
     elif (net is None) != (X is None):
         raise TypeError("diagnose: pass both net and X to look for dead neurons (or neither)")
     findings = []
-    for rule in (_exploding(records, diverged, rise, net), _flat(records, net, dead, flat),
-                 _overfitting(records, net, validation, overfit_rise, overfit_gap),
-                 _dead(dead, dead_share)):
+    for rule in (_exploding(records, diverged, rise, net, tools), _flat(records, net, dead, flat, tools),
+                 _overfitting(records, net, validation, overfit_rise, overfit_gap, tools),
+                 _dead(dead, dead_share, tools)):
         if rule is not None:
             findings.append(rule)
     return findings
@@ -137,13 +153,12 @@ def _chance(net):
     return math.log(net.n_outputs) if net is not None and net.n_outputs > 1 else None
 
 
-def _exploding(records, diverged, rise, net):
+def _exploding(records, diverged, rise, net, tools):
     losses = [_loss(r["loss"]) for r in records]
     chance, n_classes = _chance(net), net.n_outputs if net is not None else None
     lr = records[-1].get("lr") if records else None
     fix_lr = f" (e.g. {lr / 10:.2g} instead of {lr:.2g})" if isinstance(lr, (int, float)) and lr > 0 else ""
-    fix = (f"lower the learning rate{fix_lr}, or measure a good one with glassnet lr-find "
-           f"(glassnet.lr_finder.lr_find)")
+    fix = f"lower the learning rate{fix_lr}, or measure a good one with {tools['lr_find']}"
     if diverged is not None:
         evidence = {"message": str(diverged)}
         for key in ("epoch", "batch", "lr", "loss"):
@@ -151,7 +166,7 @@ def _exploding(records, diverged, rise, net):
                 evidence[key] = getattr(diverged, key)
         if hasattr(diverged, "lr") and diverged.lr:
             fix = (f"lower the learning rate (e.g. {diverged.lr / 10:.2g} instead of {diverged.lr:.2g}), "
-                   f"or measure a good one with glassnet lr-find")
+                   f"or measure a good one with {tools['lr_find']}")
         return Finding("loss_exploding", "the loss became infinite or NaN: training diverged", evidence, fix)
     bad = [r.get("epoch", k + 1) for k, (r, v) in enumerate(zip(records, losses)) if not math.isfinite(v)]
     if bad:
@@ -184,7 +199,7 @@ def _exploding(records, diverged, rise, net):
     return None
 
 
-def _flat(records, net, dead, flat):
+def _flat(records, net, dead, flat, tools):
     losses = [_loss(r["loss"]) for r in records]
     if not losses or not all(math.isfinite(v) for v in losses):
         return None
@@ -210,16 +225,31 @@ def _flat(records, net, dead, flat):
     if dead_share is not None and dead_share >= 0.5:
         cause = f"{100 * dead_share:.0f}% of a hidden layer's ReLUs never fire, so little gradient flows back"
         fix = ("bring the dead ReLUs back: re-initialise (He initialisation, biases at 0), use a smaller learning "
-               "rate, or use --activation leaky_relu")
+               f"rate, or use {tools['leaky']}")
     else:
         lr = records[-1].get("lr")
         cause = "the steps are too small" + (f" (learning rate {lr:.2g})" if isinstance(lr, (int, float)) else "")
-        fix = "raise the learning rate (measure a good one with glassnet lr-find), or train for more epochs"
+        fix = f"raise the learning rate (measure a good one with {tools['lr_find']}), or train for {tools['epochs']}"
+    narrow = _narrowest(net)
+    if narrow is not None and net.n_outputs > 1 and narrow[1] < net.n_outputs:
+        evidence["narrowest_layer"] = {"layer": narrow[0], "n": narrow[1]}
+        cause += (f"; and {narrow[0]} has only {narrow[1]} neuron{'s' if narrow[1] != 1 else ''} to carry "
+                  f"everything the {net.n_outputs} outputs need")
+        fix = f"widen {narrow[0]} ({tools['widen']}: 32 or more neurons); " + fix
     return Finding("loss_flat", f"{what}; likely cause: {cause}", evidence, fix)
 
 
-def _overfitting(records, net, validation, overfit_rise, overfit_gap):
-    fix = ("stop earlier (EarlyStopping on val_loss), add data or dropout (--dropout 0.2), or use a smaller "
+def _narrowest(net):
+    """``("hidden g", n)``: the hidden layer with the fewest neurons (None without hidden layers)."""
+    if net is None:
+        return None
+    groups = neuron_groups(net)
+    sizes = [(f"hidden {g}", net.layers[groups[g][0]].n_out) for g in range(1, len(groups) - 1)]
+    return min(sizes, key=lambda item: item[1], default=None)
+
+
+def _overfitting(records, net, validation, overfit_rise, overfit_gap, tools):
+    fix = (f"stop earlier ({tools['early']}), add data or {tools['dropout']}, or use a smaller "
            "network or weight decay")
     val = [(r, _loss(r.get("val_loss"))) for r in records if r.get("val_loss") is not None]
     if len(val) >= 2:
@@ -247,7 +277,7 @@ def _overfitting(records, net, validation, overfit_rise, overfit_gap):
     return None
 
 
-def _dead(dead, dead_share):
+def _dead(dead, dead_share, tools):
     if not dead:
         return None
     worst = [layer for layer in dead["layers"] if layer["share"] >= dead_share]
@@ -257,7 +287,7 @@ def _dead(dead, dead_share):
     return Finding("dead_neurons",
                    f"many ReLU neurons never fire on {dead['samples']} training examples: {text}; they output 0 "
                    f"and get no gradient, so they never learn again",
-                   dead, "use a smaller learning rate (big steps push biases far negative), --activation leaky_relu, "
+                   dead, f"use a smaller learning rate (big steps push biases far negative), {tools['leaky']}, "
                          "or re-initialise with He initialisation and biases at 0")
 
 
@@ -282,4 +312,4 @@ def dead_relus(net, X, max_samples=1000):
     return {"samples": len(rows), "layers": layers}
 
 
-__all__ = ["Finding", "dead_relus", "diagnose"]
+__all__ = ["TOOLS", "Finding", "dead_relus", "diagnose"]

@@ -19,6 +19,7 @@ import numpy as np
 from .. import activations, losses
 from ..activations import Activation
 from ..descent import descend_weight, finite_difference
+from ..diagnostics import diagnose as run_diagnostics
 from ..explain import (
     activate,
     explain_step,
@@ -297,3 +298,40 @@ def descent(net, data, seed=0, n=256):
             "curve": lab["curve"], "paths": paths, "examples": int(len(idx)),
             "finite_difference": {k: fd[k] for k in ("h", "loss_plus", "loss_minus", "slope", "backprop",
                                                      "abs_error", "rel_error") if k in fd}}
+
+
+# -- Train: the diagnostics ---------------------------------------------------------------------------
+TITLES = {"loss_exploding": "The loss is exploding", "loss_flat": "The loss is not falling",
+          "overfitting": "It memorises instead of learning", "dead_neurons": "Dead neurons"}
+
+
+def diagnose(source, net=None, data=None, diverged=None, max_samples=1000):
+    """The training's problems as plain sentences with their fix: ``glassnet.diagnostics.diagnose`` (the
+    one definition of each rule), worded for the app. ``source`` is a workspace (its history, a copy of
+    its network, its data and a divergence of its last run) or a history (with ``net`` and ``data``
+    optional). Returns ``[{"name", "title", "sentence", "fix", "evidence"}]``, empty when healthy or
+    before the first epoch. Fine-tuning records (no training loss) are left out."""
+    if hasattr(source, "history") and hasattr(source, "net"):
+        records, net, data = list(source.history), source.net.copy(), source.data()
+        job = source.job
+        diverged = getattr(job, "diverged", None) if job is not None and job.kind == "train" else None
+    else:
+        records = getattr(source, "epochs", None) or list(source or [])
+    records = [r for r in records if r.get("loss") is not None]
+    if not records and diverged is None:
+        return []
+    X = validation = None
+    if net is not None and data is not None:
+        X = data.X_train
+        rows = np.unique(np.linspace(0, len(data.X_test) - 1, min(2000, len(data.X_test))).round().astype(int))
+        validation = (data.X_test[rows], data.y_test[rows])
+    with np.errstate(all="ignore"):
+        findings = run_diagnostics(records, net if X is not None else None, X, diverged=diverged,
+                                   validation=validation, max_samples=max_samples, audience="app")
+    return [{"name": f.name, "title": TITLES.get(f.name, f.name), "sentence": _sentence(f.message),
+             "fix": "Try this: " + _sentence(f.fix), "evidence": f.to_dict()["evidence"]} for f in findings]
+
+
+def _sentence(text):
+    text = text.replace("->", "→").strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

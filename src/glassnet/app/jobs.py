@@ -85,6 +85,7 @@ class TrainingJob:
         self.epoch_in_run = 0
         self.lr = float(settings.get("lr", 0.0))
         self.replay = None
+        self.diverged = None             # the TrainingDiverged of a run that diverged (for the diagnostics)
         self.thread = None
         self.events = 0                  # bumped on every change the event stream should send
         # A new run's epochs count on from the last whole epoch: after a run stopped in epoch 3
@@ -213,6 +214,7 @@ class TrainingJob:
             message = f"stopped {where}; the weights are kept"
         except TrainingDiverged as exc:
             state = "diverged"
+            self.diverged = exc
             message = str(exc)                   # says where, which weights are kept, and what to try
         except AppError as exc:
             message = str(exc)
