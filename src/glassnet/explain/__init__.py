@@ -29,6 +29,9 @@ How it works, in short:
   small batch: ``delta = dL/dz`` per neuron, ``dW``, ``db`` (the layers' own ``backward`` on the
   float64 copies: ``Dense.backward`` fills ``dW``, ``db``, an activation's is its ``backprop``) and
   the update ``-lr * dW``.
+- :func:`nudges` ranks that step for a reader, going backwards: how much each output should move,
+  which neurons should go up or down (largest ``|delta|``), which weights change most (largest
+  ``|dW|``, with their pixel as ``(row, col)``), and the loss of the example before and after the step.
 
 Everything returned is plain data (NumPy arrays and numbers), with ``to_dict()`` for JSON and
 ``str()`` for a terminal. Not here: pictures (``glassnet.plot``), convolutional or recurrent
@@ -37,7 +40,7 @@ layers, attribution methods that need a baseline (integrated gradients, SHAP).
 The modules: ``forward`` (the float64 forward pass and the way back, from the layers' own
 definitions; the app's Draw and Inside views read it too), ``trace`` (per layer and per neuron),
 ``prediction`` (:func:`explain`, :func:`effective_affine`, the maps), ``reference`` (nearest
-examples), ``step`` (:func:`explain_step`), ``text`` (``str()``).
+examples), ``step`` (:func:`explain_step`), ``nudges`` (:func:`nudges`), ``text`` (``str()``).
 """
 
 from .forward import (
@@ -56,6 +59,7 @@ from .forward import (
     shown_activation,
     weights_and_biases,
 )
+from .nudges import LayerNudges, NeuronNudge, Nudges, OutputNudge, WeightNudge, nudges
 from .prediction import IMAGE_SHAPES, Explanation, Margin, effective_affine, explain, winner_and_runner_up
 from .reference import Reference
 from .step import LayerStep, StepTrace, explain_step, trace_backward
@@ -66,4 +70,5 @@ __all__ = ["IMAGE_SHAPES",
            "OutputHead", "explain", "explain_step", "trace_backward", "effective_affine", "forward_values",
            "trace_layers", "neuron_traces", "neuron_groups", "logits_index", "activation_name", "output_head",
            "activate", "back_through", "jacobian", "weights_and_biases", "layer_name", "winner_and_runner_up",
-           "layer_copies", "layer_outputs", "group_values", "shown_activation"]
+           "layer_copies", "layer_outputs", "group_values", "shown_activation",
+           "nudges", "Nudges", "OutputNudge", "NeuronNudge", "WeightNudge", "LayerNudges"]
