@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from finite_differences import numeric_grad, rel_error
 from glassnet import optimizers, schedules
 from glassnet.optimizers import SGD, Adam, AdamW
 from optional import need
@@ -404,3 +405,66 @@ def test_canonical_names():
     assert [optimizers.canonical(n) for n in ("SGD", "adam", "AdamW")] == ["sgd", "adam", "adamw"]
     with pytest.raises(ValueError, match="optimizer expected one of sgd, adam, adamw, received 'rmsprop'"):
         optimizers.canonical("rmsprop")
+
+
+# -- L1: l1 * sign(w) added to the weights' gradient, never the biases' ------------------------
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_l1_adds_l1_sign_w_to_the_weights_gradient_only(name):
+    params, grads = make_problem()
+    l1 = 0.03
+    with_l1 = run(optimizers.OPTIMIZERS[name](0.01, l1=l1), params, grads)
+    # the same optimizer without L1, given the penalised gradient by hand (weights only, from the current w)
+    by_hand, opt = [p.copy() for p in params], optimizers.OPTIMIZERS[name](0.01)
+    for step_grads in grads:
+        opt.step(by_hand, [step_grads[0] + l1 * np.sign(by_hand[0]), step_grads[1].copy()])
+    for a, b in zip(with_l1, by_hand):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    assert not np.array_equal(with_l1[0], run(optimizers.OPTIMIZERS[name](0.01), params, grads)[0])
+
+
+def test_l1_gradient_is_the_slope_of_the_penalised_loss():
+    """Finite differences of ``loss + l1 * sum|W|`` give the gradient the optimizer steps along."""
+    rng = np.random.default_rng(1)
+    net = gn.Network.mlp([4, 3, 2], seed=0, dtype=np.float64)
+    X, y, l1 = rng.normal(size=(5, 4)), rng.integers(0, 2, 5), 0.05
+    loss = gn.losses.get("cross_entropy")
+
+    def penalised():
+        value = net.loss_and_gradients(X, y, loss)[0]
+        return value + l1 * sum(np.abs(layer.weights).sum() for layer in net.layers if hasattr(layer, "weights"))
+
+    for layer in (net.layers[0], net.layers[2]):
+        w = layer.weights
+        expected = numeric_grad(penalised, w)
+        before, opt = w.copy(), SGD(1.0, l1=l1)
+        net.loss_and_gradients(X, y, loss)
+        opt.step([w, layer.biases], [layer.grads["weights"], np.zeros_like(layer.biases)])
+        assert rel_error(before - w, expected) < 1e-7        # lr 1, plain SGD: the step is the gradient
+        w[...] = before
+
+
+def test_l1_is_saved_with_the_optimizer_and_checked():
+    opt = optimizers.build("sgd", 0.1, l1=0.001)
+    assert opt.l1 == 0.001 and opt.get_config()["l1"] == 0.001
+    assert "l1" not in SGD(0.1).get_config()        # absent at 0: configs saved before L1 compare equal
+    again = optimizers.from_config(*opt.state_dict())
+    assert again.l1 == 0.001
+    with pytest.raises(ValueError, match=r"l1 expected a value in \[0.0, inf\], received -1"):
+        optimizers.build("adam", l1=-1)
+    with pytest.raises(ValueError, match=r"SGD: l1 expected a value in \[0.0, inf\]"):
+        SGD(0.1, l1=-0.5)
+
+
+def test_fit_l1_reaches_the_optimizer_and_makes_weights_smaller():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 6)).astype(np.float32), rng.integers(0, 3, 64)
+    sums = {}
+    for l1 in (0.0, 0.01):
+        net, opt = gn.Network.mlp([6, 8, 3], seed=0), SGD(0.05, momentum=0.9)
+        net.fit(X, y, epochs=5, batch_size=16, seed=0, optimizer=opt, l1=l1)
+        assert opt.l1 == l1
+        sums[l1] = sum(np.abs(layer.weights).sum() for layer in net.layers if hasattr(layer, "weights"))
+    assert sums[0.01] < sums[0.0]
+    with pytest.raises(ValueError, match=r"fit: l1 expected a value in \[0.0, inf\]"):
+        gn.Network.mlp([6, 3], seed=0).fit(X, y, epochs=1, l1=-1)

@@ -10,6 +10,8 @@ The learning rate ``lr`` may be a number or a schedule (``glassnet.schedules``).
 Settings become an optimizer in one place, :func:`build` (names, defaults, validation):
 ``build("sgd", 0.1, momentum=0.9, schedule="one-cycle")``. A new optimizer is a subclass here
 plus an entry in ``OPTIMIZERS``, ``DEFAULT_LR`` and ``DEFAULT_WEIGHT_DECAY``.
+Every optimizer takes ``l1=`` (an L1 penalty, ``l1 * sign(w)`` added to the gradient of the weights:
+arrays of two or more dimensions, never biases), applied in one place, :meth:`Optimizer.step`.
 Update rules follow PyTorch's conventions (noted per class) so results can be compared.
 Not here: second-order methods, gradient clipping, per-layer learning rates.
 """
@@ -20,6 +22,7 @@ from . import schedules as _schedules
 from ._validation import check_params
 
 _common = {"momentum": ("float", 0.0, 1.0, False), "weight_decay": ("float", 0.0, None, False),
+           "l1": ("float", 0.0, None, False),
            "beta1": ("float", 0.0, 1.0, False), "beta2": ("float", 0.0, 1.0, False),
            "eps": ("float", 0.0, None, True), "nesterov": ("bool", None, None, False)}
 
@@ -28,7 +31,16 @@ class Optimizer:
     """Base class: holds the learning rate (or schedule), the step count and per-parameter state.
 
     Subclasses write only ``_update(i, w, g, lr)``, the rule for parameter number ``i``.
+
+    ``l1``: the L1 penalty ``l1 * sum|w|`` over the weights, whose gradient ``l1 * sign(w)`` is added
+    to each weight array's gradient (arrays of two or more dimensions; biases are never penalised)
+    before the optimizer's own rule sees it, as ``weight_decay`` adds the L2 term ``weight_decay * w``.
+    It pushes every weight towards 0 by the same amount and so drives the useless ones to exactly 0
+    (a sparse network), where L2 only shrinks them in proportion.
     """
+
+    #: L1 penalty coefficient (0: none); subclasses take it as ``l1=`` and set it with ``_set_l1``.
+    l1 = 0.0
 
     #: names of the per-parameter state buffers, saved by ``state_dict``
     buffers = ()
@@ -64,6 +76,8 @@ class Optimizer:
         for i, (w, g) in enumerate(zip(params, grads)):
             if i not in self.state:
                 self.state[i] = {name: np.zeros_like(w) for name in self.buffers}
+            if self.l1 and w.ndim > 1:                   # L1 on weights (never biases): g + l1 sign(w)
+                g = g + w.dtype.type(self.l1) * np.sign(w)
             self._update(i, w, g, lr)
         self.iterations += 1
         if self.iterations % self.flush_every == 0:
@@ -86,6 +100,14 @@ class Optimizer:
 
     def _update(self, i, w, g, lr):
         raise NotImplementedError
+
+    def _set_l1(self, l1):
+        check_params(type(self).__name__, {"l1": _common["l1"]}, {"l1": l1})
+        self.l1 = float(l1)
+
+    def _l1_config(self):
+        """``{"l1": l1}`` when set: absent at 0, so configs (and checkpoints) made before L1 existed compare equal."""
+        return {"l1": self.l1} if self.l1 else {}
 
     # -- saving --------------------------------------------------------------------
     def get_config(self):
@@ -129,10 +151,12 @@ class SGD(Optimizer):
         momentum: fraction of the previous velocity kept, in ``[0, 1]``.
         nesterov: look-ahead momentum (needs ``momentum > 0``).
         weight_decay: L2 penalty coefficient added to the gradient.
+        l1: L1 penalty coefficient (``l1 * sign(w)`` added to the weights' gradient; see :class:`Optimizer`).
     """
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, l1=0.0):
         super().__init__(lr)
+        self._set_l1(l1)
         check_params("SGD", _common, {"momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay})
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True expected momentum > 0, received momentum=0")
@@ -151,7 +175,8 @@ class SGD(Optimizer):
         w -= step                                          # w = w - lr step
 
     def get_config(self):
-        return {"momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+        return {"momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay,
+                **self._l1_config()}
 
 
 class Adam(Optimizer):
@@ -163,12 +188,15 @@ class Adam(Optimizer):
         m = beta1 m + (1 - beta1) g            v = beta2 v + (1 - beta2) g^2
         m_hat = m / (1 - beta1^t)              v_hat = v / (1 - beta2^t)
         w = w - lr * m_hat / (sqrt(v_hat) + eps)
+
+    ``l1`` adds ``l1 * sign(w)`` to the weights' gradient first (see :class:`Optimizer`).
     """
 
     buffers = ("m", "v")
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0):
         super().__init__(lr)
+        self._set_l1(l1)
         check_params(type(self).__name__, _common,
                      {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay})
         if beta1 >= 1 or beta2 >= 1:
@@ -194,7 +222,8 @@ class Adam(Optimizer):
         w -= (lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(w.dtype, copy=False)
 
     def get_config(self):
-        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "weight_decay": self.weight_decay}
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "weight_decay": self.weight_decay,
+                **self._l1_config()}
 
 
 class AdamW(Adam):
@@ -204,8 +233,8 @@ class AdamW(Adam):
     plain gradient (no L2 term in ``g``).
     """
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
-        super().__init__(lr, beta1, beta2, eps, weight_decay)
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, l1=0.0):
+        super().__init__(lr, beta1, beta2, eps, weight_decay, l1)
 
     def _decay(self, w, g, lr):
         if self.weight_decay:
@@ -245,7 +274,8 @@ def canonical(name):
     return key
 
 
-def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule="constant", epochs=None):
+def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule="constant", epochs=None,
+          l1=0.0):
     """The one way to turn settings into an optimizer with its learning-rate schedule.
 
     The CLI, the estimators, ``lr_find`` and the app all call this, so a name and its defaults mean the
@@ -260,6 +290,7 @@ def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule
         weight_decay: ``None`` takes ``DEFAULT_WEIGHT_DECAY[optimizer]`` (0 except AdamW's 0.01).
         schedule: one of ``glassnet.schedules.names()`` (aliases such as ``one_cycle`` accepted).
         epochs: the length of training in epochs; the ``step`` schedule divides the rate every third of it.
+        l1: the L1 penalty on the weights (0: none), ``l1 * sign(w)`` added to their gradient.
 
     Example:
         >>> build("sgd", 0.05, schedule="cosine")
@@ -272,11 +303,11 @@ def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule
     weight_decay = DEFAULT_WEIGHT_DECAY[key] if weight_decay is None else weight_decay
     # Every setting is checked before anything is built, so a bad one never leaves half an optimizer.
     check_params("optimizer", {"lr": ("float", 0.0, None, True), **_common},
-                 {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+                 {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "l1": l1})
     rate = _schedules.build(schedule, lr, epochs)
     if key == "sgd":
-        return SGD(rate, momentum=momentum, weight_decay=weight_decay)
-    return OPTIMIZERS[key](rate, weight_decay=weight_decay)
+        return SGD(rate, momentum=momentum, weight_decay=weight_decay, l1=l1)
+    return OPTIMIZERS[key](rate, weight_decay=weight_decay, l1=l1)
 
 
 def get(optimizer, **kwargs):

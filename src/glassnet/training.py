@@ -93,6 +93,7 @@ class TrainingRun:
         self.position = None            # where training stands, for mid-epoch checkpoints
         self.stop_requested = False
         self.X = self.y = self.validation_data = self.resumed = self.buffers = self.interrupt = None
+        self.l1 = None                  # fit(l1=...): set on the optimizer by _start
         self.is_labels = False
         self.callbacks = CallbackList(())
 
@@ -132,7 +133,7 @@ _fit_limits = {"epochs": ("int", 1, None, False), "batch_size": ("int", 1, None,
 
 
 def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entropy", validation_data=None,
-        callbacks=(), seed=None, verbose=0, shuffle=True, resume_from=None, augment=None):
+        callbacks=(), seed=None, verbose=0, shuffle=True, resume_from=None, augment=None, l1=None):
     """Train ``net`` on ``(X, y)`` with mini-batch gradient descent; returns a :class:`~glassnet.history.History`.
 
     Args:
@@ -151,6 +152,8 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
         augment: optional ``augment(X_batch, rng) -> X_batch`` applied to every mini-batch (for example
             ``glassnet.datasets.Augment``); ``rng`` is a Generator derived from ``seed`` and the epoch,
             so augmented runs are reproducible and resume exactly. It may change ``X_batch`` in place.
+        l1: the L1 penalty on the weights (``l1 * sign(w)`` added to their gradient, never the biases'),
+            set on the optimizer (``optimizer.l1``); ``None`` keeps the optimizer's own (0 unless given).
 
     ``X`` may be a memory-mapped array (``np.load(path, mmap_mode="r")``) larger than memory: it is
     checked in chunks and each mini-batch is read from it when needed, never copied as a whole.
@@ -160,7 +163,7 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     """
     run = _plan(net, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, loss=loss,
                 validation_data=validation_data, callbacks=callbacks, seed=seed, verbose=verbose, shuffle=shuffle,
-                resume_from=resume_from, augment=augment)
+                resume_from=resume_from, augment=augment, l1=l1)
     _start(run)                     # everything is valid: from here on, state changes
     with _DeferredInterrupt() as run.interrupt, limit_blas_threads(blas_threads_for(net, batch_size)), \
             _random_access(run.X, shuffle):
@@ -170,10 +173,12 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
 
 # -- before training: check everything, change nothing -----------------------------------------------
 def _plan(net, X, y, *, epochs, batch_size, optimizer, loss, validation_data, callbacks, seed, verbose, shuffle,
-          resume_from, augment):
+          resume_from, augment, l1):
     """Check every argument of ``fit`` and return the :class:`TrainingRun` they describe; nothing changes yet."""
     check_params("fit", _fit_limits, {"epochs": epochs, "batch_size": batch_size, "verbose": verbose,
                                       "shuffle": shuffle})
+    if l1 is not None:
+        check_params("fit", {"l1": ("float", 0.0, None, False)}, {"l1": l1})
     loss = losses.get(loss)
     X = _check_training_X(net, X)
     if augment is not None and not callable(augment):
@@ -189,6 +194,9 @@ def _plan(net, X, y, *, epochs, batch_size, optimizer, loss, validation_data, ca
     if optimizer is None:
         optimizer = optimizers.from_config(*resumed["optimizer"]) if resumed else optimizers.SGD(lr=0.01, momentum=0.9)
     optimizer = optimizers.get(optimizer)
+    if l1 is not None and resumed and float(l1) != resumed["optimizer"][0].get("l1", 0.0):
+        raise ValueError(f"resume_from: the checkpoint was trained with l1={resumed['optimizer'][0].get('l1', 0.0)}, "
+                         f"received l1={l1}; resume with the same penalty")
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
     check_params("fit", {"seed": ("int", 0, None, False)}, {"seed": seed})
@@ -196,6 +204,7 @@ def _plan(net, X, y, *, epochs, batch_size, optimizer, loss, validation_data, ca
                       history=resumed["history"] if resumed else History(seed), shuffle=shuffle, augment=augment)
     run.X, run.y, run.is_labels, run.validation_data = X, y, is_labels, validation_data
     run.callbacks, run.resumed = CallbackList(callbacks), resumed
+    run.l1 = l1
     return run
 
 
@@ -262,6 +271,8 @@ def _start(run):
     if run.resumed is not None:
         run.network.set_weights(run.resumed["weights"])
         run.optimizer.load_state_dict(*run.resumed["optimizer"])
+    if run.l1 is not None:
+        run.optimizer.l1 = float(run.l1)                 # fit(l1=...): the penalty the optimizer adds
     run.history.interrupted = False
     run.optimizer.schedule.bind(run.epochs * run.steps_per_epoch, run.steps_per_epoch)
     run.buffers = StepBuffers(run.network.layers)       # the fast path: arrays every step reuses

@@ -50,7 +50,7 @@ from .common import (
 #: training image randomly shifted and rotated anew each epoch; see benchmarks/README.md).
 DEFAULTS = {"dataset": "digits", "layers": [256, 128], "activation": "relu", "optimizer": "sgd", "lr": None,
             "momentum": 0.9, "schedule": "one-cycle", "epochs": 30, "batch_size": 64, "dropout": 0.0, "seed": 0,
-            "augment": True, "validation": 0.0}
+            "augment": True, "validation": 0.0, "l1": 0.0}
 #: What ``--augment`` does to image datasets: ``Augment``'s defaults, random shifts of up to 2 pixels and
 #: rotations of up to 10 degrees (the app's "augment" box does the same).
 AUGMENT = {"shift": Augment().shift, "rotate": Augment().rotate}
@@ -90,6 +90,8 @@ def add(subparsers):
                    help="(peak) learning rate (default " + ", ".join(
                        f"{rate:g} for {name}" for name, rate in optimizers.DEFAULT_LR.items()) + ")")
     p.add_argument("--momentum", type=number(float, 0, 1), help="SGD momentum (default 0.9)")
+    p.add_argument("--l1", type=number(float, 0), help="L1 penalty on the weights, l1*sign(w) added to their "
+                   "gradient (default 0)")
     p.add_argument("--schedule", type=schedule_name, choices=schedules.names(),
                    help="learning-rate schedule: one-cycle (warm up, then anneal), cosine, step (divide by 10 "
                         "every third of the epochs) or constant (default one-cycle)")
@@ -210,6 +212,7 @@ def stored_settings(run_dir):
     if isinstance(settings, dict):
         settings.setdefault("augment", False)     # runs made before --augment existed trained without it
         settings.setdefault("validation", 0.0)    # ... and before --validation, on the whole training set
+        settings.setdefault("l1", 0.0)            # ... and before --l1, without an L1 penalty
     missing = [key for key in DEFAULTS if not isinstance(settings, dict) or key not in settings]
     if missing:
         raise GlassnetError(f"{path}: expected the run's settings, missing {', '.join(missing)}")
@@ -238,7 +241,7 @@ def build_optimizer(settings):
     # Adam's settings hold momentum None (its momentum is built in): build's default then applies, unused.
     momentum = {} if settings["momentum"] is None else {"momentum": settings["momentum"]}
     return optimizers.build(settings["optimizer"], settings["lr"], schedule=settings["schedule"],
-                            epochs=settings["epochs"], **momentum)
+                            epochs=settings["epochs"], l1=settings["l1"], **momentum)
 
 
 # -- training and what it writes ----------------------------------------------------------------
