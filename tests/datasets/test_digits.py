@@ -3,6 +3,9 @@ import numpy as np
 import glassnet as gn
 from glassnet.datasets.digits import TEST_EVERY
 
+FIRST_TRAIN_LABELS = [2, 9, 0, 8, 4, 6, 4, 5, 8, 4]
+FIRST_TEST_LABELS = [4, 0, 0, 8, 8, 1, 6, 3, 9, 9]
+
 
 def test_split_is_fixed_stratified_and_disjoint():
     data = gn.datasets.load_digits()
@@ -15,6 +18,20 @@ def test_split_is_fixed_stratified_and_disjoint():
     np.testing.assert_array_equal(again.X_test, data.X_test)        # fixed: the same every time
     train_rows = {row.tobytes() for row in data.X_train}
     assert sum(row.tobytes() in train_rows for row in data.X_test) < 5  # (MNIST has a few duplicate images)
+
+
+def test_every_slice_holds_every_digit_in_a_fixed_shuffled_order():
+    """The file is sorted by digit; the splits come shuffled, so a quick slice is a fair sample."""
+    data = gn.datasets.load_digits()
+    for y, n in ((data.y_train, 2000), (data.y_test, 500)):
+        counts = np.bincount(y[:n], minlength=10)
+        assert counts.min() >= 0.05 * n, counts           # about n/10 each, never a missing digit
+    assert (np.diff(data.y_train) != 0).mean() > 0.8      # not runs of one digit
+    raw = gn.datasets.load_digits(flatten=False, scale=False)
+    np.testing.assert_array_equal(raw.y_train, data.y_train)   # the same order however it is loaded
+    np.testing.assert_array_equal(raw.X_test.reshape(1996, -1) / np.float32(255), data.X_test)
+    # the order is part of the data: a few fixed positions, the same on every machine and NumPy version
+    assert data.y_train[:10].tolist() == FIRST_TRAIN_LABELS and data.y_test[:10].tolist() == FIRST_TEST_LABELS
 
 
 def test_raw_images_stay_uint8_28x28():

