@@ -12,6 +12,7 @@ import math
 import sys
 import time
 
+from . import views
 from ._validation import check_params
 from .modelfile import save_checkpoint
 
@@ -98,7 +99,9 @@ class ProgressBar(Callback):
 
     On a terminal the bar redraws in place (at most every ``interval`` seconds); elsewhere (a pipe,
     CI, a log file) nothing is written until the epoch's line. Writes to ``stream`` (default:
-    standard error). The drawing (``start``, ``update``, ``finish``) works without ``fit`` too.
+    standard error). In a Jupyter notebook (no ``stream`` given) it is one live bar under the cell,
+    updated in place through IPython's display handle (no ipywidgets needed), with the epochs' lines
+    folded under it. The drawing (``start``, ``update``, ``finish``) works without ``fit`` too.
 
     Example:
         >>> import io
@@ -112,20 +115,23 @@ class ProgressBar(Callback):
         self.stream, self.width, self.interval = stream, width, interval
         self.total = None
         self.loss_sum, self.seen = 0.0, 0
+        self.handle, self.lines = None, []           # the notebook's display handle and the epochs' lines
 
     # -- drawing ----------------------------------------------------------------------------------
     def start(self, total):
         """Begin a bar of ``total`` steps (the stream is looked up now: default standard error)."""
         self.out = self.stream if self.stream is not None else sys.stderr
-        self.interactive = bool(getattr(self.out, "isatty", lambda: False)())
+        self.notebook = self.stream is None and views.in_notebook()
+        self.interactive = bool(getattr(self.out, "isatty", lambda: False)()) and not self.notebook
         self.total, self.started, self.last_draw = total, time.perf_counter(), 0.0
 
     def update(self, done, text="", force=False):
-        """Redraw the bar at ``done`` of ``total`` steps with ``text`` before it (terminals only)."""
-        if not self.interactive:
+        """Redraw the bar at ``done`` of ``total`` steps with ``text`` before it (terminals and notebooks)."""
+        if not (self.interactive or self.notebook):
             return
         now = time.perf_counter()
-        if not force and now - self.last_draw < self.interval and done < self.total:
+        interval = max(self.interval, 0.25) if self.notebook else self.interval   # each redraw is a message
+        if not force and now - self.last_draw < interval and done < self.total:
             return
         self.last_draw = now
         filled = int(self.width * done / max(self.total, 1))
@@ -133,15 +139,28 @@ class ProgressBar(Callback):
         elapsed = now - self.started
         eta = elapsed / done * (self.total - done) if done else float("nan")
         eta_text = f"ETA {_duration(eta)}" if done < self.total else f"{_duration(elapsed)}"
+        if self.notebook:
+            self._show(done / max(self.total, 1), f"{text} {done}/{self.total} {eta_text}")
+            return
         self.out.write(f"\r{text} [{bar:<{self.width}}] {done}/{self.total} {eta_text}\033[K")
         self.out.flush()
 
     def finish(self, line):
-        """Replace the bar with ``line`` (on a terminal), or just write ``line``."""
+        """Replace the bar with ``line`` (on a terminal and in a notebook), or just write ``line``."""
+        if self.notebook:
+            self.lines.append(line)
+            self._show(1.0, line)
+            return
         self.out.write(("\r" if self.interactive else "") + line + ("\033[K" if self.interactive else "") + "\n")
         self.out.flush()
 
+    def _show(self, fraction, text):
+        self.handle = views.show_live(views.Progress(fraction, text, self.lines), self.handle)
+
     # -- the hooks --------------------------------------------------------------------------------
+    def on_train_begin(self, logs):
+        self.handle, self.lines = None, []           # a new live bar for each fit
+
     def on_epoch_begin(self, epoch, logs):
         self.start(self.run.steps_per_epoch)
         self.loss_sum, self.seen = 0.0, 0

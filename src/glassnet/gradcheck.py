@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import losses
+from . import losses, views
 from ._validation import as_generator, check_params, check_X
 from .losses import prepare_targets
 
@@ -71,6 +71,13 @@ class GradcheckReport:
         lines.append(f"{verdict}: maximum relative error {self.max_relative_error:.3e} "
                      f"(tolerance {self.tolerance:.0e})")
         return "\n".join(lines)
+
+    def __repr__(self):
+        return views.gradcheck_text(self)
+
+    def _repr_html_(self):
+        """In a notebook: the verdict and the table of tensors (``glassnet.views``)."""
+        return views.gradcheck_html(self)
 
 
 def gradcheck(net, X, y, loss="cross_entropy", h=1e-6, max_checks=None, check_input=True, training=False,

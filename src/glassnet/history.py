@@ -5,6 +5,8 @@ store it as ``to_dict()``. Plain data, no behaviour: not here the loop that fill
 (``glassnet.training``) or its plots (``glassnet.plots.plot_history``).
 """
 
+from . import views
+
 
 class History:
     """What happened in each epoch: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``.
@@ -57,12 +59,11 @@ class History:
         return history
 
     def __repr__(self):
-        if not self.epochs:
-            return "History(no epochs)"
-        last = self.epochs[-1]
-        shown = ", ".join(f"{k}={last[k]:.4g}" for k in ("loss", "accuracy", "val_loss", "val_accuracy")
-                          if last.get(k) is not None)
-        return f"History({len(self)} epochs; last: {shown})"
+        return views.history_text(self)
+
+    def _repr_html_(self):
+        """In a notebook: the loss curves and a table of the epochs (``glassnet.views``)."""
+        return views.history_html(self)
 
 
 __all__ = ["History"]

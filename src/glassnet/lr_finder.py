@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import losses, optimizers
+from . import losses, optimizers, views
 from ._validation import check_params, check_X, describe
 from .losses import prepare_targets
 
@@ -128,6 +128,13 @@ class LRFinderResult:
             lines.append(f"spread over {len(self.curves)} seeds: {self.spread:.2f} decades "
                          f"(x{10 ** self.spread:.1f}); {verdict}")
         return "\n".join(lines)
+
+    def __repr__(self):
+        return views.lr_finder_text(self)
+
+    def _repr_html_(self):
+        """In a notebook: the suggestion, the curves and the table per seed (``glassnet.views``)."""
+        return views.lr_finder_html(self)
 
 
 MIN_READABLE_STEPS = 10   # a curve of fewer mini-batches says too little to suggest a rate

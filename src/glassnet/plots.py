@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics
+from . import metrics, views
 from ._io import atomic_write_bytes
 from ._validation import describe
 from .activations import Activation
@@ -51,6 +51,7 @@ def _figure(width, height):
     require("matplotlib", "plot")
     from matplotlib.figure import Figure
 
+    views.show_figures_in_notebooks(to_png)       # a cell ending in the figure shows it, without %matplotlib
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import losses
+from .. import losses, views
 from .._validation import as_float_array, check_params, check_X
 from ..layers import Dense
 from .forward import activation_name, group_values, layer_copies, layer_outputs, neuron_groups, output_head
@@ -62,6 +62,10 @@ class LayerStep:
     def new_b(self):
         return self.b + self.update_b
 
+    def __repr__(self):
+        return (f"LayerStep(layer {self.layer} {self.name}, {self.activation}: dW {self.dW.shape}, "
+                f"largest |dW| {views.number(float(abs(self.dW).max(initial=0.0)))}, lr {self.lr:g})")
+
     def to_dict(self):
         return {"layer": self.layer, "name": self.name, "activation": self.activation, "x": self.x.tolist(),
                 "z": self.z.tolist(), "a": self.a.tolist(), "delta": self.delta.tolist(), "dW": self.dW.tolist(),
@@ -96,6 +100,13 @@ class StepTrace:
 
     def __str__(self):
         return render_step(self)
+
+    def __repr__(self):
+        return views.step_text(self)
+
+    def _repr_html_(self):
+        """In a notebook: the loss and, per layer, the largest gradients and updates (``glassnet.views``)."""
+        return views.step_html(self)
 
 
 def explain_step(net, X, y, *, loss=None, lr=0.1):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import views
 from .forward import (
     OutputHead,
     group_values,
@@ -133,6 +134,12 @@ class LayerTrace:
             raise ValueError(f"neuron expected 0 to {self.n - 1} in {self.name}, received {j}")
         return neuron_traces(self.weights[j:j + 1], self.bias[j:j + 1], self.inputs, self.z[j:j + 1],
                              self.a[j:j + 1], top, first=j)[0]
+
+    def __repr__(self):
+        return f"LayerTrace({self.name}: {self.n} neurons, {self.activation})"
+
+    def _repr_html_(self):
+        return views.box(f"{self.name}: {self.n} neurons, {self.activation}", views.layer_table(self))
 
     def to_dict(self, full=False):
         d = {"index": self.index, "name": self.name, "activation": self.activation, "n": self.n,
