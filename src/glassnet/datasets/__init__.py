@@ -7,10 +7,12 @@
 - ``read_idx``: the MNIST file format, checked before anything is allocated.
 - ``validation_split``, ``scale``, ``standardise``, ``flatten``, ``one_hot``: small transforms.
 - ``Augment``: random shifts, rotations and noise for each mini-batch.
+- ``plane``: small generated 2-D sets (``spiral``, ``xor``, ...; ``load("spiral", noise=0.1)``).
 
 Nothing is read or downloaded at import time.
 """
 
+from . import plane
 from .catalog import CATALOG
 from .digits import Dataset, load_digits
 from .download import cache_dir
@@ -22,4 +24,4 @@ from .transforms import Augment, flatten, one_hot, scale, standardise, validatio
 
 __all__ = ["Dataset", "load", "load_digits", "read_idx", "write_idx", "fetch", "is_cached", "cache_dir", "CATALOG",
            "NAMES", "Augment", "validation_split", "scale", "standardise", "flatten", "one_hot", "DatasetError",
-           "DownloadError", "ChecksumError"]
+           "DownloadError", "ChecksumError", "plane"]

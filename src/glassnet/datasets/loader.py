@@ -10,16 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import catalog, local, named
+from . import catalog, local, named, plane
 from .digits import Dataset, load_digits
 from .errors import DatasetError
 from .idx import read_idx
 
-NAMES = ("digits", *catalog.CATALOG)
+NAMES = ("digits", *catalog.CATALOG, *plane.NAMES)
 
 
 def load(name_or_path, *, flatten=True, scale=True, download=True, cache_dir=None, label_column=None,
-         image_size=None, progress=True):
+         image_size=None, progress=True, **generated):
     """A dataset by name or path, as a :class:`Dataset` with a training and a test set.
 
     Args:
@@ -36,6 +36,8 @@ def load(name_or_path, *, flatten=True, scale=True, download=True, cache_dir=Non
         label_column: CSV only: the label column's name or 0-based index.
         image_size: image folders only: ``(height, width)`` to resize to.
         progress: progress bar on standard error while downloading.
+        **generated: the 2-D sets of :mod:`glassnet.datasets.plane` (``spiral``, ``xor``, ...) only:
+            ``noise``, ``n``, ``seed``, ``features``, ``test_fraction`` (see ``plane.load``).
 
     Raises:
         DatasetError: unknown name, missing path, or data that cannot be used (the message says why).
@@ -49,6 +51,11 @@ def load(name_or_path, *, flatten=True, scale=True, download=True, cache_dir=Non
     if not isinstance(name_or_path, (str, Path)):
         raise TypeError(f"load expected a dataset name or a path, received {type(name_or_path).__name__}")
     text = str(name_or_path)
+    if text.strip().lower() in plane.NAMES:
+        return plane.load(text, **generated)
+    if generated:
+        raise DatasetError(f"{', '.join(sorted(generated))}: settings of the generated 2-D sets "
+                           f"({', '.join(plane.NAMES)}) only, received them for {text!r}")
     if text.strip().lower() == "digits":
         return load_digits(flatten=flatten, scale=scale)
     entry = None if _looks_like_path(text) else catalog.lookup(text)
@@ -76,7 +83,8 @@ def load(name_or_path, *, flatten=True, scale=True, download=True, cache_dir=Non
 def check(name_or_path):
     """Raise DatasetError unless ``name_or_path`` is a known name or an existing path (cheap; reads nothing)."""
     text = str(name_or_path)
-    if text.strip().lower() == "digits" or catalog.lookup(text) is not None or Path(text).expanduser().exists():
+    if (text.strip().lower() in ("digits", *plane.NAMES) or catalog.lookup(text) is not None
+            or Path(text).expanduser().exists()):
         return text
     raise DatasetError(_unknown(text))
 
