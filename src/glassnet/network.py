@@ -25,7 +25,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import activations, explain, initializers, losses, modelfile, notebook, training
+from . import activations, explain, initializers, losses, modelfile, notebook, training, views
 from ._validation import as_generator, check_params, check_X, describe
 from .activations import sigmoid, softmax
 from .errors import ModelFileError
@@ -34,7 +34,14 @@ from .layers import Dense, Dropout, Layer
 from .losses import labels_from_outputs, prepare_targets
 from .training import StepBuffers
 
-Evaluation = namedtuple("Evaluation", ["loss", "accuracy"])
+
+class Evaluation(namedtuple("Evaluation", ["loss", "accuracy"])):
+    """``(loss, accuracy)`` of :meth:`Network.evaluate`; a notebook shows it as a small table."""
+
+    __slots__ = ()
+
+    def _repr_html_(self):
+        return views.evaluation_html(self)
 
 #: Every layer type a saved model may contain, by name (the activations come from their registry).
 LAYER_TYPES = {"Dense": Dense, "Dropout": Dropout, **activations.LAYER_TYPES}
@@ -359,8 +366,9 @@ class Network:
                  for r in rows]
         rule = "-" * len(lines[0])
         kib = self.n_params * self.dtype.itemsize / 1024
-        return "\n".join([lines[0], rule, *lines[1:], rule,
-                          f"Total parameters: {self.n_params:,} ({kib:,.1f} KiB as {self.dtype})"])
+        return views.Text("\n".join([lines[0], rule, *lines[1:], rule,
+                                     f"Total parameters: {self.n_params:,} ({kib:,.1f} KiB as {self.dtype})"]),
+                          notebook.summary_table_html(self))
 
     def __repr__(self):
         body = "\n".join(f"  ({i}): {layer.summary_name()}" + (f"  {layer.n_params:,} params" if layer.n_params else "")

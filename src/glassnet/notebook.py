@@ -4,6 +4,10 @@
   :func:`network_html`: a diagram of the layers as inline SVG and the summary table.
 - :class:`LivePlot` is a training callback that redraws the loss and accuracy curves during
   ``fit``, in place, in the notebook cell (or into a PNG file outside a notebook).
+- :func:`picture` shows an array (a digit, a neuron's weights) as an image, without matplotlib;
+  :func:`check` checks an exercise's answer in the course's notebooks (``course/``).
+- Importing glassnet inside a Jupyter kernel makes a matplotlib ``Figure`` display as a PNG, so
+  ``plots.plot_history(h)`` at the end of a cell shows the picture without ``%matplotlib inline``.
 
 Only NumPy is needed to build the HTML; ``LivePlot`` draws with matplotlib (the ``plot`` extra)
 and shows the picture with IPython's ``display`` when it runs inside Jupyter.
@@ -15,6 +19,9 @@ import numbers
 import time
 from pathlib import Path
 
+import numpy as np
+
+from . import views
 from ._io import atomic_write_bytes
 from .callbacks import Callback
 from .errors import GlassnetError, require
@@ -143,6 +150,49 @@ def network_html(net):
             f'<div style="overflow-x: auto">{network_svg(net)}</div>{trained}{summary_table_html(net)}</div>')
 
 
+# -- pictures and exercises ----------------------------------------------------------------
+def picture(values, shape=None, size=140):
+    """An array as a picture a notebook shows (``image/png``), enlarged to ``size`` pixels wide.
+
+    ``values``: an image ``(28, 28)`` or a flat array with ``shape`` (default: square when it can be).
+    Values that are all >= 0 are ink on white; signed values (weights) are red for +, blue for -.
+    """
+    a = np.asarray(values, dtype=np.float64)
+    if shape is None and a.ndim == 1:
+        side = int(round(np.sqrt(a.size)))
+        if side * side != a.size:
+            raise ValueError(f"picture: cannot guess the shape of {a.size} values; pass shape=(rows, columns)")
+        shape = (side, side)
+    a = a.reshape(shape) if shape is not None else a
+    if a.ndim != 2:
+        raise ValueError(f"picture expected a 2-D image or a flat array and its shape, received shape {a.shape}")
+    scale = max(1, size // max(a.shape[1], 1))
+    return _PNG(views.png(np.repeat(np.repeat(views.colour(a), scale, axis=0), scale, axis=1)))
+
+
+def check(answer, expected, hint="", tolerance=1e-6):
+    """Check an exercise: ``answer`` must equal ``expected`` (numbers: within a relative ``tolerance``).
+
+    Prints a short "right" when it does; raises ``AssertionError`` with the ``hint`` when it does not, so
+    a notebook run top to bottom fails on a wrong answer. ``...`` (the blank left to fill) says so.
+
+    Example:
+        >>> check(2 + 2, 4)
+        right: 4
+    """
+    if answer is Ellipsis:
+        raise AssertionError("not answered yet: replace ... with your answer")
+    try:
+        a, e = np.asarray(answer, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+        right = a.shape == e.shape and bool(np.allclose(a, e, rtol=tolerance, atol=tolerance))
+    except (TypeError, ValueError):
+        right = answer == expected
+    if not right:
+        raise AssertionError(f"not quite: {answer!r} is not the answer. Hint: {hint}" if hint
+                             else f"not quite: {answer!r} is not the answer")
+    print(f"right: {views.short(repr(answer), 200)}")
+
+
 # -- curves that redraw during training ---------------------------------------------------
 class _PNG:
     """A picture IPython can display (``display`` calls ``_repr_png_``)."""
@@ -152,6 +202,9 @@ class _PNG:
 
     def _repr_png_(self):
         return self.data
+
+    def __repr__(self):
+        return f"<picture: {len(self.data):,} bytes of PNG>"
 
 
 def _jupyter_display():
@@ -267,4 +320,6 @@ class LivePlot(Callback):
         self.last_draw = time.perf_counter()
 
 
-__all__ = ["LivePlot", "network_html", "network_svg", "neuron_layers", "summary_table_html"]
+views.show_figures_in_notebooks(to_png)     # in a Jupyter kernel: every Figure displays as a PNG
+
+__all__ = ["LivePlot", "check", "network_html", "network_svg", "neuron_layers", "picture", "summary_table_html"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import losses
+from .. import losses, views
 from .._validation import as_float_array, check_params, describe
 from .forward import jacobian, layer_copies, layer_outputs, logits_index, neuron_groups
 from .reference import Reference, reference_pair
@@ -90,6 +90,13 @@ class Explanation:
 
     def __str__(self):
         return render_explanation(self)
+
+    def __repr__(self):
+        return views.explanation_text(self)
+
+    def _repr_html_(self):
+        """In a notebook: the prediction, the probabilities, the maps, the layers folded (``glassnet.views``)."""
+        return views.explanation_html(self)
 
 
 def explain(net, x, *, top=5, reference=None, neighbours=5, label=None, image_shape=None):
