@@ -19,7 +19,7 @@ def client(app):
     need("fastapi.testclient")
     from fastapi.testclient import TestClient
 
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:    # a browser on this computer
         yield c
 
 

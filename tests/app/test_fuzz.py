@@ -46,7 +46,8 @@ APP = make_app(MODELS, max_epochs=2, max_width=64, max_hidden_layers=2, max_trai
                max_body_bytes=300_000, max_upload_bytes=200_000)
 CONFIG = APP.state.glassnet["config"]
 STORE = APP.state.glassnet["store"]
-BROWSER = {"Cookie": f"{WORKSPACE_COOKIE}=FuzzFuzzFuzzFuzzFuzzFuzz"}   # one browser: a 24-character workspace id
+BROWSER = {"Cookie": f"{WORKSPACE_COOKIE}=FuzzFuzzFuzzFuzzFuzzFuzz",   # one browser: a 24-character workspace id
+           "Host": "127.0.0.1"}                                     # on this computer (others get 403)
 
 
 async def _without_lifespan(scope, receive, send):
@@ -100,7 +101,7 @@ def _readable_error(response):
 # saved model. They are fuzzed in a second browser's workspace, which no fuzzed training touches, so every
 # run sees the same cases and the same answers (the first browser's many states cover every other operation).
 SETTLED = {"POST /api/descent", "POST /api/models/save", "POST /api/models/load"}
-SETTLED_BROWSER = {"Cookie": f"{WORKSPACE_COOKIE}=QuietBrowserQuietBrowser"}
+SETTLED_BROWSER = {"Cookie": f"{WORKSPACE_COOKIE}=QuietBrowserQuietBrowser", "Host": "127.0.0.1"}
 
 
 @schema.parametrize()
@@ -139,7 +140,7 @@ def test_answers_match_the_schema():
 
 # -- beyond the schema: drawings with any content, cookies, raw bytes ---------------------------------------
 def _client(cookie):
-    client = TestClient(_without_lifespan)
+    client = TestClient(_without_lifespan, base_url="http://127.0.0.1")
     client.cookies.set(WORKSPACE_COOKIE, cookie)
     return client
 
@@ -197,7 +198,7 @@ HEADER_TEXT = st.characters(blacklist_categories=("Cc", "Cs"))   # any text a he
 def test_any_cookie_or_token_header_is_harmless(cookie, token):
     """A hostile or garbled cookie/token header: a new, well-formed workspace or a 4xx, never a 5xx."""
     raw = {"cookie": f"{WORKSPACE_COOKIE}={cookie}".encode(), "x-glassnet-token": token.encode()}
-    with TestClient(_without_lifespan) as client:
+    with TestClient(_without_lifespan, base_url="http://127.0.0.1") as client:
         response = client.get("/api/session", headers=raw)
     assert response.status_code == 200, response.text
     given_id = response.cookies.get(WORKSPACE_COOKIE)

@@ -11,6 +11,17 @@ import glassnet as gn
 from appserver import make_app, workspace_of
 from glassnet.app.jobs import wait_for
 from glassnet.preprocess import to_mnist
+from optional import need
+
+LOCAL = "http://127.0.0.1"      # the Host a browser on this computer sends (the server refuses others: 403)
+
+
+def browser(app):
+    """Another browser of ``app`` (Starlette's test client, on this computer's address)."""
+    need("fastapi.testclient")
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url=LOCAL)
 
 
 def bar_drawing(size=140):
@@ -60,8 +71,6 @@ def test_page_and_static_files_are_served_with_a_strict_csp(client):
 
 
 def test_session_gives_each_browser_its_own_workspace(app, client):
-    from fastapi.testclient import TestClient
-
     first = client.get("/api/session")
     assert first.status_code == 200
     body = first.json()
@@ -70,7 +79,7 @@ def test_session_gives_each_browser_its_own_workspace(app, client):
     assert body["dataset"]["name"] == "digits" and body["dataset"]["classes"] == [str(d) for d in range(10)]
     assert body["training"]["state"] == "idle" and body["token_required"] is False
     assert client.get("/api/session").json()["workspace"] == body["workspace"]      # the cookie keeps it
-    other = TestClient(app)                     # another browser (the app's lifespan already runs)
+    other = browser(app)                     # another browser (the app's lifespan already runs)
     assert other.get("/api/session").json()["workspace"] != body["workspace"]
     assert len(app.state.glassnet["store"]) == 2
 
@@ -84,12 +93,10 @@ def test_the_page_itself_gets_the_workspace_cookie(app, client):
 
 
 def test_datasets_are_described_and_an_unusable_one_says_why(tmp_path):
-    from fastapi.testclient import TestClient
-
     from glassnet.app import AppConfig, create_app
 
     app = create_app(AppConfig(models_dir=tmp_path / "m", datasets=("digits", str(tmp_path / "gone"))))
-    with TestClient(app) as c:
+    with browser(app) as c:
         described = {d["name"]: d for d in c.get("/api/session").json()["datasets"]}
     digits = described["digits"]
     assert digits["available"] and digits["n_train"] == 8004 and digits["n_test"] == 1996 and digits["description"]
@@ -135,9 +142,7 @@ def test_every_activation_optimizer_and_schedule_of_the_library_is_offered(app, 
 
 
 def test_a_network_over_the_parameter_limit_is_refused(tmp_path):
-    from fastapi.testclient import TestClient
-
-    with TestClient(make_app(tmp_path, max_params=50_000)) as c:
+    with browser(make_app(tmp_path, max_params=50_000)) as c:
         assert_4xx(c.post("/api/network", json={"layers": [100]}), 422, "79,510", "50,000")
         assert c.post("/api/network", json={"layers": [50]}).status_code == 200
 
@@ -290,11 +295,9 @@ def test_event_stream_without_training_ends_at_once(client):
 
 
 def test_training_limit_answers_429(tmp_path):
-    from fastapi.testclient import TestClient
-
     app = make_app(tmp_path, max_trainings=1)
-    with TestClient(app) as a:
-        b = TestClient(app)
+    with browser(app) as a:
+        b = browser(app)
         a.post("/api/network", json={"layers": [8]})
         b.post("/api/network", json={"layers": [8]})
         assert a.post("/api/train/start", json={"epochs": 100, "lr": 0.01, "batch_size": 4}).status_code == 200
@@ -518,9 +521,7 @@ def test_drawings_are_kept_with_their_preprocessing_steps(app, client):
 
 
 def test_drawing_limit_answers_429(tmp_path):
-    from fastapi.testclient import TestClient
-
-    with TestClient(make_app(tmp_path, max_drawings=2)) as c:
+    with browser(make_app(tmp_path, max_drawings=2)) as c:
         for _ in range(2):
             assert c.post("/api/drawings", json={"drawing": bar_drawing(), "label": 1}).status_code == 200
         assert_4xx(c.post("/api/drawings", json={"drawing": bar_drawing(), "label": 1}), 429, "at most 2")
@@ -576,10 +577,8 @@ def test_time_travel_moves_every_view_to_a_past_epoch(app, client):
 
 
 def test_snapshots_beyond_the_budget_are_thinned_keeping_first_and_last(tmp_path):
-    from fastapi.testclient import TestClient
-
     app = make_app(tmp_path, snapshot_bytes=4 * 4 * (784 * 8 + 8 + 8 * 10 + 10))     # room for 4 snapshots
-    with TestClient(app) as c:
+    with browser(app) as c:
         ws = trained(c, app, layers=(8,), epochs=9)
         epochs = [s["epoch"] for s in c.get("/api/timeline").json()["snapshots"]]
         assert len(epochs) <= 4 and epochs[0] == 0 and epochs[-1] == 9
@@ -589,8 +588,6 @@ def test_snapshots_beyond_the_budget_are_thinned_keeping_first_and_last(tmp_path
 
 # -- models --------------------------------------------------------------------------------------------
 def test_save_list_load_download_upload(app, client, tmp_path):
-    from fastapi.testclient import TestClient
-
     ws = trained(client, app, layers=(16,), epochs=1)
     r = client.post("/api/models/save", json={"name": "first-try"})
     assert r.status_code == 200
@@ -601,7 +598,7 @@ def test_save_list_load_download_upload(app, client, tmp_path):
     assert items == [{"name": "first-try", "sizes": [784, 16, 10], "dataset": "digits", "saved": items[0]["saved"],
                       "mine": True}]
     # another browser neither sees nor loads nor overwrites it
-    other = TestClient(app)
+    other = browser(app)
     assert other.get("/api/models").json()["items"] == []
     assert_4xx(other.post("/api/models/load", json={"name": "first-try"}), 404, "first-try")
     assert_4xx(other.post("/api/models/save", json={"name": "first-try"}), 409, "not yours")
@@ -639,38 +636,32 @@ def test_upload_refuses_what_is_not_a_glassnet_model(client, tmp_path):
 
 
 def test_upload_size_limit(tmp_path):
-    from fastapi.testclient import TestClient
-
-    with TestClient(make_app(tmp_path, max_upload_bytes=1000)) as c:
+    with browser(make_app(tmp_path, max_upload_bytes=1000)) as c:
         assert_4xx(c.post("/api/models/upload", content=b"x" * 2000,
                           headers={"content-type": "application/octet-stream"}), 413, "1000")
 
 
 def test_the_server_model_starts_every_workspace(tmp_path):
-    from fastapi.testclient import TestClient
-
     from glassnet.app import AppConfig, create_app
 
     net = gn.Network.mlp([784, 24, 10], seed=5)
     net.save(tmp_path / "m")
     app = create_app(AppConfig(model=tmp_path / "m", models_dir=tmp_path / "models"))
-    with TestClient(app) as c:
+    with browser(app) as c:
         session = c.get("/api/session").json()
         assert session["network"]["sizes"] == [784, 24, 10]
         assert session["network"]["source"].startswith("loaded")
         c.post("/api/network", json={"layers": [8]})
-        other = TestClient(app)                # one browser's new network is not another's
+        other = browser(app)                # one browser's new network is not another's
         assert other.get("/api/session").json()["network"]["sizes"] == [784, 24, 10]
 
 
 # -- the class: token, full server, eviction, shutdown ----------------------------------------------
 def test_token_is_required_when_set(tmp_path):
-    from fastapi.testclient import TestClient
-
     from glassnet.app import AppConfig, create_app
 
     app = create_app(AppConfig(host="0.0.0.0", token="s3cret-token", models_dir=tmp_path / "models"))
-    with TestClient(app) as c:
+    with browser(app) as c:
         assert_4xx(c.get("/api/session"), 401, "token")
         assert c.get("/").status_code == 401 and "?token=" in c.get("/").text
         assert c.get("/?token=wrong").status_code == 401
@@ -681,35 +672,42 @@ def test_token_is_required_when_set(tmp_path):
         assert "httponly" in r.headers["set-cookie"].lower() and "samesite=strict" in r.headers["set-cookie"].lower()
         assert c.get("/").status_code == 200                        # the cookie now carries it
         assert c.get("/api/session").json()["token_required"] is True
-        script = TestClient(app)
+        script = browser(app)
         assert script.get("/api/session", headers={"x-glassnet-token": "s3cret-token"}).status_code == 200
 
 
-def test_a_full_server_answers_503_and_idle_workspaces_are_evicted(tmp_path):
-    from fastapi.testclient import TestClient
-
+def test_a_full_server_evicts_the_least_recently_used_to_its_database_and_503s_only_when_all_compute(tmp_path):
     app = make_app(tmp_path, max_workspaces=2, idle_seconds=3600)
     store = app.state.glassnet["store"]
-    with TestClient(app) as a:
-        b, c = TestClient(app), TestClient(app)
+    with browser(app) as a:
+        b, c = browser(app), browser(app)
+        first = a.get("/api/session").json()["workspace"]
         a.get("/api/session")
         b.get("/api/session")
-        assert_4xx(c.get("/api/session"), 503, "full")
+        b.get("/api/session")
+        assert c.get("/api/session").status_code == 200             # c's cookie is not back yet: not counted
+        assert c.get("/api/session").status_code == 200             # now it is: a (least recently used) made room
+        assert sum(ws.confirmed for ws in store.workspaces()) == 2
+        back = a.get("/api/session").json()                         # a's workspace comes back from the database
+        assert back["workspace"] == first and back["notices"][0].startswith("Welcome back")
+        for x in (a, c):                                            # both compute (a paused run counts)
+            x.post("/api/network", json={"layers": [8]})
+            assert x.post("/api/train/start", json={"epochs": 3, "lr": 0.05, "step": True}).status_code == 200
         for ws in store.workspaces():
-            ws.touched -= 7200                                       # both idle for two hours
-        assert c.get("/api/session").status_code == 200
-        assert len(store) <= 2
-        old = a.get("/api/session")                                  # a's workspace was evicted: a new one
-        assert old.status_code in (200, 503)
+            if ws.job is not None:
+                _wait_state(ws, "paused")
+        b.get("/api/session")
+        assert_4xx(b.get("/api/session"), 503, "full")
+        for ws in store.workspaces():
+            ws.touched -= 7200                                       # idle for two hours: paused runs go too
+        assert b.get("/api/session").status_code == 200
 
 
 def test_shutdown_stops_training_and_keeps_unsaved_work(tmp_path):
-    from fastapi.testclient import TestClient
-
     from glassnet.app.server import shutdown
 
     app = make_app(tmp_path)
-    with TestClient(app) as c:
+    with browser(app) as c:
         c.post("/api/network", json={"layers": [8]})
         c.post("/api/train/start", json={"epochs": 100, "lr": 0.01, "batch_size": 4})
         ws = workspace_of(app, c)
@@ -769,11 +767,9 @@ def test_after_a_stop_in_an_epoch_the_next_run_counts_whole_epochs(app, client):
 
 
 def test_the_epoch_being_viewed_is_never_thinned_away(tmp_path):
-    from fastapi.testclient import TestClient
-
     size = 4 * (784 * 8 + 8 + 8 * 10 + 10)
     app = make_app(tmp_path, snapshot_bytes=4 * size)
-    with TestClient(app) as c:
+    with browser(app) as c:
         ws = trained(c, app, layers=(8,), epochs=2)
         assert c.post("/api/timeline/view", json={"epoch": 1}).json() == {"view_epoch": 1.0}
         c.post("/api/timeline/view", json={"epoch": None})
@@ -822,48 +818,45 @@ def test_a_fine_tuning_leaves_the_rest_of_the_workspace_answering(app, client):
 
 
 # -- found in review: eviction keeps work, and one-off requests do not fill the server -----------
-def test_health_checks_make_no_workspace_and_one_off_visitors_go_first(tmp_path):
-    from fastapi.testclient import TestClient
-
+def test_health_checks_make_no_workspace_and_one_off_visitors_are_not_counted(tmp_path):
     app = make_app(tmp_path, max_workspaces=2)
     store = app.state.glassnet["store"]
-    with TestClient(app) as browser:
+    with browser(app) as page:
         for _ in range(5):
-            assert TestClient(app).get("/api/health").status_code == 200
+            assert browser(app).get("/api/health").status_code == 200
         assert len(store) == 0
-        browser.get("/api/session")
-        browser.get("/api/session")                   # a real browser comes back
-        TestClient(app).get("/api/session")           # a one-off script
-        for ws in store.workspaces():
-            ws.touched -= 10
-        assert TestClient(app).get("/api/session").status_code == 200    # the one-off visitor made room
-        assert browser.get("/api/session").json()["workspace"] in [ws.public_id for ws in store.workspaces()]
+        mine = page.get("/api/session").json()["workspace"]
+        page.get("/api/session")                        # a real browser comes back
+        for _ in range(5):
+            assert browser(app).get("/api/session").status_code == 200      # one-off scripts
+        assert [ws.public_id for ws in store.workspaces() if ws.confirmed] == [mine]
+        assert page.get("/api/session").json()["workspace"] == mine
 
 
 def test_an_evicted_workspace_keeps_its_trained_work_and_a_watched_run_is_not_idle(tmp_path):
     import time
 
-    from fastapi.testclient import TestClient
-
     app = make_app(tmp_path, idle_seconds=3600)
     store = app.state.glassnet["store"]
-    with TestClient(app) as c:
+    with browser(app) as c:
         ws = trained(c, app, layers=(8,), epochs=1)
+        c.post("/api/edits", json={"layer": 1, "neuron": 3, "off": True})
         assert time.monotonic() - ws.touched < 60             # the end of the run counted as activity
         ws.touched -= 7200
         store.evict_idle()
-        _wait_until(lambda: ws.saved)
-        kept = list((tmp_path / "models").glob("autosave-*"))
-        assert len(kept) == 1 and gn.load(kept[0]).metadata_["autosaved"] == "evicted"
-        assert c.get("/api/models").json()["items"][0]["mine"] is True    # still listed to that browser
+        assert len(store) == 0
+        back = c.get("/api/session").json()                   # eviction freed memory, not work
+        assert back["network"]["trained"] and back["edits"][0]["off"] and "1 neuron edit" in back["notices"][0]
+        again = workspace_of(app, c)
+        assert again is not ws
+        np.testing.assert_array_equal(again.net.layers[0].params["weights"], ws.net.layers[0].params["weights"])
+        assert not list((tmp_path / "models").glob("autosave-*"))
 
 
 def test_a_training_paused_and_forgotten_is_stopped_and_evicted(tmp_path):
-    from fastapi.testclient import TestClient
-
     app = make_app(tmp_path, idle_seconds=3600)
     store = app.state.glassnet["store"]
-    with TestClient(app) as c:
+    with browser(app) as c:
         c.post("/api/network", json={"layers": [8]})
         c.post("/api/train/start", json={"epochs": 3, "lr": 0.05, "step": True})
         ws = workspace_of(app, c)
@@ -873,8 +866,9 @@ def test_a_training_paused_and_forgotten_is_stopped_and_evicted(tmp_path):
         ws.touched -= 7200
         store.evict_idle()
         assert len(store) == 0
-        _wait_until(lambda: ws.job.state == "stopped" and ws.saved)
-        assert list((tmp_path / "models").glob("autosave-*"))
+        _wait_until(lambda: ws.job.state == "stopped")
+        back = c.get("/api/session").json()
+        assert back["training"]["state"] == "idle" and back["timeline"]["snapshots"][-1]["epoch"] == 1
 
 
 # -- helpers ---------------------------------------------------------------------------------------------

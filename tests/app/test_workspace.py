@@ -288,12 +288,13 @@ def test_each_method_waits_for_the_workspace_lock(ws):
 def test_the_store_bounds_workspaces_and_keeps_a_cookie_it_knows(tmp_path):
     store = make_store(tmp_path, max_workspaces=2)
     a, created = store.get(None)
-    assert created and len(a.id) == 24
-    assert store.get(a.id) == (a, False) and a.requests == 2
+    assert created and len(a.id) == 24 and not a.confirmed      # counted once its cookie comes back
+    assert store.get(a.id) == (a, False) and a.requests == 2 and a.confirmed
     kept, _ = store.get("K" * 24)                       # a known-format id (from before a restart) is kept
-    assert kept.id == "K" * 24
+    assert kept.id == "K" * 24 and kept.confirmed
+    b, _ = store.get(None)                              # served, not counted
     with pytest.raises(Unavailable, match="the server is full: 2 workspaces"):
-        store.get(None)
+        store.get(b.id)
     store.close()
     with pytest.raises(Unavailable, match="shutting down"):
         store.get(a.id)
@@ -329,15 +330,14 @@ def test_eviction_keeps_unsaved_trained_work_and_spares_a_busy_workspace(tmp_pat
     wait_for(busy.job)
 
 
-def test_a_full_store_makes_room_by_letting_a_one_off_visitor_go_first(tmp_path):
+def test_one_off_visitors_are_never_counted_and_the_oldest_go_first(tmp_path):
     store = make_store(tmp_path, max_workspaces=2)
     browser, _ = store.get(None)
     store.get(browser.id)                               # a real browser comes back
-    one_off, _ = store.get(None)                        # a script that asked once
-    for ws in store.workspaces():
-        ws.touched -= 10
+    one_offs = [store.get(None)[0] for _ in range(3)]   # scripts that asked once
+    assert set(store.workspaces()) == {browser, *one_offs[1:]}
     newcomer, created = store.get(None)
-    assert created and set(store.workspaces()) == {browser, newcomer}
+    assert created and set(store.workspaces()) == {browser, one_offs[2], newcomer}
 
 
 def test_the_data_registry_names_what_it_offers():

@@ -48,6 +48,7 @@ class AppConfig:
     port: int = 8000
     model: Path | None = None                 # every new workspace starts from this model
     models_dir: Path = Path("glassnet-models")  # where "save" writes (and Ctrl-C keeps trained work)
+    data_dir: Path | None = None              # where the workspaces' database lives (default: models_dir)
     datasets: tuple = ("digits",)             # names or paths offered in the Train view
     token: str | None = None                  # required by every request when set
     limits: Limits = field(default_factory=Limits)

@@ -256,6 +256,7 @@ class TrainingJob:
         if self.steps == 0:                # nothing ran: the segment changed nothing
             ws.timeline.segments.remove(seg)
             ws.changed()
+            ws.persist()
             return
         weights = ws.net.get_weights()
         seg["digest"] = weights_digest(weights)
@@ -266,6 +267,7 @@ class TrainingJob:
             ws.timeline.add(position, f"{what} in epoch {_round(self.base + self.epoch_in_run + 1)}", weights)
         ws.saved = False
         ws.changed()
+        ws.persist()
 
     # -- fit's callback hooks ---------------------------------------------------------------------
     def _begin(self, run):
@@ -310,6 +312,9 @@ class TrainingJob:
         self.epoch_in_run = epoch
         self.batch = 0
         self.history.append({k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in record.items()})
+        if self.kind == "train":
+            self.ws.saved = False
+            self.ws.persist()            # the database has this epoch now: a kill loses at most the next one
         self._notify()
         if self.pause_at_epoch_end and epoch < run.epochs:
             with self.cond:
@@ -441,6 +446,7 @@ def finetune(ws, *, epochs, lr, mix, batch_size=16, seed=0):
                        "lr": float(lr), "seconds": None, "note": label})
     ws.saved = False
     ws.changed()
+    ws.persist()
     return {"before": before, "after": after, "trained_on": int(train_mask.sum()), "mixed_with": int(n_mix),
             "held_out": int(held.sum()), "epochs": int(epochs), "lr": float(lr)}
 

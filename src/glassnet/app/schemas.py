@@ -154,3 +154,7 @@ class ViewRequest(Strict):
 
 class ModelName(Strict):
     name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class SaveRequest(ModelName):
+    overwrite: bool = False        # replace a model of yours with this name (without it: 409 when it exists)

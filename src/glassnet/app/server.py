@@ -3,10 +3,17 @@
 ``create_app(config)`` returns an ASGI application (run it with uvicorn: ``glassnet app``).
 Each request goes through :class:`Guard` first, which
 
-- refuses a body over the size limit (413) before the app reads it,
+- refuses a request whose ``Host`` is not this server's, and a state-changing one whose ``Origin``
+  is another site's (403: DNS rebinding, cross-site forms); on loopback only loopback names are this
+  server's, on another address that address (on ``0.0.0.0``/``::`` any: the token guards it),
 - checks the access token when the server has one (401),
+- refuses a body over the size limit (413) before the app reads it, and an upload that is not
+  ``application/octet-stream`` (415: a cross-site form can only send text),
 - finds the browser's workspace from its cookie, or makes one (503 when the server is full),
 - adds security headers (a Content-Security-Policy that allows only this server).
+
+The workspaces are kept in the server's database (:mod:`glassnet.app.database`, in the models folder
+or ``AppConfig.data_dir``): see :mod:`glassnet.app.store`.
 
 Then a route of ``routes/`` answers. A refusal anywhere below is an exception of
 :mod:`glassnet.app.errors`, which knows nothing of HTTP; :data:`STATUS` gives each kind its status,
@@ -20,7 +27,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -28,21 +35,36 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from .. import __version__, serialization
 from ..errors import GlassnetError
-from .config import AppConfig
+from .config import AppConfig, is_loopback
 from .data import DataRegistry
+from .database import Database
 from .errors import BadInput, BadState, Busy, NotFound, OverLimit, Unavailable
 from .responses import ErrorDetail, refusal
 from .routes import ROUTERS
 from .routes.models import UPLOAD_PATH
 from .routes.page import static_files
 from .store import WorkspaceStore
-from .workspace import autosave, check_finite_weights
+from .workspace import autosave, check_finite_weights, register_part
+
+try:                                          # the Plane view's state, persisted when that view exists
+    from .plane import PlaneSession
+except ModuleNotFoundError as exc:
+    if exc.name != f"{__package__}.plane":
+        raise
+    PlaneSession = None
+if PlaneSession is not None:
+    register_part("plane", PlaneSession.from_record)
+#: Views whose state lives in a workspace part (above): after a state-changing request to one of these
+#: paths the workspace is written to the database (their own code need not know it).
+PART_PATHS = ("/api/plane",)
 
 log = logging.getLogger("glassnet.app")
 
 WORKSPACE_COOKIE = "glassnet_workspace"
 TOKEN_COOKIE = "glassnet_token"
 TOKEN_HEADER = "x-glassnet-token"
+COOKIE_DAYS = 30                 # a browser finds its work again for this long after its last visit
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
@@ -55,9 +77,11 @@ STATUS = {BadInput: 422, NotFound: 404, Busy: 409, BadState: 409, OverLimit: 429
 
 #: The refusals any endpoint may answer (in the OpenAPI schema, so clients know their shape).
 ERROR_RESPONSES = {status: {"model": ErrorDetail, "description": text} for status, text in {
-    400: "malformed request", 401: "the access token is missing or wrong", 404: "no such thing in this workspace",
+    400: "malformed request", 401: "the access token is missing or wrong",
+    403: "the request's Host or Origin is not this server's", 404: "no such thing in this workspace",
     409: "not now: the workspace is in the wrong state (for example, training is running)",
-    413: "request body too large", 422: "invalid input", 429: "a limit of the server is reached",
+    413: "request body too large", 415: "an upload that is not application/octet-stream", 422: "invalid input",
+    429: "a limit of the server is reached",
     503: "the server is full or shutting down"}.items()}
 
 
@@ -67,7 +91,7 @@ def status_of(error):
 
 
 class Guard:
-    """ASGI middleware: body size limit, access token, workspace cookie, security headers."""
+    """ASGI middleware: Host and Origin, access token, body size and type, workspace cookie, security headers."""
 
     def __init__(self, app, state):
         self.app = app
@@ -83,6 +107,10 @@ class Guard:
             response.headers.update({k.decode(): v.decode() for k, v in SECURITY_HEADERS})
             await response(scope, receive, send)
 
+        # 0. this server's name, and no other site's page sending state changes
+        refused = self._door(scope, headers)
+        if refused is not None:
+            return await reply(refused)
         # 1. the access token (a class on the network); the page link carries it once as ?token=
         refused = self._token(scope, headers, cookies)
         if refused is not None:
@@ -102,9 +130,9 @@ class Guard:
                 return {"type": "http.request", "body": bytes(body), "more_body": False}
             return await receive()
 
-        # 3. the workspace
+        # 3. the workspace (a thread: it may read the database)
         try:
-            new_cookie = self._workspace(scope, cookies)
+            new_cookie = await asyncio.to_thread(self._workspace, scope, cookies)
         except Unavailable as exc:
             return await reply(refusal(status_of(exc), str(exc)))
 
@@ -119,6 +147,36 @@ class Guard:
             await send(message)
 
         await self.app(scope, replay, send_with_headers)
+        ws = scope.get("state", {}).get("workspace")
+        if ws is not None and scope["method"] in STATE_CHANGING and scope["path"].startswith(PART_PATHS):
+            await asyncio.to_thread(ws.persist)
+
+    def _door(self, scope, headers):
+        """403 for a Host that is not this server's or a state-changing request from another site; else None."""
+        host = headers.get("host", "")
+        name = _hostname(host)
+        if not self._host_allowed(name):
+            return refusal(403, f"Host: expected this server's address ({self._expected()}), received {host!r}; "
+                                f"open the address 'glassnet app' printed")
+        origin = headers.get("origin")
+        if scope["method"] in STATE_CHANGING and origin is not None:
+            parts = urlsplit(origin) if origin != "null" else None
+            if parts is None or parts.netloc.lower() != host.lower():
+                return refusal(403, f"Origin: expected this server's own page ({host}), received {origin!r}; "
+                                    f"another site cannot change this server's state")
+        return None
+
+    def _host_allowed(self, name):
+        bound = self.state["config"].host
+        if bound in ("0.0.0.0", "::", ""):
+            return True                       # every interface: the access token guards it
+        if is_loopback(bound):
+            return name == "localhost" or name.endswith(".localhost") or is_loopback(name)
+        return name == bound.lower().strip("[]")
+
+    def _expected(self):
+        bound = self.state["config"].host
+        return "localhost or 127.0.0.1" if is_loopback(bound) else bound
 
     def _token(self, scope, headers, cookies):
         """The answer refusing (or redirecting) a request for its access token; None to let it through."""
@@ -144,6 +202,11 @@ class Guard:
         """``(body, None)``, ``(None, refusal)`` over the limit, or ``(None, None)`` when the browser left."""
         limits = self.state["store"].limits
         limit = limits.max_upload_bytes if scope["path"] == UPLOAD_PATH else limits.max_body_bytes
+        if scope["path"] == UPLOAD_PATH and scope["method"] in STATE_CHANGING:
+            kind = headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind != "application/octet-stream":
+                return None, refusal(415, f"upload: expected Content-Type application/octet-stream (the bytes of a "
+                                          f".safetensors file), received {kind or 'none'!r}")
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -169,9 +232,20 @@ class Guard:
         path = scope["path"]
         if not ((path.startswith("/api/") and path != "/api/health") or path == "/"):
             return None
-        ws, created = self.state["store"].get(cookies.get(WORKSPACE_COOKIE))
+        client = (scope.get("client") or ("?",))[0]
+        ws, created = self.state["store"].get(cookies.get(WORKSPACE_COOKIE), client)
         scope.setdefault("state", {})["workspace"] = ws
-        return f"{WORKSPACE_COOKIE}={ws.id}; HttpOnly; SameSite=Strict; Path=/".encode() if created else None
+        return (f"{WORKSPACE_COOKIE}={ws.id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={COOKIE_DAYS * 86400}"
+                .encode() if created else None)
+
+
+def _hostname(host):
+    """The name in a ``Host`` header, without its port (``[::1]:8000`` -> ``::1``), lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    name, _, port = host.rpartition(":")
+    return name if name and port.isdigit() and ":" not in name else host
 
 
 def _cookies(text):
@@ -214,17 +288,53 @@ def validation_message(exc):
             parts.append(f"request body: expected JSON, received text that is not JSON ({reason} at character {at})")
             continue
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        message = error.get("msg", "invalid")
-        if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
-        received = error.get("input")
-        text = f"{where}: {message}"
-        if received is not None and not isinstance(received, (dict, list)):
-            shown = repr(received)
-            text += f" (received {shown[:60]})"
-        parts.append(text)
+        parts.append(f"{where}: {plain_error(error)}")
     more = len(exc.errors()) - len(parts)
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+_EXPECTED = {   # pydantic's error type -> what was expected, in plain words (ctx fills the braces)
+    "too_long": "at most {max_length} items", "too_short": "at least {min_length} items",
+    "string_too_long": "at most {max_length} characters", "string_too_short": "at least {min_length} characters",
+    "greater_than": "a number above {gt}", "greater_than_equal": "a number of {ge} or more",
+    "less_than": "a number below {lt}", "less_than_equal": "a number of {le} or less",
+    "int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+    "float_parsing": "a number", "float_type": "a number", "finite_number": "a finite number",
+    "bool_parsing": "true or false", "bool_type": "true or false", "string_type": "text", "list_type": "a list",
+    "dict_type": "an object", "literal_error": "one of {expected}", "enum": "one of {expected}",
+    "string_pattern_mismatch": "text made only of the characters allowed here", "missing": "a value",
+}
+
+
+def plain_error(error):
+    """One pydantic error as "expected X, received Y", without the validation library's wording."""
+    kind, received = error.get("type"), error.get("input")
+    ctx = {k: f"{v:g}" if isinstance(v, float) else str(v).replace("'", "")
+           for k, v in (error.get("ctx") or {}).items()}
+    if kind in ("too_long", "too_short", "string_too_long", "string_too_short") and "actual_length" in ctx:
+        shown = str(ctx["actual_length"])
+    elif kind == "missing":
+        shown = "nothing"
+    elif isinstance(received, str):
+        shown = f'"{received[:40]}"'
+    elif isinstance(received, bool) or received is None:
+        shown = {True: "true", False: "false", None: "null"}[received]
+    elif isinstance(received, (int, float)):
+        shown = f"{received:g}"
+    else:
+        shown = "a list" if isinstance(received, list) else "an object" if isinstance(received, dict) else "that"
+    if kind in _EXPECTED:
+        try:
+            expected = _EXPECTED[kind].format(**ctx)
+        except (KeyError, IndexError):
+            expected = _EXPECTED[kind].split(" {")[0]
+        return f"expected {expected}, received {shown}"
+    message = str(error.get("msg", "invalid"))
+    if message.startswith("Value error, "):
+        return message[len("Value error, "):]
+    if message.startswith("Input should be "):
+        return f"expected {message[len('Input should be '):]}, received {shown}"
+    return f"{message[:1].lower()}{message[1:]} (received {shown})"
 
 
 # -- the application --------------------------------------------------------------------------------
@@ -266,8 +376,10 @@ def make_store(config):
             check_finite_weights(initial, str(config.model))
         except BadInput as exc:
             raise GlassnetError(str(exc)) from None
+    folder = config.data_dir or config.models_dir
+    database = Database.in_folder(folder) if folder is not None else None
     return WorkspaceStore(config.limits, DataRegistry(config.datasets), initial_model=initial,
-                          models_dir=config.models_dir)
+                          models_dir=config.models_dir, database=database)
 
 
 async def _janitor(store, every=60.0):

@@ -32,8 +32,27 @@ class Timeline:
         self.thinned = False
         self.pinned = None                   # the epoch a browser is looking at: never thinned away
         self.architecture = None             # the network's config, when the timeline began
+        self.on_add = None                   # called as on_add(epoch, label, weights, removed epochs): the database
         self._lock = threading.Lock()
         self.add(0, "start", weights)
+
+    @classmethod
+    def from_record(cls, snapshots, seed, budget, segments=(), thinned=False, architecture=None):
+        """A timeline as the database kept it: ``snapshots`` ``{epoch: (label, weights)}`` in order."""
+        timeline = cls.__new__(cls)
+        timeline.budget, timeline.seed, timeline.thinned = budget, seed, bool(thinned)
+        timeline.snapshots = OrderedDict((float(e), (label, w)) for e, (label, w) in sorted(snapshots.items()))
+        timeline.segments = list(segments)
+        timeline.pinned = None
+        timeline.architecture = architecture
+        timeline.on_add = None
+        timeline._lock = threading.Lock()
+        return timeline
+
+    def records(self):
+        """``{epoch: (label, weights)}``: every snapshot kept (for the database)."""
+        with self._lock:
+            return dict(self.snapshots)
 
     @property
     def last_epoch(self):
@@ -45,8 +64,12 @@ class Timeline:
         epoch = float(epoch)
         copied = {k: v.copy() for k, v in weights.items()}
         with self._lock:
+            before = set(self.snapshots)
             self.snapshots[epoch] = (label, copied)
             self._thin()
+            removed = before - set(self.snapshots)
+        if self.on_add is not None:
+            self.on_add(epoch, label, copied, removed)
 
     def size_bytes(self):
         """The bytes the snapshots hold (what the budget bounds)."""

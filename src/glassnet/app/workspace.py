@@ -13,14 +13,20 @@ busy instead, so the page's other requests are answered meanwhile. Reads that th
 training's state, the network of the viewed epoch) take no lock: they read whole objects that are
 replaced, never half-changed.
 
+Once the browser's cookie has come back, the workspace is attached to the server's database
+(:mod:`glassnet.app.database`): every change is written when it happens (the timeline after each
+epoch), and :func:`restore` rebuilds the workspace from it after a restart or an eviction, with a
+notice for the page saying what came back.
+
 Not here: HTTP (``routes/``), what a view computes (``analysis.py``), the snapshots (``timeline.py``),
-the other workspaces (``store.py``).
+the other workspaces (``store.py``), SQL (``database.py``).
 Refusals are the plain exceptions of :mod:`glassnet.app.errors`.
 """
 
 import hashlib
 import logging
 import secrets
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -28,16 +34,28 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import serialization
+from .. import losses, serialization
 from ..activations import Activation
 from ..errors import GlassnetError
 from ..explain import activation_name, layer_name, neuron_groups, shown_activation
 from ..history import History
+from ..network import Network
 from .errors import BadInput, BadState, Busy, NotFound, OverLimit
 from .jobs import TrainingJob, finetune
 from .timeline import Timeline, epoch_value
 
 log = logging.getLogger("glassnet.app")
+
+#: Optional parts a workspace may carry (an attribute holding an object with ``to_record()``), kept in
+#: the database when present: name -> the function that rebuilds the part from its record. A view
+#: that keeps state of its own registers it with :func:`register_part` (the server does it for the
+#: Plane view's ``workspace.plane``, when that module exists).
+PARTS = {}
+
+
+def register_part(name, from_record):
+    """Persist ``workspace.<name>`` (its ``to_record()``), rebuilt by ``from_record(record)`` on restore."""
+    PARTS[name] = from_record
 
 
 # -- one browser's workspace ---------------------------------------------------------------------
@@ -64,6 +82,9 @@ class Workspace:
         self.saved = False
         self.net = None
         self.source = "new"
+        self.db = None                   # the server's database once the browser's cookie came back
+        self.confirmed = False           # the browser sent the cookie back (so it is counted and kept)
+        self.notices = []                # sentences for the page, shown once (what was restored or kept)
 
     # the network ------------------------------------------------------------------------------
     def set_network(self, net, dataset, source, seed=0):
@@ -81,11 +102,19 @@ class Workspace:
             self.history = list(_history_records(net))
             self.saved = source.startswith("loaded")
             self.changed()
+            if self.db is not None:
+                self.timeline.on_add = self._snapshot_added
+                self.persist(everything=True)
 
     def replace_network(self, net, dataset, source, what, seed=0):
         """``set_network`` for a request (``what``: "new network", "load"): refused while busy."""
         with self.lock:
             self.require_idle(what)
+            if self.has_unsaved_work() and self.store.models_dir is not None:
+                kept = autosave(self, self.store.models_dir, f"replaced by {what}")
+                if kept is not None:
+                    self.notices.append(f"Your trained network was not saved, so it was kept as “{kept.name}”: "
+                                        f"load it from the Models tab.")
             self.set_network(net, dataset, source, seed=seed)
             self.job = None
             return self.describe_network()
@@ -246,6 +275,7 @@ class Workspace:
             self.view_epoch = None if epoch is None else float(epoch)
             self.timeline.pinned = self.view_epoch
             self.changed()
+            self.persist()
             return self.view_epoch
 
     # what the Draw, Inside and Evaluate views look at: the viewed epoch with the edits ------------
@@ -297,12 +327,14 @@ class Workspace:
             else:
                 self.edits[(layer, neuron)] = {"off": off, "bias": bias}
             self.changed()
+            self.persist()
             return self.edit_summary()
 
     def clear_edits(self):
         with self.lock:
             self.edits.clear()
             self.changed()
+            self.persist()
             return self.edit_summary()
 
     def edit_list(self):
@@ -328,6 +360,8 @@ class Workspace:
             did = self._next_drawing
             self._next_drawing += 1
             self.drawings[did] = {"label": int(label), "x": x, "raw": raw}
+            self._write(lambda db: db.add_drawing(self.id, did, self.drawings[did]))
+            self.persist()
             return did
 
     def drawing(self, did):
@@ -341,6 +375,7 @@ class Workspace:
         with self.lock:
             self.drawing(did)
             del self.drawings[did]
+            self._write(lambda db: db.delete_drawing(self.id, did))
 
     def drawing_items(self):
         """``[(id, drawing), ...]`` in the order they were added."""
@@ -362,6 +397,55 @@ class Workspace:
             self.require_idle("save")
             serialization.save(self.network_to_save(), path, metadata=metadata)
             self.saved = True
+            self.persist()
+
+    # the database ---------------------------------------------------------------------------------
+    def attach(self, db):
+        """Keep this workspace's work in ``db`` from now on: everything written once, then every change."""
+        with self.lock:
+            self.db = db
+            self.timeline.on_add = self._snapshot_added
+            self.persist(everything=True)
+
+    def persist(self, everything=False):
+        """Write the state (with ``everything``: the snapshots and drawings too) to the database, if any."""
+        if self.db is None:
+            return
+        with self.lock:
+            state = self.record()
+            snapshots = self.timeline.records() if everything else None
+            drawings = dict(self.drawings) if everything else None
+        self._write(lambda db: db.save_state(self.id, state, snapshots, drawings))
+
+    def _snapshot_added(self, epoch, label, weights, removed):
+        self._write(lambda db: db.add_snapshot(self.id, epoch, label, weights, removed))
+
+    def _write(self, write):
+        """Run ``write(db)``; a failing disk is logged (the work stays in memory), never a failed request."""
+        db = self.db
+        if db is None:
+            return
+        try:
+            write(db)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("could not write workspace %s to the database: %s", self.public_id, exc)
+
+    def record(self):
+        """The workspace's state as the database keeps it (the snapshots and drawings are kept apart)."""
+        t = self.timeline
+        parts = {name: part.to_record() for name in PARTS if (part := getattr(self, name, None)) is not None}
+        return {"public_id": self.public_id, "dataset": self.dataset, "source": self.source, "seed": self.seed,
+                "saved": self.saved, "edits": self.edit_list(), "view_epoch": self.view_epoch,
+                "history": list(self.history), "points": list(self.points), "next_drawing": self._next_drawing,
+                "segments": [dict(seg) for seg in t.segments], "thinned": t.thinned, "timeline_seed": t.seed,
+                "timeline_architecture": t.architecture, "architecture": self.net.get_config(),
+                "dtype": str(self.net.dtype), "loss": getattr(self.net.loss_, "name", None), "parts": parts}
+
+    def take_notices(self):
+        """The sentences the page has not shown yet (each is shown once)."""
+        with self.lock:
+            notices, self.notices = self.notices, []
+            return notices
 
 
 NO_TRAINING = {"pause": "pause: there is no training; start one first",
@@ -380,8 +464,58 @@ def autosave(ws, folder, why):
         log.error("could not keep the work of workspace %s (%s): %s", ws.public_id, why, exc)
         return None
     ws.saved = True
+    if ws.store.database is not None:
+        ws._write(lambda db: db.record_model(path.name, ws.owner(), "autosaved"))
+    ws.persist()
     log.warning("kept the unsaved trained network of workspace %s (%s) in %s", ws.public_id, why, path)
     return path
+
+
+def restore(wid, store, kept):
+    """The workspace ``wid`` as the database ``kept`` it (``Database.load``): its network is the last
+    snapshot (a training killed mid-epoch loses that epoch); a notice tells the page what came back."""
+    s = kept["state"]
+    if not kept["snapshots"]:
+        raise ValueError("no snapshot kept")
+    net = Network.from_config(s["architecture"], "the database")
+    if s.get("dtype") and s["dtype"] != str(net.dtype):
+        net = net.astype(np.dtype(s["dtype"]))
+    net.set_weights(kept["snapshots"][max(kept["snapshots"])][1])
+    if s.get("loss"):
+        net.loss_ = losses.get(s["loss"])
+    for seg in s["segments"]:
+        if seg.get("kind") == "train" and not seg.get("digest"):          # the server stopped during this run
+            seg.update(replayable=False, why_not_replayable="the server stopped during this run")
+    ws = Workspace(wid, store)
+    ws.public_id = s["public_id"]
+    ws.net, ws.source, ws.seed, ws.saved = net, s["source"], s["seed"], s["saved"]
+    ws.dataset = s["dataset"] if s["dataset"] in store.data.names else store.data.names[0]
+    ws.timeline = Timeline.from_record(kept["snapshots"], s["timeline_seed"], store.limits.snapshot_bytes,
+                                       s["segments"], s["thinned"], s["timeline_architecture"])
+    ws.history, ws.points = list(s["history"]), list(s["points"])
+    ws.edits = {(e["layer"], e["neuron"]): {"off": e["off"], "bias": e["bias"]} for e in s["edits"]}
+    ws.drawings = OrderedDict(sorted(kept["drawings"].items()))
+    ws._next_drawing = max([s["next_drawing"], *(d + 1 for d in ws.drawings)])
+    if s["view_epoch"] is not None and float(s["view_epoch"]) in ws.timeline.snapshots:
+        ws.view_epoch = ws.timeline.pinned = float(s["view_epoch"])
+    for name, record in (s.get("parts") or {}).items():
+        if name in PARTS:
+            setattr(ws, name, PARTS[name](record))
+    ws.notices.append(restored_notice(ws))
+    ws.changed()
+    return ws
+
+
+def restored_notice(ws):
+    """What the page says to a browser whose work came back from the database."""
+    epochs = [h.get("epoch") for h in ws.history if h.get("epoch") is not None]
+    things = [f"your network trained to epoch {epochs[-1]}" if epochs else "your network (untrained)"]
+    snaps = len(ws.timeline.snapshots)
+    things.append(f"{snaps} time-travel snapshot{'s' if snaps != 1 else ''}")
+    things.append(f"{len(ws.drawings)} drawing{'s' if len(ws.drawings) != 1 else ''}")
+    if ws.edits:
+        things.append(f"{len(ws.edits)} neuron edit{'s' if len(ws.edits) != 1 else ''}")
+    return "Welcome back: restored " + ", ".join(things[:-1]) + " and " + things[-1] + "."
 
 
 def check_finite_weights(net, what):

@@ -1,14 +1,15 @@
-"""Saving and loading: the models folder (each browser sees its own models and the shared ones), and a
-model as one file to download or upload."""
+"""Saving and loading: the models folder (each browser sees its own models and the shared ones; saving
+over a name asks first, deleting one's own models), and a model as one file to download or upload."""
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from .. import saved_models
-from ..deps import Config, CurrentWorkspace
-from ..schemas import ModelName
+from ..deps import Config, CurrentWorkspace, Store
+from ..schemas import ModelName, SaveRequest
 
 router = APIRouter()
 UPLOAD_PATH = "/api/models/upload"
@@ -25,10 +26,14 @@ def list_models(ws: CurrentWorkspace, config: Config):
 
 
 @router.post("/api/models/save")
-def save_model(ws: CurrentWorkspace, config: Config, body: ModelName):
-    path = saved_models.writable(config.models_dir, body.name, ws.owner())
-    ws.save(path, metadata={"dataset": ws.dataset, "app_owner": ws.owner(), "saved_by": "glassnet app"})
-    return {"name": body.name, "path": str(path)}
+def save_model(ws: CurrentWorkspace, store: Store, body: SaveRequest):
+    return store.save_model(ws, body.name, overwrite=body.overwrite)
+
+
+@router.delete("/api/models/{name}")
+def delete_model(ws: CurrentWorkspace, store: Store,
+                 name: Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]):
+    return store.delete_model(ws, name)
 
 
 @router.post("/api/models/load")

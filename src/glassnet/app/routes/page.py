@@ -39,4 +39,5 @@ def session(ws: CurrentWorkspace, store: Store, config: Config):
             "datasets": [data.describe(name) for name in data.names], "training": state["training"],
             "timeline": state["timeline"], "view_epoch": state["view_epoch"], "edits": state["edits"],
             "drawings": state["drawings"], "limits": store.limits.to_dict(), "choices": choices(),
-            "token_required": bool(config.token), "version": __version__}
+            "token_required": bool(config.token), "version": __version__,
+            "notices": ws.take_notices()}
