@@ -227,6 +227,17 @@ class Trainer:
             return True
         return False
 
+    def move_to(self, epoch, batch=0, steps=None):
+        """Stand after ``batch`` mini-batches of epoch ``epoch + 1`` (as a run that got there would)."""
+        check_params("Trainer.move_to", {"epoch": ("int", 0, None, False),
+                                         "batch": ("int", 0, self.steps_per_epoch - 1, False)},
+                     {"epoch": epoch, "batch": batch})
+        self.epoch, self.batch = int(epoch), int(batch)
+        self._order = np.random.default_rng([self.seed, self.epoch + 1]).permutation(len(self.X)) if batch else None
+        if steps is not None:
+            self.steps = int(steps)
+        return self
+
     def run_epochs(self, epochs):
         """Whole epochs (finishing the current one first); returns self."""
         target = self.epoch + int(epochs)
