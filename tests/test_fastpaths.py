@@ -7,7 +7,7 @@ made. Each test compares with the textbook formula in float64 (or with the plain
 tight tolerances, and checks that arrays handed to users are never training buffers.
 """
 
-import os
+import contextlib
 import subprocess
 import sys
 import threading
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import training
+from glassnet import threads, training
 from glassnet.activations import ReLU
 from glassnet.layers import Buffers, Dense, Dropout
 from glassnet.losses import CrossEntropy, Loss
@@ -376,10 +376,67 @@ def test_nan_in_a_memory_mapped_array_is_found_in_chunks(tmp_path, monkeypatch):
 
 
 # -- threads and the benchmark ----------------------------------------------------------------
-def test_blas_threads_one_for_small_products_all_cores_for_large():
-    cores = len(os.sched_getaffinity(0))
-    assert training.blas_threads_for(gn.Network.mlp([784, 128, 64, 10]), 64) == 1
-    assert training.blas_threads_for(gn.Network.mlp([784, 512, 256, 10]), 1024) == cores
+@pytest.fixture
+def fresh_thread_cache(monkeypatch):
+    monkeypatch.setattr(threads, "_cache", {})
+
+
+def test_thread_calibration_picks_one_or_all_threads_and_caches_it(fresh_thread_cache, monkeypatch):
+    monkeypatch.setattr(threads, "machine_is_busy", lambda: False)
+    net, have = gn.Network.mlp([784, 128, 64, 10]), threads.current()
+    chosen = training.blas_threads_for(net, 64)
+    assert chosen in {1, have}
+    if have > 1 and threads.blas_library() is not None:       # measured once, then taken from the cache
+        assert threads.cached() == {(((784, 128), (128, 64), (64, 10)), 64, "float32", have): chosen}
+        monkeypatch.setattr(threads, "measure", lambda *a, **k: pytest.fail("measured twice"))
+        assert training.blas_threads_for(net, 64) == chosen
+    assert threads.current() == have                           # measuring leaves BLAS as it was
+
+
+def test_thread_calibration_takes_all_threads_only_when_they_win_by_the_margin(fresh_thread_cache, monkeypatch):
+    monkeypatch.setattr(threads, "machine_is_busy", lambda: False)
+    monkeypatch.setattr(threads, "current", lambda: 4)
+    monkeypatch.setattr(threads, "blas_library", lambda: object())
+    net = gn.Network.mlp([20, 8, 3])
+    monkeypatch.setattr(threads, "measure", lambda products, settings, dtype: {1: 1.0, 4: 0.5})
+    assert threads.decide(net, 64) == 4
+    monkeypatch.setattr(threads, "measure", lambda products, settings, dtype: {1: 1.0, 4: 0.95})
+    assert threads.decide(net, 32) == 1                        # 5% faster: within the noise, one thread
+    monkeypatch.setattr(threads, "machine_is_busy", lambda: True)
+    monkeypatch.setattr(threads, "measure", lambda *a, **k: pytest.fail("measured on a busy machine"))
+    assert threads.decide(net, 16) == 1                        # busy: one thread, nothing measured
+    assert threads.decide(net, 16, threads=3) == 3             # forced
+    assert threads.decide(net, 16, threads=9) == 4             # never more than BLAS has
+
+
+def test_step_products_are_the_ones_fit_runs():
+    assert threads.step_products(gn.Network.mlp([6, 4, 2]), 8) == [
+        ((8, 6), (6, 4)), ((4, 8), (8, 6)),                      # first layer: forward, dW (no dX)
+        ((8, 4), (4, 2)), ((2, 8), (8, 4)), ((8, 2), (2, 4))]    # second: forward, dW, dX
+
+
+def test_fit_threads_can_be_forced_and_are_checked(blobs, monkeypatch):
+    X, y = blobs
+    seen = []
+    monkeypatch.setattr(training, "limit_blas_threads", lambda n: seen.append(n) or contextlib.nullcontext())
+    gn.Network.mlp([5, 3], seed=0).fit(X, y, epochs=1, seed=0, threads=1)
+    assert seen == [1]
+    with pytest.raises(ValueError, match=r"fit: threads expected a value in \[1, inf\], received 0"):
+        gn.Network.mlp([5, 3], seed=0).fit(X, y, epochs=1, threads=0)
+
+
+def test_openblas_thread_control_needs_no_extra():
+    """With NumPy's own OpenBLAS the thread count is set through ctypes, without threadpoolctl."""
+    blas = threads._find_openblas()
+    if blas is None:
+        pytest.skip("NumPy is not linked to OpenBLAS here")
+    before = blas.get()
+    try:
+        blas.set(1)
+        assert blas.get() == 1
+    finally:
+        blas.set(before)
+    assert blas.get() == before
 
 
 def test_the_blas_limit_is_set_from_the_main_thread_only():

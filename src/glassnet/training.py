@@ -30,7 +30,6 @@ import inspect
 import json
 import math
 import mmap
-import os
 import signal
 import threading
 import time
@@ -38,11 +37,12 @@ import time
 import numpy as np
 
 from . import losses, optimizers
+from . import threads as _threads
 from ._validation import check_params, describe
 from .callbacks import Callback, CallbackList, ProgressBar
 from .errors import TrainingDiverged
 from .history import History
-from .layers import Buffers, Dense
+from .layers import Buffers
 from .losses import labels_from_outputs, prepare_targets
 from .modelfile import check_tensors, read_checkpoint
 
@@ -94,6 +94,7 @@ class TrainingRun:
         self.stop_requested = False
         self.X = self.y = self.validation_data = self.resumed = self.buffers = self.interrupt = None
         self.l1 = None                  # fit(l1=...): set on the optimizer by _start
+        self.threads = None             # the BLAS threads the run uses (glassnet.threads)
         self.is_labels = False
         self.callbacks = CallbackList(())
 
@@ -133,7 +134,7 @@ _fit_limits = {"epochs": ("int", 1, None, False), "batch_size": ("int", 1, None,
 
 
 def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entropy", validation_data=None,
-        callbacks=(), seed=None, verbose=0, shuffle=True, resume_from=None, augment=None, l1=None):
+        callbacks=(), seed=None, verbose=0, shuffle=True, resume_from=None, augment=None, l1=None, threads=None):
     """Train ``net`` on ``(X, y)`` with mini-batch gradient descent; returns a :class:`~glassnet.history.History`.
 
     Args:
@@ -154,6 +155,9 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
             so augmented runs are reproducible and resume exactly. It may change ``X_batch`` in place.
         l1: the L1 penalty on the weights (``l1 * sign(w)`` added to their gradient, never the biases'),
             set on the optimizer (``optimizer.l1``); ``None`` keeps the optimizer's own (0 unless given).
+        threads: BLAS threads for the matrix products; ``None`` decides by measuring (a few milliseconds at
+            the start, cached per shape; one thread on a busy machine), a number forces it. See
+            :mod:`glassnet.threads`.
 
     ``X`` may be a memory-mapped array (``np.load(path, mmap_mode="r")``) larger than memory: it is
     checked in chunks and each mini-batch is read from it when needed, never copied as a whole.
@@ -164,8 +168,11 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     run = _plan(net, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, loss=loss,
                 validation_data=validation_data, callbacks=callbacks, seed=seed, verbose=verbose, shuffle=shuffle,
                 resume_from=resume_from, augment=augment, l1=l1)
+    if threads is not None:
+        check_params("fit", {"threads": ("int", 1, None, False)}, {"threads": threads})
     _start(run)                     # everything is valid: from here on, state changes
-    with _DeferredInterrupt() as run.interrupt, limit_blas_threads(blas_threads_for(net, batch_size)), \
+    run.threads = blas_threads_for(net, batch_size, threads)
+    with _DeferredInterrupt() as run.interrupt, limit_blas_threads(run.threads), \
             _random_access(run.X, shuffle):
         _train(run)
     return run.history
@@ -489,54 +496,24 @@ def _check_training_X(net, X):
 _SCAN_BYTES = 16 << 20     # NaN/inf scan: 16 MiB of X at a time
 
 
-def blas_threads_for(net, batch_size):
-    """How many BLAS threads suit training ``net`` with ``batch_size`` samples per step.
+def blas_threads_for(net, batch_size, threads=None):
+    """How many BLAS threads ``fit`` uses for ``net`` at ``batch_size``: measured, cached per shape, or forced.
 
-    Threads split each matrix product; for small products the hand-over between threads costs
-    more than it saves (network 784-128-64-10 at batch 64 trains faster on one thread than on two).
-    So: one thread when the largest product of a step, ``batch * n_in * n_out`` multiply-adds, is
-    below 32 million; otherwise every core this process may use. On a machine whose cores are busy
-    with other work, extra threads wait for a free core at every product and training can become
-    many times slower: there, limit BLAS to one thread around ``fit`` (``with
-    threadpoolctl.threadpool_limits(1): ...``); ``fit`` never uses more threads than the limit it finds.
+    See :mod:`glassnet.threads` for the rule (``threads=n`` forces ``n``; one thread on a busy machine
+    or under a limit set outside ``fit``; else the measured faster of 1 and all threads).
     """
-    largest = max((batch_size * layer.n_in * layer.n_out for layer in net.layers if isinstance(layer, Dense)),
-                  default=0)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 1 if largest < _THREADS_FROM else cores
+    return _threads.decide(net, batch_size, threads)
 
 
-_THREADS_FROM = 32_000_000
-_controller = []    # threadpoolctl's controller, created once (it scans the loaded libraries)
-
-
-@contextlib.contextmanager
 def limit_blas_threads(n):
-    """Limit the BLAS library to ``n`` threads while training (never more than it already had).
+    """A context manager: BLAS on ``n`` threads while training (never more than it already had).
 
-    Uses threadpoolctl when it is installed (``pip install glassnet[fast]``); without it, does nothing.
-    The limit is process-wide, so it is set only from the main thread: a training run in a worker
+    The count is process-wide, so it is set only from the main thread: a training run in a worker
     thread (the app trains one per browser, beside requests that also multiply matrices) leaves the
     BLAS library as the process has it, because changing its thread count while another thread is in
     a BLAS call is not safe (OpenBLAS can hang), and two runs restoring each other's limits would race.
     """
-    try:
-        import threadpoolctl
-    except ImportError:
-        yield
-        return
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    if not _controller:
-        _controller.append(threadpoolctl.ThreadpoolController())
-    blas = _controller[0].select(user_api="blas")
-    current = min((lib["num_threads"] for lib in blas.info()), default=n)
-    if current <= n:
-        yield
-        return
-    with blas.limit(limits=n):
-        yield
+    return _threads.limited(n)
 
 
 def _all_finite(arrays):
