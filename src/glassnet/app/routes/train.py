@@ -1,17 +1,20 @@
 """The Train view: build a network, train it (start, pause, resume, one epoch, stop, the rate live),
-follow it as server-sent events, and find a learning rate."""
+follow it as server-sent events, watch it learn (first-layer weights, a gallery of test answers, the
+diagnostics), and find a learning rate."""
 
 import asyncio
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ...network import Network
+from ..analysis import diagnose
 from ..deps import CurrentWorkspace, LRFindSettings, NetworkSettings, Store, TrainSettings
 from ..jobs import find_learning_rate
 from ..responses import json_answer, sse
 from ..schemas import LearningRate
+from ..watch import filters, gallery, test_score
 
 router = APIRouter()
 
@@ -62,6 +65,22 @@ def train_status(ws: CurrentWorkspace):
 @router.get("/api/train/events")
 async def train_events(request: Request, ws: CurrentWorkspace):
     return StreamingResponse(events(request, ws), media_type="text/event-stream", headers={"x-accel-buffering": "no"})
+
+
+@router.get("/api/train/watch")
+def train_watch(ws: CurrentWorkspace, images: bool = True, neurons: int = Query(32, ge=1, le=64),
+                examples: int = Query(24, ge=1, le=48), test: bool = False):
+    """While it trains (and after): the first layer's weights as pictures, the gallery's test images with
+    the current answers, and the diagnostics as sentences; all from one copy of the latest weights.
+    ``test``: the network's test loss and accuracy too (``net.evaluate``, as Evaluate computes them)."""
+    with ws.lock:
+        net, data = ws.net.copy(), ws.data()
+        epochs = [r["epoch"] for r in ws.history if r.get("loss") is not None]
+        state = ws.job.state if ws.job is not None else "idle"
+    return json_answer({"state": state, "epoch": epochs[-1] if epochs else 0,
+                        "filters": filters(net, data.shape, neurons),
+                        "gallery": gallery(net, data, examples, images=images),
+                        "diagnostics": diagnose(ws), "test": test_score(net, data) if test else None})
 
 
 @router.post("/api/lr-find")

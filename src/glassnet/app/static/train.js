@@ -1,9 +1,10 @@
 // Train tab: build a network, train it, watch the curves grow live (server-sent events),
 // change the learning rate while it trains, and run the learning-rate finder.
 
-import { api, guard, notify } from "./api.js";
+import { api, ApiError, guard, notify } from "./api.js";
 import { $, el, clear, lineChart, num, pct, short } from "./widgets.js";
-import { state, on, emit, refreshSession, networkReplaced, setViewEpoch } from "./state.js";
+import { state, on, emit, classes, refreshSession, networkReplaced, setViewEpoch } from "./state.js";
+import { initWatch, refreshWatch, resetWatch, tickWatch } from "./watch.js";
 
 const ACTIVE = new Set(["running", "paused"]);
 let stream = null;
@@ -13,8 +14,13 @@ const QUIET_MS = 5000;     // a stream quiet this long while the job is active: 
 let redrawQueued = false;
 let lrSuggestion = null;
 let pendingLr = null;      // a rate set while training, until the job reports it in use
+let testNow = null;        // {epoch, accuracy, loss}: the network's test score, from the watch answer
 
 export function init() {
+  initWatch();
+  // The forms say what is wrong in the page (a sentence), not only in the browser's bubble.
+  $("network-form").noValidate = true;
+  $("train-form").noValidate = true;
   $("network-form").addEventListener("submit", guard(newNetwork));
   $("train-form").addEventListener("submit", guard(start));
   $("train-pause").addEventListener("click", guard(() => control("pause")));
@@ -35,9 +41,17 @@ export function init() {
     fillChoices(s.choices);
     fillDatasets();
     applyJob(s.training || state.job, { keepHistory: true });
+    refreshWatch();
   });
-  on("network", fillNetworkForm);
+  on("network", (net) => {
+    fillNetworkForm(net);
+    resetWatch();
+  });
   on("view", scheduleRedraw);
+  on("watch", (r) => {
+    testNow = r.test ? { epoch: r.epoch, ...r.test } : null;
+    scheduleRedraw();
+  });
   updateButtons();
   scheduleRedraw();
 }
@@ -97,13 +111,26 @@ export function parseLayers(text) {
   const parts = text.split(/[\s,]+/).filter(Boolean);
   const layers = parts.map(Number);
   if (layers.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new Error(`Hidden layers: expected whole numbers separated by commas, like 128,64; received "${text}".`);
+    throw new ApiError(0, `Hidden layers: expected whole numbers separated by commas, like 128,64; received "${text}".`);
   }
   return layers;
 }
 
-function intValue(id) {
-  return Math.round(Number($(id).value));
+/** A number field read as the server wants it, or a sentence saying what it expects (no browser bubble). */
+function checked(id, name, { min = 0, above = false, whole = false, max = Infinity, hint = "" } = {}) {
+  const text = $(id).value.trim();
+  const value = Number(text);
+  const ok = text !== "" && Number.isFinite(value) && (above ? value > min : value >= min) && value <= max && (!whole || Number.isInteger(value));
+  if (!ok) {
+    const kind = whole ? "a whole number" : "a number";
+    const range = max < Infinity ? ` from ${min} to ${max}` : above ? ` above ${min}` : ` of ${min} or more`;
+    $(id).setAttribute("aria-invalid", "true");
+    $(id).focus();
+    // a refusal of the form (shown like the server's), not a bug of the page
+    throw new ApiError(0, `${name}: expected ${kind}${range}${hint}; received ${text === "" ? "nothing" : `"${text}"`}.`);
+  }
+  $(id).removeAttribute("aria-invalid");
+  return value;
 }
 
 async function newNetwork(event) {
@@ -112,7 +139,7 @@ async function newNetwork(event) {
     dataset: $("net-dataset").value || (state.dataset && state.dataset.name),
     layers: parseLayers($("net-layers").value),
     activation: $("net-activation").value,
-    seed: intValue("net-seed"),
+    seed: checked("net-seed", "Seed", { whole: true }),
   };
   const button = $("new-network");
   button.disabled = true;
@@ -132,14 +159,14 @@ async function newNetwork(event) {
 // -- training controls ----------------------------------------------------------------------------------------
 function trainConfig(stepOnly) {
   return {
-    epochs: intValue("train-epochs"),
-    batch_size: intValue("train-batch"),
+    epochs: checked("train-epochs", "Epochs", { min: 1, whole: true }),
+    batch_size: checked("train-batch", "Batch size", { min: 1, whole: true }),
     optimizer: $("train-optimizer").value,
-    lr: Number($("train-lr").value),
-    momentum: Number($("train-momentum").value),
+    lr: checked("train-lr", "Learning rate", { min: 0, above: true, hint: " (the size of each step; 0.05 is a good start)" }),
+    momentum: checked("train-momentum", "Momentum", { min: 0, max: 0.999 }),
     schedule: $("train-schedule").value,
     augment: $("train-augment").checked,
-    seed: intValue("train-seed"),
+    seed: checked("train-seed", "Seed", { whole: true }),
     step: stepOnly,
   };
 }
@@ -174,7 +201,7 @@ async function control(action) {
 }
 
 async function setLiveLr() {
-  const lr = Number($("live-lr").value);
+  const lr = checked("live-lr", "Learning rate now", { min: 0, above: true });
   pendingLr = lr;
   applyJob(await api("POST", "api/train/lr", { lr }));
   notify(`Learning rate is now ${short(lr)} (from the next mini-batch on).`);
@@ -193,6 +220,7 @@ export function openStream() {
     const point = data(e);
     state.points.push(point);
     reconnects = 0;
+    tickWatch();
     // Each point carries where the run is (epoch, batch, rate): the status line follows it live.
     if (state.job && point.state === state.job.state) {
       for (const key of ["epoch", "batch", "steps_per_epoch", "lr"]) if (point[key] !== undefined) state.job[key] = point[key];
@@ -209,6 +237,7 @@ export function openStream() {
     }
     scheduleRedraw();
     emit("weights");
+    refreshWatch();
   });
   source.addEventListener("end", (e) => {
     // The server closes the stream right after "end". Close our side when that arrives (closing
@@ -256,6 +285,7 @@ async function finished() {
   await refreshSession();
   emit("weights");
   emit("job-ended", job);
+  refreshWatch();
   // The status line says how it ended; only a failure needs a louder message.
   if (job && job.state === "failed") notify(job.message || "Training failed.", "error");
 }
@@ -277,6 +307,10 @@ function renderStatus() {
   const job = state.job;
   const box = $("train-status");
   box.className = `status ${job.state}`;
+  if (job.state === "idle") {
+    box.textContent = idleText();
+    return;
+  }
   const parts = [job.state];
   // job.epoch counts whole epochs done; in the middle of one, name the epoch under way (the one a
   // stop now would be "in"), so "epoch 3/6 · batch 848/1001" means 848 mini-batches into epoch 3.
@@ -291,6 +325,14 @@ function renderStatus() {
   if (!ACTIVE.has(job.state) || (pending !== null && job.lr !== null && Math.abs(job.lr - pending) <= 1e-12 * pending)) pendingLr = null;
   else if (pending !== null) parts.push(`next batch: lr ${short(pending)}`);
   box.textContent = parts.join(" · ") + (job.message ? ` — ${job.message}` : "");
+}
+
+/** No training in this page yet: what the network is (a loaded one says how far it was trained). */
+function idleText() {
+  const done = epochsDone();
+  const loaded = state.network && String(state.network.source || "").startsWith("loaded");
+  if (!done) return "idle · not trained yet: press Start";
+  return `idle · trained ${done} epoch${done === 1 ? "" : "s"}${loaded ? " before it was loaded (its curves below)" : ""}; Start trains it further`;
 }
 
 function updateButtons() {
@@ -331,8 +373,17 @@ export function drawCurves(lossSvg, accSvg, marker = null) {
   const byEpoch = (key, scale = 1) => history.filter((r) => r[key] !== null && r[key] !== undefined).map((r) => [r.epoch, r[key] * scale]);
   const hasVal = history.some((r) => r.val_accuracy !== null && r.val_accuracy !== undefined);
   const markerOptions = marker === null || marker === undefined ? {} : { marker, markerLabel: `epoch ${marker}` };
+  // A loss that explodes (a learning rate far too big) would flatten the rest of the curve to a line
+  // at 0 and its ticks to unreadable numbers: past 8 times an untrained network's loss (log of the number
+  // of classes), the axis turns logarithmic.
+  const losses = [...points.map((p) => p.loss), ...history.flatMap((r) => [r.loss, r.val_loss])].filter((v) => Number.isFinite(v) && v > 0);
+  const top = losses.length ? Math.max(...losses) : 0;
+  const exploded = top > 8 * Math.max(1, Math.log(classes().length));
+  const lastLoss = [...history].reverse().find((r) => r.loss !== null && r.loss !== undefined);
   lineChart(lossSvg, {
-    xDomain, integerX: true, yFloor: 0, xLabel: "epoch", yLabel: "loss", ...markerOptions,
+    xDomain, integerX: true, yFloor: 0, xLabel: "epoch", yLabel: exploded ? "loss (log scale)" : "loss", yLog: exploded,
+    corner: exploded ? `highest ${num(top, 3)}${lastLoss ? ` · last epoch ${num(lastLoss.loss, 3)}` : ""}` : "",
+    ...markerOptions,
     series: [
       { id: "batch-loss", label: "mini-batches", colour: "#9aa7ba", width: 1.2, points: points.map((p) => [p.t, p.loss]) },
       { id: "train-loss", label: "train (epoch)", colour: "#2563eb", dots: true, points: byEpoch("loss") },
@@ -350,19 +401,38 @@ export function drawCurves(lossSvg, accSvg, marker = null) {
   lineChart(accSvg, { xDomain, integerX: true, yDomain: [low, 100], xLabel: "epoch", yLabel: "accuracy (%)", ...markerOptions, series: acc });
 }
 
+/** The number of a big box and the label that says what it is. */
+function big(id, label, value) {
+  $(id).textContent = value;
+  $(id).parentElement.querySelector(".label").textContent = label;
+}
+
+/** Whole epochs trained: the last epoch record's (a loaded model's history included), or the job's. */
+function epochsDone() {
+  const history = state.history;
+  const last = history.length ? history[history.length - 1].epoch : 0;
+  return state.job && ACTIVE.has(state.job.state) ? Math.max(Math.floor(state.job.epoch), 0) : last;
+}
+
 function renderNumbers() {
   const history = state.history;
-  const lastRecord = history[history.length - 1];
-  const lastPoint = state.points[state.points.length - 1];
-  $("big-epoch").textContent = state.job ? String(state.job.epoch) : "0";
-  $("big-loss").textContent = lastPoint ? num(lastPoint.loss, 3) : lastRecord ? num(lastRecord.loss, 3) : "–";
-  $("big-train-acc").textContent = lastRecord ? pct(lastRecord.accuracy) : "–";
-  $("big-val-acc").textContent = lastRecord ? pct(lastRecord.val_accuracy) : "–";
+  // the last epoch that trained (a fine-tuning's record has no training loss), and the last of all
+  const lastRecord = [...history].reverse().find((r) => r.loss !== null && r.loss !== undefined);
+  const lastAny = history[history.length - 1];
+  const at = (r) => (r ? ` · epoch ${r.epoch}` : "");
+  big("big-epoch", "epochs trained", String(epochsDone()));
+  big("big-loss", `training loss${at(lastRecord)}`, lastRecord ? num(lastRecord.loss, 3) : "–");
+  big("big-train-acc", `train accuracy${at(lastRecord)}`, lastRecord ? pct(lastRecord.accuracy) : "–");
+  big("big-val-acc", `validation accuracy${at(lastRecord)}`, lastRecord ? pct(lastRecord.val_accuracy) : "–");
   // Datasets without a validation split (the bundled digits): no empty validation columns.
   const hasVal = history.some((r) => r.val_accuracy !== null && r.val_accuracy !== undefined);
   $("big-val-acc").parentElement.hidden = !hasVal;
   $("epoch-table").classList.toggle("no-validation", !hasVal);
-  $("big-test-acc").textContent = lastRecord ? pct(lastRecord.test_accuracy) : "–";
+  // The test accuracy of the last record; a loaded model's history may not have one: then the network's
+  // own score now (the number Evaluate shows).
+  if (lastAny && lastAny.test_accuracy !== null && lastAny.test_accuracy !== undefined) big("big-test-acc", `test accuracy${at(lastAny)}`, pct(lastAny.test_accuracy, 2));
+  else if (testNow && testNow.epoch === epochsDone()) big("big-test-acc", "test accuracy · now", pct(testNow.accuracy, 2));
+  else big("big-test-acc", "test accuracy", "–");
   const body = clear($("epoch-table").tBodies[0]);
   for (const r of history) {
     body.append(el("tr", { "data-epoch": r.epoch },
@@ -379,7 +449,7 @@ async function findLr() {
   button.textContent = "Finding…";
   try {
     const r = await api("POST", "api/lr-find", {
-      start: 1e-5, end: 10, steps: 100, batch_size: intValue("train-batch"),
+      start: 1e-5, end: 10, steps: 100, batch_size: checked("train-batch", "Batch size", { min: 1, whole: true }),
       optimizer: $("train-optimizer").value, momentum: Number($("train-momentum").value),
     });
     lrSuggestion = r.suggestion;

@@ -50,7 +50,7 @@ export function num(value, digits = 4) {
   let text;
   if (abs >= 1e5 || abs < 1e-4) text = value.toExponential(digits - 1);
   else text = Number(value.toPrecision(digits)).toString();
-  return text.replace("-", "−");
+  return text.replace(/-/g, "−");           // every minus: the sign and the exponent's (6.1e−7, not 6.1e-7)
 }
 
 /** A fraction 0..1 as a percentage: 0.9734 -> "97.3%". */
@@ -328,14 +328,22 @@ function linearTicks(min, max, count) {
 }
 
 function tickText(v, step) {
+  // Large numbers in powers of ten (a diverging loss: "5e16", never "50000000000000000" cut short)
+  if (Math.abs(v) >= 1e5) return v.toExponential(Math.abs(v) >= 10 * step ? 1 : 0).replace("e+", "e").replace(".0e", "e").replace("-", "−");
   const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
   return v.toFixed(decimals).replace("-", "−");
+}
+
+/** 10^e as a tick label: 0.01, 1, 1000, 1e5. */
+function powerText(e) {
+  return (e >= 5 || e <= -4 ? `1e${e}` : String(Number((10 ** e).toPrecision(1)))).replace("-", "−");
 }
 
 /**
  * Draw a chart into `target` (an <svg>). Options:
  *  series: [{id, label, colour, points: [[x, y]...], line = true, dots = false, width = 2}]
- *  xLabel, yLabel, xLog, xDomain [min, max], yDomain [min, max], marker (an x value: vertical line),
+ *  xLabel, yLabel, xLog, yLog (a log y axis: values <= 0 are left out), xDomain [min, max], yDomain [min, max],
+ *  marker (an x value: vertical line),
  *  markerLabel, notes: [{x, y, text, colour}] (labelled dots), width, height.
  */
 export function lineChart(target, options) {
@@ -347,16 +355,22 @@ export function lineChart(target, options) {
   target.setAttribute("class", `chart ${options.className || ""}`.trim());
   const series = options.series || [];
   const tx = options.xLog ? (v) => Math.log10(v) : (v) => v;
-  const finite = (p) => Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!options.xLog || p[0] > 0);
+  const ty = options.yLog ? (v) => Math.log10(v) : (v) => v;
+  const finite = (p) => Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!options.xLog || p[0] > 0) && (!options.yLog || p[1] > 0);
   const all = series.flatMap((s) => s.points.filter(finite));
   let [x0, x1] = options.xDomain || [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
   let [y0, y1] = options.yDomain || [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
   if (!all.length && !options.xDomain) [x0, x1] = options.xLog ? [1e-5, 10] : [0, 1];
   if (!all.length && !options.yDomain) [y0, y1] = [0, 1];
-  if (options.yFloor !== undefined) y0 = Math.min(y0, options.yFloor);
+  if (options.yFloor !== undefined && !options.yLog) y0 = Math.min(y0, options.yFloor);
   if (x0 === x1) [x0, x1] = options.xLog ? [x0 / 10, x1 * 10] : [x0 - 0.5, x1 + 0.5];
+  if (options.yLog) {
+    if (!(y0 > 0)) [y0, y1] = [0.1, 10];
+    [y0, y1] = [10 ** Math.floor(Math.log10(y0) + 1e-9), 10 ** Math.ceil(Math.log10(y1) - 1e-9)];
+    if (y0 === y1) [y0, y1] = [y0 / 10, y1 * 10];
+  }
   if (y0 === y1) [y0, y1] = [y0 - 0.5, y1 + 0.5];
-  if (!options.yDomain) {
+  if (!options.yDomain && !options.yLog) {
     const pad = (y1 - y0) * 0.06;
     y1 += pad;
     if (options.yFloor === undefined || y0 - pad >= options.yFloor) y0 -= pad;
@@ -364,14 +378,24 @@ export function lineChart(target, options) {
   const X0 = tx(x0);
   const X1 = tx(x1);
   const sx = (v) => m.left + ((tx(v) - X0) / (X1 - X0)) * (W - m.left - m.right);
-  const sy = (v) => H - m.bottom - ((v - y0) / (y1 - y0)) * (H - m.top - m.bottom);
+  const Y0 = ty(y0);
+  const Y1 = ty(y1);
+  const sy = (v) => H - m.bottom - ((ty(v) - Y0) / (Y1 - Y0)) * (H - m.top - m.bottom);
   const grid = svg("g", { class: "grid" });
   const axes = svg("g", { class: "axes" });
-  // y ticks
-  const yt = linearTicks(y0, y1, 5);
-  for (const v of yt.ticks) {
+  // y ticks: on a log axis, powers of ten (every k-th when there are many)
+  let yticks;
+  if (options.yLog) {
+    const every = Math.max(1, Math.ceil((Y1 - Y0) / 6));
+    yticks = [];
+    for (let e = Math.round(Y0); e <= Math.round(Y1); e += every) yticks.push({ v: 10 ** e, text: powerText(e) });
+  } else {
+    const yt = linearTicks(y0, y1, 5);
+    yticks = yt.ticks.map((v) => ({ v, text: tickText(v, yt.step) }));
+  }
+  for (const { v, text } of yticks) {
     grid.append(svg("line", { x1: m.left, x2: W - m.right, y1: sy(v), y2: sy(v) }));
-    axes.append(svg("text", { x: m.left - 6, y: sy(v) + 4, "text-anchor": "end" }, tickText(v, yt.step)));
+    axes.append(svg("text", { x: m.left - 6, y: sy(v) + 4, "text-anchor": "end", class: "y-tick" }, text));
   }
   // x ticks: powers of ten on a log axis
   let xticks;
@@ -425,6 +449,7 @@ export function lineChart(target, options) {
       target.append(svg("text", { class: "marker-label", x: right ? x - 4 : x + 4, y: H - m.bottom - 6, "text-anchor": right ? "end" : "start" }, options.markerLabel));
     }
   }
+  if (options.corner) target.append(svg("text", { class: "corner-note", x: W - m.right - 4, y: m.top + 24, "text-anchor": "end" }, options.corner));
   for (const note of options.notes || []) {
     if (!Number.isFinite(note.x) || !Number.isFinite(note.y)) continue;
     target.append(svg("circle", { cx: sx(note.x), cy: sy(note.y), r: 6, class: "note-dot", fill: note.colour || "#d33" }));
