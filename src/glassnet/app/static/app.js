@@ -13,8 +13,9 @@ import * as evaluate from "./evaluate.js";
 import * as handwriting from "./handwriting.js";
 import * as timetravel from "./timetravel.js";
 import * as models from "./models.js";
+import * as plane from "./plane.js";
 
-const TABS = { train, draw, inside, evaluate, handwriting, timetravel, models };
+const TABS = { train, draw, inside, evaluate, handwriting, timetravel, models, plane };
 let current = null;
 let ready = false;   // the first /api/session answer has arrived (and set the workspace cookie)
 
