@@ -49,12 +49,17 @@ class Buffers:
     def __init__(self, need_input_gradient=True):
         self.arrays = {}
         self.need_input_gradient = need_input_gradient
+        self._views = {}         # name -> the view handed out last: every full batch asks for the same one
 
     def array(self, name, shape, dtype):
+        view = self._views.get(name)
+        if view is not None and view.shape == shape and view.dtype == dtype:
+            return view
         buf = self.arrays.get(name)
         if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) or buf.dtype != dtype:
             buf = self.arrays[name] = np.empty(shape, dtype)
-        return buf[:shape[0]]
+        view = self._views[name] = buf[:shape[0]]
+        return view
 
     def __repr__(self):
         return f"Buffers({sorted(self.arrays)}, need_input_gradient={self.need_input_gradient})"

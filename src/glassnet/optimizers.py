@@ -72,12 +72,12 @@ class Optimizer:
 
     def step(self, params, grads):
         """Update every array in ``params`` in place using the matching array in ``grads``."""
-        lr = self.lr
+        lr, state, l1 = self.lr, self.state, self.l1
         for i, (w, g) in enumerate(zip(params, grads)):
-            if i not in self.state:
-                self.state[i] = {name: np.zeros_like(w) for name in self.buffers}
-            if self.l1 and w.ndim > 1:                   # L1 on weights (never biases): g + l1 sign(w)
-                g = g + w.dtype.type(self.l1) * np.sign(w)
+            if i not in state:
+                state[i] = {name: np.zeros_like(w) for name in self.buffers}
+            if l1 and w.ndim > 1:                        # L1 on weights (never biases): g + l1 sign(w)
+                g = g + w.dtype.type(l1) * np.sign(w)
             self._update(i, w, g, lr)
         self.iterations += 1
         if self.iterations % self.flush_every == 0:
@@ -164,14 +164,18 @@ class SGD(Optimizer):
         self.buffers = ("velocity",) if momentum > 0 else ()
 
     def _update(self, i, w, g, lr):
+        # Scalars as Python floats: NumPy keeps the array's dtype for them (NEP 50), with no conversion call.
         if self.weight_decay:
-            g = g + w.dtype.type(self.weight_decay) * w
+            g = g + self.weight_decay * w                  # textbook line; a new array (only with weight decay)
         if self.momentum:
             v = self.state[i]["velocity"]
-            v *= w.dtype.type(self.momentum)
+            v *= self.momentum
             v += g                                         # v = mu v + g
-            g = g + w.dtype.type(self.momentum) * v if self.nesterov else v
-        step = np.multiply(g, w.dtype.type(lr), out=self._scratch(i, w))  # lr * step, in a reused array
+            if self.nesterov:
+                g = g + self.momentum * v
+            else:                                          # w = w - lr v: v is not changed, so
+                g = v
+        step = np.multiply(g, lr, out=self._scratch(i, w))  # lr * step, in a reused array
         w -= step                                          # w = w - lr step
 
     def get_config(self):

@@ -42,7 +42,7 @@ from ._validation import check_params, describe
 from .callbacks import Callback, CallbackList, ProgressBar
 from .errors import TrainingDiverged
 from .history import History
-from .layers import Buffers
+from .layers import Buffers, Dense
 from .losses import labels_from_outputs, prepare_targets
 from .modelfile import check_tensors, read_checkpoint
 
@@ -325,7 +325,8 @@ def _run_epoch(run, epoch):
     run.epoch = epoch
     state = _Epoch(run, epoch)
     X, y, batch_size, dtype = run.X, run.y, run.batch_size, net.dtype
-    order, augment_rng, params, grads = state.order, state.augment_rng, state.params, state.grads
+    order, augment_rng, params, grads, sentinels = state.order, state.augment_rng, state.params, state.grads, \
+        state.sentinels
     cbs.on_epoch_begin(epoch, {})
     state.started = time.perf_counter()
     for b in range(state.first, run.steps_per_epoch):
@@ -335,7 +336,7 @@ def _run_epoch(run, epoch):
             xb = _augmented(run.augment, xb, augment_rng, dtype)
         lr = optimizer.lr
         value, out = net.train_step(xb, yb, loss, buffers)   # forward, loss, backward: fills grads
-        if not (math.isfinite(value) and _all_finite(grads)):
+        if not (math.isfinite(value) and _all_finite(sentinels)):
             _diverged(state, b + 1, lr, value)               # checked before the step: it is never applied
         optimizer.step(params, grads)
         logs = state.count(value, len(idx), lr, out, yb)
@@ -374,6 +375,7 @@ class _Epoch:
                 if generator is not None:
                     generator.bit_generator.state = state
         self.params, self.grads = net.parameters(), net.gradients()
+        self.sentinels = _finite_sentinels(net)
         # No per-batch backup copy of the weights: every step is checked *before* it is applied (finite
         # loss, finite gradients), so the weights only ever hold the result of good steps. The one copy
         # per epoch below covers weights spoiled from outside the loop (a callback writing NaN).
@@ -514,6 +516,26 @@ def limit_blas_threads(n):
     a BLAS call is not safe (OpenBLAS can hang), and two runs restoring each other's limits would race.
     """
     return _threads.limited(n)
+
+
+def _finite_sentinels(net):
+    """The gradients whose being finite shows that every gradient of the step is: checked before each step.
+
+    A ``Dense`` layer's ``db = sum_n delta[n]`` is finite exactly when every ``delta`` it summed is (a NaN or
+    inf entry makes its column's sum NaN or inf), and then ``dW = delta.T @ x`` is finite too (``x``, the
+    layer's input, is finite when the loss is), unless a product overflows float32, which needs entries
+    near 1e19 and shows up as a non-finite loss one step later. So for a ``Dense`` layer its few bias
+    gradients stand for its weight gradients, and the check reads ``n_out`` numbers instead of
+    ``n_in * n_out`` (textbook: every gradient, one pass over all of them per step). Any other layer
+    with parameters has every gradient checked.
+    """
+    sentinels = []
+    for layer in net.layers:
+        if type(layer).backward is Dense.backward and "biases" in layer.grads:
+            sentinels.append(layer.grads["biases"])
+        else:
+            sentinels.extend(layer.grads.values())
+    return sentinels
 
 
 def _all_finite(arrays):
