@@ -231,3 +231,68 @@ def test_the_softmax_steps_start_from_what_the_softmax_reads(data):
     assert plain["reads"] == "z" and plain["inputs"] == plain["logits"]         # the usual case: the logits
     one = gn.Network([gn.Dense(784, 4, seed=0), gn.ReLU(), gn.Dense(4, 1, seed=1)])
     assert analysis.inside(one, x, 1, 0)["softmax"] is None           # one output: a sigmoid, no softmax steps
+
+
+def test_the_backward_nudges_are_explain_steps_numbers_and_the_step_lowers_the_loss_by_what_is_shown(net, data):
+    from glassnet.explain import explain_step, nudges
+
+    x, label = np.asarray(data.X_test[7], dtype=np.float32), int(data.y_test[7])
+    b = json.loads(json.dumps(analysis.inside(net, x, 1, 3, label=label, lr=0.3)["backward"]))
+    step = explain_step(net, x[None, :].astype(np.float64), [label], lr=0.3)
+    assert [layer["name"] for layer in b["layers"]] == ["output", "hidden 1"]           # going back
+    for layer in b["layers"]:
+        s = step.layers[layer["index"] - 1]
+        np.testing.assert_array_equal(layer["delta"], s.delta[0])
+        assert [m["delta"] for m in layer["neurons"]] == [s.delta[0][m["j"]] for m in layer["neurons"]]
+        assert abs(layer["neurons"][0]["delta"]) == np.max(np.abs(s.delta[0]))
+        for w in layer["weights"]:
+            assert w["dW"] == s.dW[w["j"], w["i"]] and w["update"] == s.update_W[w["j"], w["i"]]
+        assert abs(layer["weights"][0]["dW"]) == np.max(np.abs(s.dW))
+        np.testing.assert_array_equal(layer["dW_row"], s.dW[layer["row_neuron"]])
+    assert b["layers"][1]["row_neuron"] == 3 and b["layers"][1]["weights"][0]["pixel"] == \
+        [b["layers"][1]["weights"][0]["i"] // 28, b["layers"][1]["weights"][0]["i"] % 28]
+    stepped = net.astype(np.float64)
+    step.apply(stepped)
+    after = stepped.evaluate(x[None, :].astype(np.float64), [label]).loss
+    assert b["loss_after"] == pytest.approx(after, rel=1e-12) and b["loss_before"] == step.loss == b["loss"]
+    assert b["loss_change"] == pytest.approx(after - step.loss, rel=1e-12, abs=1e-15)
+    library = json.loads(json.dumps(nudges(net, x.astype(np.float64), label, lr=0.3).to_dict()))
+    assert {k: b[k] for k in library if k != "layers"} == {k: v for k, v in library.items() if k != "layers"}
+    assert [{k: layer[k] for k in own} for layer, own in zip(b["layers"], library["layers"])] == library["layers"]
+
+
+def test_why_this_digit_is_explains_maps_and_path(net, data):
+    from glassnet.explain import explain
+
+    x = np.asarray(data.X_test[4], dtype=np.float32)
+    why = json.loads(json.dumps(analysis.predict(net, x, list(data.classes))["why"]))
+    e = explain(net, x, top=3)
+    assert (why["winner"], why["runner_up"]) == (e.prediction, e.runner_up)
+    np.testing.assert_array_equal(why["contribution"]["values"], e.maps["contribution"].ravel())
+    np.testing.assert_array_equal(why["contrast"]["values"], e.maps["contribution_vs_runner_up"].ravel())
+    assert why["contribution_sum"] + why["effective_bias"][e.prediction] == pytest.approx(e.logits[e.prediction])
+    first = [edge for edge in why["path"] if edge["to"] == [2, e.prediction]]
+    assert [(edge["from"][1], edge["term"]) for edge in first] == [(t.input, t.term) for t in e.layers[2].neurons[
+        e.prediction].up]
+    assert all(edge["term"] > 0 for edge in why["path"]) and {edge["from"][0] for edge in why["path"]} == {0, 1}
+
+
+def test_a_neurons_connections_output_numbers_and_drivers(net, data):
+    from glassnet.explain import trace_layers
+
+    x = np.asarray(data.X_test[9], dtype=np.float32)
+    n = analysis.neuron(net, x, 1, 6)
+    traces, values = trace_layers(net, x, neurons=False)
+    terms = traces[1].weights[6] * traces[1].inputs
+    assert [c["i"] for c in n["incoming"]][:3] == list(np.argsort(-np.abs(terms), kind="stable")[:3])
+    assert all(c["pixel"] == [c["i"] // 28, c["i"] % 28] and c["term"] == terms[c["i"]] for c in n["incoming"])
+    out = traces[2].weights[:, 6] * traces[1].a[6]
+    assert len(n["outgoing"]) == 8 and [c["j"] for c in n["outgoing"]][:3] == list(np.argsort(-np.abs(out),
+                                                                                              kind="stable")[:3])
+    assert all(c["w"] == traces[2].weights[c["j"], 6] and c["term"] == out[c["j"]] for c in n["outgoing"])
+    assert "logits" not in n
+    o = analysis.neuron(net, x, 2, 1)
+    assert o["logits"] == traces[2].z.tolist() and o["probabilities"] == traces[2].a.tolist() and o["outgoing"] == []
+    d = analysis.drivers(net, data, 1, 6, count=4)
+    a = forward_values(net, np.asarray(data.X_test, dtype=np.float64))[1][1][:, 6]
+    assert [im["a"] for im in d] == sorted(a, reverse=True)[:4] and d[0]["image"]["width"] == 28

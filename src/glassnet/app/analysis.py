@@ -22,10 +22,11 @@ from ..descent import descend_weight, finite_difference
 from ..diagnostics import diagnose as run_diagnostics
 from ..explain import (
     activate,
-    explain_step,
+    explain,
     forward_values,
     layer_name,
     neuron_groups,
+    nudges,
     output_head,
     shown_activation,
     trace_layers,
@@ -104,7 +105,39 @@ def predict(net, x, classes):
               for g, (_z, a) in enumerate(values)]
     return {"prediction": prediction, "label": classes[prediction] if prediction < len(classes) else str(prediction),
             "probabilities": [float(p) for p in probabilities], "input": picture(x.reshape(SHAPE)),
-            "layers": layers}
+            "layers": layers, "why": why(net, x)}
+
+
+def why(net, x, top=3):
+    """Why this digit, as ``explain`` computes it: the contribution map ``x * W_eff[winner]`` (its pixels add
+    up to the winner's logit minus ``b_eff``), the contrast with the runner-up ``x * (W_eff[win] - W_eff[run])``,
+    and the path of largest contributions to the winner: from the winner back to the input, each neuron's
+    ``top`` largest positive terms (``explain``'s ``up`` terms). None for a network explain refuses."""
+    try:
+        e = explain(net, x, top=top)
+    except ValueError:
+        return None
+    shape = e.image_shape
+    w, r = e.prediction, e.runner_up
+    contribution, contrast = e.maps["contribution"], e.maps["contribution_vs_runner_up"]
+    return {"winner": w, "runner_up": r, "logits": e.logits.tolist(), "effective_bias": e.effective_bias.tolist(),
+            "contribution": signed_map(contribution, shape), "contrast": signed_map(contrast, shape),
+            "contribution_sum": float(contribution.sum()), "contrast_sum": float(contrast.sum()),
+            "path": _path(e, w), "image_shape": list(shape) if shape else None}
+
+
+def _path(e, winner):
+    """The connections that carried the answer: ``[{"from": [layer, i], "to": [layer, j], "term"}]``, from the
+    winning output back to the input, following each neuron's largest positive terms (``explain``'s trace)."""
+    edges, frontier = [], [winner]
+    for g in range(len(e.layers) - 1, 0, -1):
+        below = []
+        for j in frontier:
+            for t in e.layers[g].neurons[j].up:
+                edges.append({"from": [g - 1, t.input], "to": [g, j], "term": t.term})
+                below.append(t.input)
+        frontier = list(dict.fromkeys(below))
+    return edges
 
 
 def formulas(net, g):
@@ -151,6 +184,7 @@ def neuron(net, x, layer, j, top=8):
     The value is ``a = f(z)`` with the layer's own ``f``; for the output of a network whose softmax follows
     outside it, the probability ``p = softmax(z)_j`` (``symbol`` ``"p"``, ``where`` ``"in the loss"`` or
     ``"in predict_proba"``). ``formula`` and ``derivative_formula``: the activation's own text (:func:`formulas`).
+    Its strongest connections (:func:`connections`); for the output, every logit and probability.
     """
     traces, _ = trace_layers(net, x, neurons=False)
     trace = traces[layer]
@@ -158,7 +192,8 @@ def neuron(net, x, layer, j, top=8):
     W = trace.weights
     shape = SHAPE if layer == 1 and W.shape[1] == SHAPE[0] * SHAPE[1] else None
     activation = shown_activation(net, layer)
-    return {"layer": layer, "neuron": j, "name": trace.name, "activation": activation,
+    return {**connections(traces, layer, j, top), **_output_numbers(traces, layer),
+            "layer": layer, "neuron": j, "name": trace.name, "activation": activation,
             "where": None if trace.head is None else trace.head.where, "symbol": trace.symbol,
             "equation": equation(trace, j, activation, reads_every_z(net, layer)), **formulas(net, layer),
             "n_neurons": trace.n,
@@ -166,6 +201,45 @@ def neuron(net, x, layer, j, top=8):
             "n_inputs": int(W.shape[1]),
             "top_up": [t.to_dict() for t in n.up], "top_down": [t.to_dict() for t in n.down],
             "weights": signed_map(W[j], shape), "terms": signed_map(W[j] * trace.inputs, shape)}
+
+
+def connections(traces, layer, j, top=8):
+    """Neuron ``j``'s strongest connections: ``incoming`` (from array ``layer - 1``) and ``outgoing`` (to array
+    ``layer + 1``), each ``{"i", "j", "w", "term"}`` with ``term = w * a`` for this example, the ``top``
+    largest ``|w * a|`` (then ``|w|``) first; an input pixel ``i`` also as ``"pixel": [row, col]``."""
+    t = traces[layer]
+    pixels = layer == 1 and t.weights.shape[1] == SHAPE[0] * SHAPE[1]
+    w_in, terms_in = t.weights[j], t.weights[j] * t.inputs
+    incoming = [{"i": int(i), "j": j, "w": float(w_in[i]), "term": float(terms_in[i]),
+                 **({"pixel": [int(i) // SHAPE[1], int(i) % SHAPE[1]]} if pixels else {})}
+                for i in np.lexsort((-np.abs(w_in), -np.abs(terms_in)))[:top]]
+    outgoing = []
+    if layer + 1 < len(traces):
+        after = traces[layer + 1]
+        w_out = after.weights[:, j]
+        terms_out = w_out * after.inputs[j]
+        outgoing = [{"i": j, "j": int(k), "w": float(w_out[k]), "term": float(terms_out[k])}
+                    for k in np.lexsort((-np.abs(w_out), -np.abs(terms_out)))[:top]]
+    return {"incoming": incoming, "outgoing": outgoing}
+
+
+def _output_numbers(traces, layer):
+    """For the output: every class's logit ``z`` and softmax probability ``p`` (explain's trace), else nothing."""
+    t = traces[layer]
+    if layer != len(traces) - 1:
+        return {}
+    return {"logits": t.z.tolist(), "probabilities": t.a.tolist()}
+
+
+def drivers(net, data, layer, j, count=6):
+    """The test images that excite neuron ``j`` of array ``layer`` most: its value ``a`` (explain's float64
+    forward pass over the test set), largest first, with their label."""
+    X = np.asarray(data.X_test, dtype=np.float64)
+    a = forward_values(net, X)[layer][1][:, j]
+    order = np.argsort(-a, kind="stable")[:count]
+    shape = SHAPE if X.shape[1] == SHAPE[0] * SHAPE[1] else None
+    return [{"test_index": int(i), "label": int(data.y_test[i]), "a": float(a[i]),
+             "image": picture(X[i].reshape(shape)) if shape else None} for i in order]
 
 
 # -- Inside ----------------------------------------------------------------------------------------
@@ -221,23 +295,40 @@ def _softmax_steps(net, output):
 
 
 def _backward(net, x, layer, j, label, lr):
-    """One SGD step on ``x`` with its ``label``, traced (``explain_step``): per layer delta, db, one row of dW.
+    """One SGD step on ``x`` with its ``label`` as ranked nudges (``explain.nudges``, from ``explain_step``'s
+    numbers), going backwards from the loss: the outputs' moves, per array of neurons every ``delta`` and
+    ``db``, the neurons to push up or down and the weights that change most (their pixel as ``(row, col)``
+    on a first layer), one row of ``dW`` (neuron ``j`` of ``layer``, else the largest ``|delta|``) for the
+    folded table; and the step's effect on this example: ``loss_before``, ``loss_after`` (recomputed).
 
     With the loss as the registry defines it (``loss_name``, ``loss_formula``, ``gradient_formula``),
     ``values`` (what the loss turns into a number: the probabilities when it applies the softmax itself,
     ``head``, else the outputs) and ``output_delta``, the loss's gradient at the outputs it reads.
     """
-    step = explain_step(net, x[None, :].astype(np.float64), [label], lr=lr)
-    loss = losses.get(step.loss_name)
-    layers = []
-    for g, s in enumerate(step.layers, start=1):
-        delta = s.delta[0]
-        row = j if g == layer else int(np.argmax(np.abs(delta)))
-        layers.append({"index": g, "delta": delta.tolist(), "db": s.db.tolist(), "row_neuron": row,
-                       "dW_row": s.dW[row].tolist(), "update_row": s.update_W[row].tolist()})
-    return {"label": int(label), "loss": float(step.loss), "lr": float(lr), "loss_name": loss.name,
-            "loss_formula": loss.formula, "gradient_formula": loss.gradient_formula, "head": step.head,
-            "values": step.layers[-1].a[0].tolist(), "output_delta": step.output_delta[0].tolist(), "layers": layers}
+    try:
+        n = nudges(net, x.astype(np.float64), int(label), lr=lr, top=10)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    loss = losses.get(n.loss_name)
+    out = n.to_dict()
+    shape = SHAPE if net.n_features == SHAPE[0] * SHAPE[1] else None
+    for entry, ranked in zip(out["layers"], n.layers):
+        row = j if ranked.index == layer else int(np.argmax(np.abs(ranked.delta)))
+        entry["derivative_formula"] = formulas(net, ranked.index)["derivative_formula"]
+        entry["row_neuron"] = row
+        entry["dW_row"] = ranked.dW[row].tolist()
+        entry["x"] = (x if ranked.index == 1 else ranked_inputs(net, x, ranked.index)).tolist()
+    if shape is not None:                                 # the picture the top weights' pixels are marked on
+        out["input"] = picture(np.clip(x.reshape(shape), 0, 1))
+    values = [o for o in sorted(n.outputs, key=lambda o: o.k)]
+    out.update({"loss": n.loss_before, "loss_formula": loss.formula, "gradient_formula": loss.gradient_formula,
+                "values": [o.value for o in values], "output_delta": [o.delta for o in values]})
+    return out
+
+
+def ranked_inputs(net, x, g):
+    """What array ``g`` of neurons reads for ``x``: the values of array ``g - 1`` (explain's float64 pass)."""
+    return forward_values(net, x[None, :])[g - 1][1][0]
 
 
 # -- Evaluate --------------------------------------------------------------------------------------

@@ -233,16 +233,18 @@ def effective_affine(net, x):
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     n = len(x)
-    W_eff, b_eff = np.eye(n), np.zeros(n)
+    W_eff, b_eff = None, np.zeros(n)          # None: the identity (not multiplied by: 784 x 784 costs)
     layers = layer_copies(net)                # float64; the values z, a are each layer's own forward
     outputs = [out[0] for out in layer_outputs(layers, x[None, :])]
     last = logits_index(net)
     for g, (dense, acts) in enumerate(neuron_groups(net)):
         if dense is not None:                 # this map after the previous ones: W (W_eff x + b_eff) + b
             W, b = layers[dense].params["weights"], layers[dense].params["biases"]
-            W_eff, b_eff = W @ W_eff, W @ b_eff + b
+            W_eff, b_eff = (W.copy() if W_eff is None else W @ W_eff), W @ b_eff + b
         if g == last:
             break
+        if W_eff is None and acts:
+            W_eff = np.eye(n)
         for i in acts:
             z, a = outputs[i - 1] if i else x, outputs[i]
             J = jacobian(layers[i], z)

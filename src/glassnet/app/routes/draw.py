@@ -1,5 +1,5 @@
 """The Draw view: what the network answers for a drawing, one neuron's weighted sum term by term, and
-neurons switched off or given another bias (edits)."""
+neurons switched off or given another bias (edits), and what drives a neuron (the test images that excite it most)."""
 
 from fastapi import APIRouter
 
@@ -30,6 +30,14 @@ def neuron(ws: CurrentWorkspace, body: NeuronRequest):
     out["bias_override"] = edit.get("bias")
     out["passes_on"] = 0.0 if edit.get("off") else out["a"]
     return json_answer(out)
+
+
+@router.post("/api/neuron/drivers")
+def drivers(ws: CurrentWorkspace, body: NeuronRequest):
+    """The test images that excite the neuron most (what drives it), for the network as edited."""
+    net, _ = ws.neuron_network(body.layer, body.neuron)
+    return json_answer({"layer": body.layer, "neuron": body.neuron,
+                        "images": analysis.drivers(net, ws.data(), body.layer, body.neuron)})
 
 
 @router.post("/api/edits")

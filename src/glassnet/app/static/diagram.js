@@ -2,6 +2,10 @@
 // layers) of circles, each lit by its neuron's value for the example being looked at.
 // Brightness is scaled per layer (value / largest |value| in that layer); for the output it is
 // the probability itself. Clicking a circle calls onPick(layer, neuron).
+// Over it: connections (showConnections: colour = sign, thickness = |weight| or |weight·value|,
+// an input pixel's end on its place in the input picture), a marked pixel (markPixel), and the
+// passes played layer by layer (showStep: forward lights the layers up to one, backward colours
+// them by δ from the output down).
 
 import { num, pct, svg, clear, pictureURL } from "./widgets.js";
 
@@ -100,6 +104,7 @@ export class NetworkDiagram {
     root.append(svg("text", { class: "layer-title", x: 16, y: 20 }, `input · ${layers[0].size}`));
     this.inputImage = svg("image", { x: 16, y: mid - 56, width: 112, height: 112, class: "pixelated", preserveAspectRatio: "none", testid: `${this.testid}-input` });
     root.append(svg("rect", { x: 15, y: mid - 57, width: 114, height: 114, class: "input-frame" }), this.inputImage);
+    this.inputBox = { x: 16, y: mid - 56, size: 112 };
     const links = svg("g", { class: "links" });
     root.append(links);
     this.positions = [];
@@ -136,6 +141,11 @@ export class NetworkDiagram {
       if (!a || !b || !a[0][2] || !b[0][2] || a.length * b.length > 1200) continue;
       for (const p of a) for (const q of b) links.append(svg("line", { x1: p[0], y1: p[1], x2: q[0], y2: q[1] }));
     }
+    this.connections = svg("g", { class: "connections", testid: `${this.testid}-connections` });
+    this.pixelMark = svg("rect", { class: "pixel-mark", width: 6, height: 6, visibility: "hidden", testid: `${this.testid}-pixel` });
+    links.after(this.connections);        // under the neurons: a tap on a circle is never taken by a line
+    root.append(this.pixelMark);
+    this.groups = Array.from(this.svg.querySelectorAll("g.layer"));
     this.outputLabels = Array.from(this.svg.querySelectorAll("text.class-label"));
     this.markEdits(this.edits || []);
     if (this.selected) this.select(this.selected.layer, this.selected.neuron);
@@ -160,6 +170,80 @@ export class NetworkDiagram {
       t.textContent = `${this.classNames[k] ?? k}  ${pct(probs[k], 0)}`;
       t.classList.toggle("winner", k === prediction.prediction);
     });
+  }
+
+  /** Where neuron I of LAYER sits (layer 0: pixel I of the 28×28 input picture), or null when not drawn. */
+  point(layer, i) {
+    if (layer === 0) {
+      const { x, y, size } = this.inputBox;
+      const side = Math.round(Math.sqrt(this.net.layers[0].size));
+      if (side * side !== this.net.layers[0].size) return [x + size, y + size / 2];
+      const cell = size / side;
+      return [x + (i % side + 0.5) * cell, y + (Math.floor(i / side) + 0.5) * cell];
+    }
+    const p = this.positions[layer] && this.positions[layer][i];
+    return p ? [p[0], p[1]] : null;
+  }
+
+  /**
+   * Draw connections: EDGES [{from: [layer, i], to: [layer, j], value}] (value: a weight or a term w·a).
+   * Colour = sign (red +, blue −), thickness and opacity = |value| / largest |value|. KIND names them.
+   */
+  showConnections(edges, kind = "") {
+    clear(this.connections);
+    this.connections.dataset.kind = kind;
+    const scale = Math.max(1e-12, ...edges.map((e) => Math.abs(e.value)));
+    for (const e of edges) {
+      const a = this.point(...e.from);
+      const b = this.point(...e.to);
+      if (!a || !b) continue;
+      const t = Math.abs(e.value) / scale;
+      this.connections.append(svg("line", { x1: a[0].toFixed(1), y1: a[1].toFixed(1), x2: b[0].toFixed(1), y2: b[1].toFixed(1),
+        class: `connection ${e.value >= 0 ? "plus" : "minus"}`, "stroke-width": (0.6 + 4.4 * t).toFixed(2),
+        "stroke-opacity": (0.35 + 0.65 * t).toFixed(2), "data-from": e.from.join(":"), "data-to": e.to.join(":") },
+      svg("title", {}, `${num(e.value)}`)));
+    }
+  }
+
+  /** Mark pixel (row, col) of the input picture; null hides the mark. */
+  markPixel(pixel) {
+    if (!pixel || !this.net) {
+      this.pixelMark.setAttribute("visibility", "hidden");
+      return;
+    }
+    const side = Math.round(Math.sqrt(this.net.layers[0].size));
+    const cell = this.inputBox.size / side;
+    this.pixelMark.setAttribute("x", (this.inputBox.x + pixel[1] * cell - 1).toFixed(1));
+    this.pixelMark.setAttribute("y", (this.inputBox.y + pixel[0] * cell - 1).toFixed(1));
+    this.pixelMark.setAttribute("width", (cell + 2).toFixed(1));
+    this.pixelMark.setAttribute("height", (cell + 2).toFixed(1));
+    this.pixelMark.setAttribute("visibility", "visible");
+  }
+
+  /**
+   * One frame of a pass. Forward: the layers up to STEP lit, the others dimmed. Backward: DELTAS (per layer
+   * index, from the output down) colour the layers from the output down to STEP (yellow: should go up,
+   * δ < 0; blue: should go down), the rest dimmed. STEP null: everything as after update().
+   */
+  showStep(direction, step, deltas = null) {
+    const last = this.net.layers.length - 1;
+    for (const g of this.groups) {
+      const layer = Number(g.dataset.layer);
+      const on = step === null || (direction === "forward" ? layer <= step : layer >= step);
+      g.classList.toggle("dim", !on);
+      g.classList.toggle("current", step !== null && layer === step);
+      const circles = this.circles[layer] || [];
+      if (direction === "backward" && deltas && deltas[layer] && on && step !== null) {
+        const d = deltas[layer];
+        const scale = Math.max(1e-300, ...d.slice(0, MAX_DRAWN).map((v) => Math.abs(v)));
+        circles.forEach((c, j) => c.setAttribute("fill", neuronColour(-d[j] / scale)));
+      } else if (this.values[layer]) {
+        const values = this.values[layer];
+        const scale = layer === last ? 1 : Math.max(1e-12, ...values.slice(0, MAX_DRAWN).map((v) => Math.abs(v)));
+        circles.forEach((c, j) => c.setAttribute("fill", neuronColour(values[j] / scale)));
+      }
+    }
+    this.inputImage.classList.toggle("dim", step !== null && direction === "backward" && step > 0);
   }
 
   key(e) {

@@ -1,19 +1,26 @@
-// Draw tab: draw a digit, watch the prediction and the network light up as you draw,
-// open any neuron (its weighted sum term by term, its weights as a picture), and edit it.
+// Draw tab: draw a digit, watch the prediction and the network light up as you draw, see why it says
+// that digit (the contribution maps), play the forward and backward passes over the diagram, open any
+// neuron (its weighted sum term by term, its connections, what drives it), and edit it.
 
 import { api, guard, singleFlight } from "./api.js";
 import { $, el, clear, DrawPad, num, numberTable, pct, pictureCanvas, probabilityBars, throttle } from "./widgets.js";
 import { NetworkDiagram } from "./diagram.js";
+import { Passes } from "./passes.js";
+import { inputName, linkRows, pictureSide, pixelFigure } from "./pixels.js";
+import { neuronEdges, renderConnections, renderDrivers, renderOutputNumbers, renderWhy } from "./why.js";
 import { state, on, emit, classes } from "./state.js";
 
 let pad = null;
 let diagram = null;
 let openNeuronId = null;   // {layer, neuron} shown in the panel
 let drawnFor = null;       // the network key the diagram was laid out for
+let passes = null;         // the forward / backward pass player under the diagram
+let lastNeuron = null;     // the last /api/neuron answer shown (its connections are on the diagram)
+let playNext = false;      // play the forward pass when the next prediction arrives (a new example)
 // A switched-off neuron comes back with zero weights (the edited network); its own weights are
 // still worth seeing, so the last ones seen while it was on are kept here.
 const weightsSeen = new Map();
-const predictThrottled = throttle(() => predictDrawing(), 150);
+const predictThrottled = throttle(() => predictDrawing(false), 150);
 
 export function init() {
   pad = new DrawPad($("draw-canvas"), {
@@ -30,10 +37,11 @@ export function init() {
     onPick: guard((layer, neuron) => openNeuron(layer, neuron)),
     onHover: (text) => { $("diagram-hover").textContent = text; },
   });
+  addViews();
   $("draw-clear").addEventListener("click", () => {
     predictThrottled.cancel();
     pad.clear();
-    $("draw-mini").textContent = "";
+    clearAnswer();
   });
   $("draw-test-show").addEventListener("click", guard(() => {
     const index = Math.round(Number($("draw-test-index").value));
@@ -42,6 +50,8 @@ export function init() {
   $("neuron-close").addEventListener("click", () => {
     $("neuron-panel").hidden = true;
     openNeuronId = null;
+    lastNeuron = null;
+    showPath();
   });
   $("neuron-off").addEventListener("change", guard(() => edit({ off: $("neuron-off").checked })));
   $("neuron-bias-range").addEventListener("input", () => { $("neuron-bias").value = $("neuron-bias-range").value; });
@@ -87,23 +97,69 @@ function layout(net) {
     diagram.setNetwork(net, classes());
     $("neuron-panel").hidden = true;
     openNeuronId = null;
+    lastNeuron = null;
   }
   if (state.source) predict(state.source);
 }
 
 /** Look at an example: a drawing or a test image. */
-export function look(source, name) {
+export function look(source, name, play = true) {
   state.source = source;
+  playNext = play;
+  passes.forget();
   state.sourceName = name;
   emit("source", source);
   return predict(source);
 }
 
-function predictDrawing() {
+/** The places this tab adds to the page: why this digit, the passes' controls, the neuron's connections. */
+function addViews() {
+  $("prob-bars").after(el("div", { id: "draw-why", testid: "draw-why" }));
+  const bar = el("div", { class: "anim-bar", id: "anim-bar", testid: "anim-bar" });
+  $("diagram-hover").before(bar);
+  passes = new Passes(diagram, bar, () => state.source);
+  const by = el("select", { id: "connections-by", "aria-label": "connection thickness" },
+    el("option", { value: "term" }, "|w·a| for this drawing"), el("option", { value: "weight" }, "|w|"));
+  by.addEventListener("change", () => showConnections());
+  $("neuron-activation").after(
+    el("div", { id: "neuron-output", testid: "neuron-output" }),
+    el("p", { class: "hint" }, "Its connections are drawn on the diagram above (red +, blue −), thickness ", by, "."),
+    el("div", { class: "columns", id: "neuron-connections", testid: "neuron-connections" }),
+    el("div", { id: "neuron-drivers-box" }));
+}
+
+/** Clear: the answer goes with the drawing. */
+function clearAnswer() {
+  $("draw-mini").textContent = "";
+  $("prediction").textContent = "?";
+  delete $("prediction").dataset.prediction;
+  $("prediction-text").textContent = "Draw something to see the prediction.";
+  clear($("prob-bars"));
+  clear($("draw-input"));
+  clear($("draw-why"));
+  state.source = null;
+  state.lastPrediction = null;
+  passes.reset();
+  diagram.showConnections([]);
+  diagram.markPixel(null);
+}
+
+/** On the diagram: the open neuron's strongest connections, else the path that carried the answer. */
+function showConnections() {
+  if (lastNeuron) diagram.showConnections(neuronEdges(lastNeuron, $("connections-by").value === "term"), "neuron");
+  else showPath();
+}
+
+function showPath() {
+  const why = state.lastPrediction && state.lastPrediction.why;
+  diagram.showConnections(why ? why.path.map((e) => ({ from: e.from, to: e.to, value: e.term })) : [], "path");
+}
+
+function predictDrawing(final = true) {
   if (pad.empty) return;
   // 56x56 (5x5 blocks of the 280x280 pad) is plenty for a digit that ends up 20 pixels tall, and a sixth
   // of 140x140 to send and parse: predicting as you draw costs the server half as much.
-  look({ drawing: pad.image(56) }, "your drawing");
+  look({ drawing: pad.image(56) }, "your drawing", final);
 }
 
 const predict = singleFlight(async (source) => {
@@ -126,6 +182,13 @@ function render(r) {
   if (!diagram.net) layout(state.network);
   diagram.update(r);
   state.lastPrediction = r;
+  renderWhy($("draw-why"), r.why, diagram);
+  passes.fillLabels(r.prediction);
+  if (!lastNeuron) showPath();
+  if (playNext) {
+    playNext = false;
+    passes.play("forward");
+  } else if (passes.step !== null) passes.show();
 }
 
 // -- one neuron ------------------------------------------------------------------------------------------
@@ -139,6 +202,7 @@ async function openNeuron(layer, neuron) {
   diagram.select(layer, neuron);
   await showNeuron(layer, neuron);
   $("neuron-panel").hidden = false;
+  renderDrivers($("neuron-drivers-box"), await api("POST", "api/neuron/drivers", { ...state.source, layer, neuron }));
   $("neuron-panel").scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
@@ -160,7 +224,7 @@ async function showNeuron(layer, neuron) {
   if (r.off) act.append("switched off: a = ", el("b", {}, "0"), ` (it would be ${r.activation}(z) otherwise)`);
   else {
     const cut = r.equation.lastIndexOf(" = ");
-    act.append(r.equation.slice(0, cut + 3), el("b", {}, num(r.a)));
+    act.append(r.equation.slice(0, cut + 3).replace(/-(?=\d)/g, "−"), el("b", {}, num(r.a)));
     if (r.symbol === "p") act.append(` (its probability; ${r.activation} uses all ${r.n_neurons} z${r.where ? `, ${r.where}` : ""})`);
   }
   act.append(el("br"), el("span", { class: "hint", testid: "neuron-formula" }, `${r.activation}: ${r.formula}`));
@@ -173,12 +237,35 @@ async function showNeuron(layer, neuron) {
   clear($("neuron-weights")).append(pictureCanvas(weights, size, { title: "weights: red +, blue −" }),
     el("p", { class: "hint" }, (first ? "one weight per pixel (28×28)" : `one weight per neuron of the layer before (${weights.width})`) +
       (r.off ? "; switched off, they are not used" : "")));
-  clear($("neuron-terms")).append(pictureCanvas(r.terms, size, { title: "x·w: red +, blue −" }),
-    el("p", { class: "hint" }, `largest |x·w| = ${num(r.terms.scale)}`));
-  const rows = (terms) => terms.map((t) => [t.input, t.x, t.w, t.term]);
-  const columns = ["input", "x", "w", "x·w"];
-  clear($("neuron-top-up")).append(numberTable(columns, rows(r.top_up), { limit: 8, testid: "neuron-top-up-table" }));
-  clear($("neuron-top-down")).append(numberTable(columns, rows(r.top_down), { limit: 8, testid: "neuron-top-down-table" }));
+  // The terms as a picture linked to the tables: hovering a row marks its pixel, hovering a pixel its row.
+  const side = first ? pictureSide(r.n_inputs) : null;
+  const readout = el("p", { class: "hint", testid: "neuron-term-readout" }, `largest |x·w| = ${num(r.terms.scale)}`);
+  const links = [];
+  const termsFigure = first
+    ? pixelFigure(r.terms, size, { title: "x·w: red +, blue −", testid: "neuron-terms-picture", onPixel: (pixel) => {
+      diagram.markPixel(pixel);
+      for (const l of links) l.highlight(pixel);
+      if (pixel) readout.textContent = `pixel (${pixel[0]}, ${pixel[1]}): x·w = ${num(r.terms.values[pixel[0] * r.terms.width + pixel[1]])}`;
+    } })
+    : { node: pictureCanvas(r.terms, size, { title: "x·w: red +, blue −" }), mark: () => {} };
+  clear($("neuron-terms")).append(termsFigure.node, readout);
+  const name = (i) => (side ? inputName(i, side) : layer === 1 ? String(i) : `neuron ${i}`);
+  const rows = (terms) => terms.map((t) => [name(t.input), t.x, t.w, t.term]);
+  const columns = [side ? "pixel (row, col)" : "input", "x", "w", "x·w"];
+  for (const [id, terms] of [["neuron-top-up", r.top_up], ["neuron-top-down", r.top_down]]) {
+    const table = numberTable(columns, rows(terms), { limit: 8, testid: `${id}-table` });
+    clear($(id)).append(table);
+    if (side) {
+      links.push(linkRows(table, terms.map((t) => [Math.floor(t.input / side), t.input % side]), (pixel) => {
+        termsFigure.mark(pixel);
+        diagram.markPixel(pixel);
+      }));
+    }
+  }
+  lastNeuron = r;
+  renderOutputNumbers($("neuron-output"), r);
+  renderConnections($("neuron-connections"), r, diagram);
+  showConnections();
 
   $("neuron-off").checked = Boolean(r.off);
   const bias = r.bias_override ?? r.bias;

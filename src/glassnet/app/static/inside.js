@@ -1,11 +1,15 @@
 // Inside tab: one example through the network number by number (z = W·x + b, the activation,
-// softmax step by step) and, with a true label, one backward step (δ, db, dW, the update).
+// softmax step by step; every layer's full table folded) and, with a true label, one step of learning
+// as nudges (explain.nudges on the server): the outputs' moves, each layer's neurons to push up or down
+// and the weights that change most (their pixels on the picture), going backwards, the loss before and
+// after the step, and the full tables one click away.
 // The formulas are the server's: each activation's and the loss's own text from the library's
 // registry (formula, derivative_formula, loss_formula, gradient_formula), never written here.
 
 import { api, guard } from "./api.js";
 import { $, el, clear, num, numberTable } from "./widgets.js";
 import { state, on, classes } from "./state.js";
+import { inputName, linkRows, pictureSide, pixelFigure } from "./pixels.js";
 
 const LIMIT = 10;
 
@@ -76,10 +80,10 @@ function sum(values) {
   return values.reduce((a, b) => a + b, 0);
 }
 
-/** "a = relu(z) = relu(1.25) = 1.25" as the server writes it, with the value in bold. */
+/** "a = relu(z) = relu(1.25) = 1.25" as the server writes it, with the value in bold (a true minus sign). */
 function equation(text, value) {
   const cut = text.lastIndexOf(" = ");
-  return [text.slice(0, cut + 3), el("b", {}, num(value))];
+  return [text.slice(0, cut + 3).replace(/-(?=\d)/g, "−"), el("b", {}, num(value))];
 }
 
 function render(r, { layer, neuron, name }) {
@@ -95,20 +99,23 @@ function render(r, { layer, neuron, name }) {
       const n = f.neuron;
       const chosen = f.index === layer ? "the neuron you chose" : "one neuron";
       // Largest |w·x| first: those terms decide z (inputs that are 0 add nothing).
-      const rows = n.weights.map((w, k) => [k, f.x[k], w, n.terms[k]]).sort((a, b) => Math.abs(b[3]) - Math.abs(a[3]));
+      const side = f.index === 1 ? pictureSide(f.x.length) : null;
+      const rows = n.weights.map((w, k) => [side ? inputName(k, side) : k, f.x[k], w, n.terms[k]])
+        .sort((a, b) => Math.abs(b[3]) - Math.abs(a[3]));
       const zeros = f.x.filter((v) => v === 0).length;
       const s = sum(n.terms);
       card.append(el("div", { class: "math-steps" },
-        numberTable(["k", "input x_k", `weight w_${n.j},k`, "w·x"], rows, { limit: LIMIT, caption: `Neuron ${n.j} (${chosen}): its weighted sum, term by term, largest |w·x| first` }),
+        numberTable([side ? "pixel (row, col)" : "k", "input x_k", `weight w_${n.j},k`, "w·x"], rows, { limit: LIMIT, caption: `Neuron ${n.j} (${chosen}): its weighted sum, term by term, largest |w·x| first` }),
         el("div", {},
           formula(`Σ w·x = ${num(s)}  (all ${rows.length} terms added${zeros ? `; ${zeros} inputs are 0, so their terms are 0` : ""})`),
           formula(`z = Σ w·x + b = ${num(s)} ${n.bias < 0 ? "−" : "+"} ${num(Math.abs(n.bias))} = `, el("b", {}, num(n.z))),
           formula(...equation(n.equation, n.a), f.symbol === "p" ? " (the softmax step by step: below)" : ""))));
     }
     const j = f.neuron ? f.neuron.j : -1;
-    card.append(numberTable(["neuron j", "z_j = w_j·x + b_j", "bias b_j", `${f.symbol}_j (${f.activation})`],
-      f.z.map((z, i) => [i, z, f.bias[i], f.a[i]]),
-      { limit: LIMIT, caption: "Every neuron of the layer", highlight: (row) => (row[0] === j ? "hl" : null) }));
+    card.append(el("details", { class: "fold" }, el("summary", {}, `Every neuron of the layer (${f.z.length}): z, b, ${f.symbol}`),
+      numberTable(["neuron j", "z_j = w_j·x + b_j", "bias b_j", `${f.symbol}_j (${f.activation})`],
+        f.z.map((z, i) => [i, z, f.bias[i], f.a[i]]),
+        { limit: LIMIT, highlight: (row) => (row[0] === j ? "hl" : null) })));
     out.append(card);
   }
   if (r.softmax) out.append(renderSoftmax(r.softmax));
@@ -138,38 +145,91 @@ function renderSoftmax(s) {
       { limit: 10, highlight: (_row, i) => (i === best ? "hl" : null) }));
 }
 
-function renderBackward(b, xs, forward, chosen) {
+/** "1 − 2.895e−6" when p is that close to 1 (1 − p is the sum of the others' probabilities, from the server). */
+function probability(p, others) {
+  return others !== null && others !== undefined && p > 0.999 ? `1 − ${num(others)}` : num(p, 6);
+}
+
+/** A bar as long as |v| / scale, yellow when the thing should go up, blue when down. */
+function nudgeBar(v, scale, up) {
+  const bar = el("span", { class: `nudge-bar ${up ? "up" : "down"}` });
+  bar.style.width = `${Math.round(80 * Math.min(1, Math.abs(v) / (scale || 1)))}px`;
+  return bar;
+}
+
+function renderBackward(b, _xs, forward, chosen) {
   const names = classes();
   const card = el("div", { class: "card layer-card", testid: "inside-backward" },
-    el("h3", {}, `One backward step for the true label ${className(names, b.label)}`));
-  const y = b.values.map((_v, k) => (k === b.label ? 1 : 0));
-  const sym = b.head ? "p" : "a";
+    el("h3", {}, `One step of learning for the true label ${className(names, b.label)}: backpropagation as nudges`));
+  // The effect first: what this one step does to this example's loss (recomputed after the step, by the library).
+  card.append(el("p", { class: "nudge-summary", testid: "nudge-summary" },
+    `One step of plain SGD with lr = ${num(b.lr)} on this example: loss `,
+    el("b", { testid: "loss-before" }, num(b.loss_before, 6)), " → ",
+    el("b", { testid: "loss-after" }, num(b.loss_after, 6)), " (change ",
+    el("b", { testid: "loss-change" }, num(b.loss_change, 4)), `; the gradient promised ${num(b.linear_change, 4)} for a small step).`));
   card.append(formula(`${b.loss_name} loss: ${b.loss_formula}`));
-  if (b.head === "softmax") {
-    card.append(formula(`loss = −log p[${b.label}] = −log ${num(b.values[b.label])} = `, el("b", {}, num(b.loss))));
+  if (b.head === "softmax" && b.p_label !== null) {
+    card.append(formula(`loss = −log p[${b.label}] = −log ${probability(b.p_label, b.p_others)} = `, el("b", { testid: "loss-line" }, num(b.loss_before))));
   } else {
-    card.append(formula("loss = ", el("b", {}, num(b.loss))));
+    card.append(formula("loss = ", el("b", { testid: "loss-line" }, num(b.loss_before))));
   }
-  card.append(el("p", { class: "idea" }, `The error at the output is the loss's gradient: ${b.gradient_formula}` +
-    (b.head ? ` (the loss applies the ${b.head} itself; y is 1 for the true class, 0 elsewhere).`
-      : ` (the loss reads the outputs a as they are; t is 1 for the true class, 0 elsewhere).`)));
-  const columns = b.head === "softmax" ? ["class", "p", "y", "δ = p − y"]
-    : ["class", sym, b.head ? "y" : "t", b.head ? "δ = dL/dz" : "δ = dL/da"];
-  card.append(numberTable(columns, b.output_delta.map((d, k) => [className(names, k), b.values[k], y[k], d]),
-    { limit: 10, highlight: (_row, k) => (k === b.label ? "hl" : null) }));
-  card.append(el("p", { class: "idea" }, `Going back one layer: δ_prev = (Wᵀ·δ) · f′(z). Each weight's gradient is dW[j,k] = δ_j · x_k and db_j = δ_j; plain SGD then moves it by −lr · dW with lr = ${num(b.lr)}.`));
-  for (const layer of b.layers) {
-    const x = xs[layer.index] || [];
-    const j = layer.row_neuron;
-    const why = layer.index === chosen.layer && j === chosen.neuron ? "the neuron you chose" : "the neuron with the largest |δ|";
+  card.append(el("p", { class: "idea" }, `Each output should move against its δ (the loss's gradient, ${b.gradient_formula}` +
+    (b.head ? `; the loss applies the ${b.head} itself).` : ").") +
+    " Going back, each layer's δ says which of its neurons should go up or down and how much that matters; each weight then moves by −lr · δ_j · x_k."));
+
+  // 1. the outputs, largest |δ| first
+  const scale = Math.max(...b.outputs.map((o) => Math.abs(o.delta)), 1e-300);
+  card.append(el("h3", {}, "1. The outputs: how much each should move"),
+    el("ul", { class: "nudge-list", testid: "nudge-outputs" }, b.outputs.map((o) => el("li", { "data-k": o.k },
+      el("span", { class: `arrow ${o.move > 0 ? "up" : "down"}` }, o.move > 0 ? "▲" : "▼"),
+      `${className(names, o.k)}${o.k === b.label ? " (true)" : ""}: ${b.head ? "p" : "a"} = ${o.k === b.label ? probability(o.value, b.p_others) : num(o.value)}, δ = ${num(o.delta)}`,
+      nudgeBar(o.delta, scale, o.move > 0)))));
+
+  // 2. back through the layers, output first
+  b.layers.forEach((layer, n) => {
     const f = forward.find((entry) => entry.index === layer.index);
-    const below = layer.index < b.layers.length && f ? ` — δ_j = (Wᵀ·δ)_j · f′(z_j), ${f.activation}: ${f.derivative_formula}` : "";
-    card.append(el("h3", {}, `Layer ${layer.index}${below}`));
-    card.append(el("div", { class: "math-steps" },
-      numberTable(["neuron j", "δ_j = dL/dz_j", "db_j = δ_j"], layer.delta.map((d, i) => [i, d, layer.db[i]]),
-        { limit: LIMIT, caption: "δ for every neuron", highlight: (row) => (row[0] === j ? "hl" : null) }),
-      numberTable(["k", "x_k", `dW[${j},k] = δ_${j}·x_k`, "update −lr·dW"], layer.dW_row.map((g, k) => [k, x[k] ?? "–", g, layer.update_row[k]]),
-        { limit: LIMIT, caption: `Row ${j} of dW (${why})` })));
-  }
+    card.append(renderLayerNudges(layer, n + 2, f, b, chosen));
+  });
   return card;
+}
+
+function renderLayerNudges(layer, number, f, b, chosen) {
+  const side = layer.index === 1 ? pictureSide(layer.x.length) : null;
+  const box = el("div", { class: "nudge-layer", testid: `nudge-layer-${layer.index}` });
+  const how = layer.name === "output" ? "δ = dL/dz from the loss" : `δ_j = (Wᵀ·δ)_j · f′(z_j), ${f ? `${f.activation}: ${f.derivative_formula}` : ""}`;
+  box.append(el("h3", {}, `${number}. ${layer.name === "output" ? "The output layer" : `Back to ${layer.name}`} (layer ${layer.index}) — ${how}`));
+  const scale = Math.max(...layer.neurons.map((m) => Math.abs(m.delta)), 1e-300);
+  const neurons = el("ul", { class: "nudge-list", testid: `nudge-neurons-${layer.index}` }, layer.neurons.map((m) => el("li", {},
+    el("span", { class: `arrow ${m.direction}` }, m.direction === "up" ? "▲" : "▼"),
+    `neuron ${m.j} should go ${m.direction}: δ = ${num(m.delta)}`, nudgeBar(m.delta, scale, m.direction === "up"))));
+  const name = (i) => (side ? inputName(i, side) : layer.index === 1 ? `input ${i}` : `neuron ${i}`);
+  const table = numberTable(["weight", side ? "pixel (row, col)" : "from", "x_k", "δ_j", "dW = δ_j·x_k", "step −lr·dW"],
+    layer.weights.map((w) => [`W[${w.j}, ${w.i}]`, name(w.i), w.x, w.delta, w.dW, w.update]),
+    { limit: 10, testid: `nudge-weights-${layer.index}` });
+  const output = layer.name === "output";
+  const grid = el("div", { class: "nudges" },
+    output ? null : el("div", {}, el("p", { class: "hint" }, layer.neurons.length ? "Neurons, largest |δ| first (the ones that matter most):"
+      : "Every δ here is 0 (no neuron of this layer can change the loss for this example)."), neurons),
+    el("div", {}, el("p", { class: "hint" }, output ? "Their δ are the outputs' above. The weights into them that change most, largest |dW| first:"
+      : "The weights that change most, largest |dW| first:"), table));
+  box.append(grid);
+  if (side && b.input) {
+    const fig = pixelFigure(b.input, 140, { testid: `nudge-pixels-${layer.index}`, title: "the input; outlined: the pixels of the weights that change most" });
+    fig.markers(layer.weights.map((w) => w.pixel));
+    linkRows(table, layer.weights.map((w) => w.pixel), (p) => fig.mark(p));
+    grid.append(el("figure", {}, fig.node, el("figcaption", { class: "hint" }, "Outlined: their pixels (hover a row to find its pixel).")));
+  }
+  // The full tables, one click away.
+  const j = layer.row_neuron;
+  const why = layer.index === chosen.layer && j === chosen.neuron ? "the neuron you chose" : "the neuron with the largest |δ|";
+  const row = layer.dW_row.map((g, k) => [name(k), layer.x[k], g, -b.lr * g]).map((r, k) => [k, ...r])
+    .sort((p, q) => Math.abs(q[3]) - Math.abs(p[3])).map((r) => r.slice(1));
+  box.append(el("details", { class: "fold", testid: `nudge-full-${layer.index}` },
+    el("summary", {}, `All ${layer.delta.length} δ and db of this layer, and row ${j} of dW (${why})`),
+    el("div", { class: "math-steps" },
+      numberTable(["neuron j", "δ_j = dL/dz_j", "db_j = δ_j"], layer.delta.map((d, i) => [i, d, layer.db[i]]),
+        { limit: 10, caption: "δ for every neuron", highlight: (r) => (r[0] === j ? "hl" : null) }),
+      numberTable([side ? "pixel (row, col)" : "k", "x_k", `dW[${j},k] = δ_${j}·x_k`, "update −lr·dW"], row,
+        { limit: 10, caption: `Row ${j} of dW, largest |dW| first` }))));
+  return box;
 }
