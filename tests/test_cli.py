@@ -253,12 +253,12 @@ def test_info(small_run, capsys):
     out, _ = small_run
     code, stdout, _ = run(capsys, "info", out / "model")
     assert code == 0
-    for text in ("format: glassnet.model version 1", "dtype: float32", "loss: cross_entropy",
+    for text in ("format: glassnet.model version 2", "dtype: float32", "loss: cross_entropy",
                  "training history: 2 epochs", "dataset: \"digits\"", "Dense(784 -> 32)", "Total parameters"):
         assert text in stdout
     code, stdout, _ = run(capsys, "info", out / "model", "--json")
     info = last_json(stdout)
-    assert info["format_version"] == 1 and info["epochs_trained"] == 2 and info["n_params"] == 784 * 32 + 32 + 330
+    assert info["format_version"] == 2 and info["epochs_trained"] == 2 and info["n_params"] == 784 * 32 + 32 + 330
     assert info["metadata"]["settings"]["epochs"] == 2
 
 

@@ -56,5 +56,5 @@ def test_read_checkpoint_refuses_a_model_folder_and_reads_a_checkpoint(blobs, tm
     assert state["run"]["seed"] == 0 and len(state["history"]) == 1
     assert state["model"][0]["architecture"] == net.get_config()
     (tmp_path / "c" / "training.json").write_text("{")
-    with pytest.raises(gn.ModelFileError, match="damaged checkpoint"):
+    with pytest.raises(gn.ModelFileError, match="damaged"):
         modelfile.read_checkpoint(tmp_path / "c")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import _safetensors
+from glassnet import _safetensors, modelfile
 from glassnet.serialization import weights_digest
 from optional import need
 
@@ -35,7 +35,7 @@ def test_directory_layout_is_json_plus_safetensors(blobs, tmp_path):
     net.save(tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.json", "weights.safetensors"]
     doc = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert doc["format"] == "glassnet.model" and doc["format_version"] == 1
+    assert doc["format"] == "glassnet.model" and doc["format_version"] == 2
     assert [layer["type"] for layer in doc["architecture"]["layers"]] == [
         "Dense", "LeakyReLU", "Dropout", "Dense", "Tanh", "Dense", "Softmax"]
     assert doc["weights"]["sha256"] == weights_digest(net.get_weights())
@@ -157,14 +157,39 @@ def test_tampered_weight_value_is_caught(saved):
         gn.load(saved)
 
 
-def _edit(saved, change):
+def _edit(saved, change, sign=True):
+    """Change model.json; ``sign``: and recompute its checksum, as a forger would (the checks behind it)."""
     doc = json.loads((saved / "model.json").read_text())
     change(doc)
+    if sign and isinstance(doc.get("architecture"), dict) and isinstance(doc.get("weights"), dict):
+        doc["document_sha256"] = modelfile.document_digest(doc)
     (saved / "model.json").write_text(json.dumps(doc))
 
 
+@pytest.mark.parametrize("change", [
+    lambda d: d["architecture"]["layers"][4].update(type="ReLU"),          # Tanh -> ReLU
+    lambda d: d["architecture"]["layers"][1].update(alpha=0.2),            # LeakyReLU's alpha
+    lambda d: d["architecture"]["layers"][2].update(p=0.2),                # Dropout's p
+    lambda d: d["metadata"].update(dataset="other"),
+    lambda d: d.pop("document_sha256"),
+])
+def test_an_edited_document_fails_its_checksum(saved, change):
+    _edit(saved, change, sign=False)
+    with pytest.raises(gn.ModelFileError, match="does not match its SHA-256 checksum"):
+        gn.load(saved)
+
+
+def test_version_1_files_without_a_document_checksum_still_load(saved):
+    """Files written before format version 2 load (their weights are still checked); a save upgrades them."""
+    expected = gn.load(saved).get_weights()
+    _edit(saved, lambda d: (d.pop("document_sha256"), d.update(format_version=1)), sign=False)
+    assert all(np.array_equal(gn.load(saved).get_weights()[k], v) for k, v in expected.items())
+    gn.load(saved).save(saved)
+    assert json.loads((saved / "model.json").read_text())["format_version"] == modelfile.FORMAT_VERSION
+
+
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(format_version=2), "newer glassnet"),
+    (lambda d: d.update(format_version=modelfile.FORMAT_VERSION + 1), "newer glassnet"),
     (lambda d: d.update(format_version="1"), "format_version"),
     (lambda d: d.update(format="keras"), "not a glassnet model"),
     (lambda d: d["architecture"]["layers"][0].update(n_out=9), "inconsistent architecture"),
@@ -214,7 +239,7 @@ def test_safetensors_reader_rejects_overlaps_and_bad_dtypes():
     raw = json.dumps(header).encode()
     with pytest.raises(gn.ModelFileError, match="malformed"):
         _safetensors.loads(len(raw).to_bytes(8, "little") + raw + blob[8 + header_len:])
-    with pytest.raises(gn.ModelFileError, match="header says"):
+    with pytest.raises(gn.ModelFileError, match="header"):
         _safetensors.loads((10**12).to_bytes(8, "little") + b"{}")
 
 
@@ -243,12 +268,13 @@ def test_a_forged_architecture_cannot_make_load_allocate_more_than_the_file_hold
     n = struct.unpack("<Q", blob[:8])[0]
     header = json.loads(blob[8:8 + n])
     doc = json.loads(header["__metadata__"]["glassnet.model"])
-    huge = 1 << 24                                  # a 16M x 16M layer: a petabyte of float32
+    huge = modelfile.MAX_UNITS                      # a 1M x 1M layer: 4 TB of float32, yet within the limits
     doc["architecture"] = {"n_features": huge, "layers": [{"type": "Dense", "n_in": huge, "n_out": huge}]}
+    doc["document_sha256"] = modelfile.document_digest(doc)
     header["__metadata__"]["glassnet.model"] = json.dumps(doc)
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
     forged = tmp_path / "forged.safetensors"
     forged.write_bytes(struct.pack("<Q", len(text)) + text + blob[8 + n:])
-    with pytest.raises(gn.ModelFileError, match=r"expected weight '0.weights' of shape \(16777216, 16777216\)"):
+    with pytest.raises(gn.ModelFileError, match=r"expected weight '0.weights' of shape \(1048576, 1048576\)"):
         gn.load(forged)

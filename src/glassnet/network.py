@@ -211,12 +211,20 @@ class Network:
     def set_weights(self, weights):
         """Copy ``weights`` (as from ``get_weights``) into the network, checking names and shapes first."""
         own = dict(self.named_parameters())
-        if set(weights) != set(own):
-            raise ValueError(f"set_weights expected parameters {sorted(own)}, received {sorted(weights)}")
-        for name, value in weights.items():
-            if np.shape(value) != own[name].shape:
-                raise ValueError(f"set_weights: {name} expected shape {own[name].shape}, received {np.shape(value)}")
-        for name, value in weights.items():
+        if not isinstance(weights, dict) or set(weights) != set(own):
+            received = sorted(map(str, weights)) if isinstance(weights, dict) else type(weights).__name__
+            raise ValueError(f"set_weights expected parameters {sorted(own)}, received {received}")
+        checked = {}
+        for name, value in weights.items():       # every tensor checked before any is written
+            value = np.asarray(value)
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"set_weights: {name} expected numbers, received dtype {value.dtype}")
+            if value.shape != own[name].shape:
+                raise ValueError(f"set_weights: {name} expected shape {own[name].shape}, received {value.shape}")
+            if not np.isfinite(value).all():
+                raise ValueError(f"set_weights: {name} expected finite numbers, received NaN or infinity")
+            checked[name] = value
+        for name, value in checked.items():
             own[name][...] = value
 
     def copy(self):
@@ -336,7 +344,7 @@ class Network:
             raise ModelFileError(f"{source}: architecture has no layer list")
         layers = []
         for i, spec in enumerate(layers_spec):
-            if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
+            if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or spec["type"] not in LAYER_TYPES:
                 kind = spec.get("type") if isinstance(spec, dict) else spec
                 raise ModelFileError(f"{source}: layer {i} has unknown type {kind!r} "
                                      f"(known: {', '.join(sorted(LAYER_TYPES))})")

@@ -9,11 +9,14 @@ leaf that imports no command. A new command is a new module here plus one entry 
 :data:`COMMANDS`.
 
 Exit codes: 0 success; 1 training diverged or a check failed; 2 a usage error (bad flag or value,
-a missing or damaged file), printed as one line ``glassnet: error: ...`` and never a traceback;
-130 interrupted (Ctrl-C), after saving the work so far. Only the standard library's ``argparse``
+a missing, damaged or hostile file, data too large for memory), printed as one line
+``glassnet: error: ...`` and never a traceback; 130 interrupted (Ctrl-C, or SIGTERM/SIGHUP in
+``train``), after saving the work so far; 141 the reader of standard output went away
+(``glassnet info m | head -1``), quietly. Only the standard library's ``argparse``
 is used here. Not here: any computation (that is the library's).
 """
 
+import os
 import sys
 
 from .._version import __version__
@@ -55,8 +58,28 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("glassnet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _reader_gone()
+    except RecursionError:
+        return usage_error("the input nests too deeply to be read (a damaged or hostile file)")
+    except MemoryError:
+        return usage_error("not enough memory for this input; use smaller data or a smaller network")
     except (GlassnetError, ValueError, TypeError, OSError) as exc:
         return usage_error(exc)
+
+
+def _reader_gone():
+    """Standard output's reader closed the pipe (``| head -1``): stop quietly, as ``yes | head -1`` does."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())     # Python's final flush of stdout must not fail again
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+#: Exit code when the reader of standard output went away (128 + SIGPIPE, as for other tools).
+EXIT_BROKEN_PIPE = 141
 
 
 __all__ = ["ACTIVATIONS", "AUGMENT", "COMMANDS", "DEFAULTS", "DEFAULT_OUT", "LOSSES", "build_parser",

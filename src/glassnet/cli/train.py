@@ -3,28 +3,40 @@
 The command is ``Network.mlp`` + ``fit`` (with a ``ProgressBar`` and a ``Checkpoint``) + ``save``,
 over the library's public API: the optimizer and its schedule come from
 :func:`glassnet.optimizers.build`, the test-set numbers from :mod:`glassnet.metrics`. A run can be
-interrupted (Ctrl-C keeps the work, exit 130) and continued with ``--resume``; ``--report`` also
-writes the HTML report of :mod:`glassnet.report`.
+interrupted and continued with ``--resume``; ``--report`` also writes the HTML report of
+:mod:`glassnet.report`.
+
+Shutdown keeps the work: Ctrl-C (SIGINT), SIGTERM (a scheduler, ``docker stop``) and SIGHUP (a
+closed terminal, a dropped SSH session) all stop training after the current batch, then the
+checkpoint, model/ and the report are written and a one-line hint says how to resume (exit 130).
+A second (or third) signal does not cut that short: it is told the work is being saved. A
+checkpoint is written after every epoch, so even SIGKILL loses at most the epoch in progress.
+Starting again into a folder that holds an interrupted run is refused unless ``--resume`` (continue
+it) or ``--overwrite`` (start over) says which.
 
 Not here: the training loop itself (``glassnet.training``), or the HTML report's content.
 """
 
 import argparse
 import json
+import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from .. import optimizers, schedules, serialization
 from .. import report as html_report
 from .._io import atomic_write_text
-from ..callbacks import Checkpoint, ProgressBar
+from ..callbacks import Callback, Checkpoint, ProgressBar
 from ..datasets import Augment, validation_split
 from ..datasets.loader import check as check_dataset
 from ..datasets.loader import load as load_dataset
 from ..diagnostics import diagnose
-from ..errors import GlassnetError, TrainingDiverged, require
+from ..errors import GlassnetError, ModelFileError, TrainingDiverged, require
+from ..modelfile import read_document
 from ..network import Network
 from ..serialization import load
 from .common import (
@@ -55,6 +67,11 @@ DEFAULTS = {"dataset": "digits", "layers": [256, 128], "activation": "relu", "op
 #: rotations of up to 10 degrees (the app's "augment" box does the same).
 AUGMENT = {"shift": Augment().shift, "rotate": Augment().rotate}
 DEFAULT_OUT = "runs/latest"
+#: The most parameters ``glassnet train`` builds (about 200 MB of float32 each for the weights, the
+#: gradients and the optimizer's state): checked before anything is allocated.
+MAX_PARAMETERS = 50_000_000
+#: The signals that stop training the way Ctrl-C does, keeping the work.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def schedule_name(text):
@@ -110,8 +127,13 @@ def add(subparsers):
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run from RUN_DIR/checkpoint with its own settings "
                         "(only --epochs may change)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in --out even if it holds an interrupted run (its checkpoint and model are "
+                        "replaced); without it such a folder is refused")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object (the last line)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--threads", type=number(int, 1), help="BLAS threads for the matrix products (default: "
+                   "measured at the start, one on a busy machine; see glassnet.threads)")
     p.add_argument("--report", action="store_true",
                    help="also write report.html: the report with pictures and explained predictions (needs "
                         "matplotlib: pip install \"glassnet[plot]\")")
@@ -122,27 +144,99 @@ def run(args):
     if args.report:                      # checked before training: the HTML report needs matplotlib
         require("matplotlib", "plot")
     if args.resume is not None:
+        if args.overwrite:
+            raise GlassnetError("--resume continues a run and --overwrite starts one over; give one of them")
         run_dir, checkpoint, settings, net = resume_plan(args)
     else:
         settings = new_settings(args)
         run_dir = Path(args.out if args.out is not None else DEFAULT_OUT)
         checkpoint, net = run_dir / "checkpoint", None
+        if not args.overwrite:
+            check_not_interrupted(run_dir, checkpoint)
     data = load_dataset(settings["dataset"])
     if settings.get("augment") and len(data.shape) != 2:
         if args.resume is None and args.augment:
             raise GlassnetError(f"--augment needs image data; {data.name} holds examples of shape {data.shape}")
         settings["augment"] = False          # the default applies to images only
     if net is None:
-        net = Network.mlp([data.n_features, *settings["layers"], len(data.classes)], activation=settings["activation"],
-                          dropout=settings["dropout"], seed=settings["seed"])
+        sizes = [data.n_features, *settings["layers"], len(data.classes)]
+        check_size(sizes)
+        net = Network.mlp(sizes, activation=settings["activation"], dropout=settings["dropout"],
+                          seed=settings["seed"])
     check_run_dir(run_dir, checkpoint)
     atomic_write_text(run_dir / "settings.json", json.dumps(settings, indent=2) + "\n")
     if not (args.quiet or args.json):
         action = f"resuming {run_dir}" if args.resume else "training"
         print(f"{action}: {_shape(net, settings)} on {data.name} ({len(data.X_train):,} images), "
               f"{settings['epochs']} epochs", file=sys.stderr)
-    history, diverged, seconds = _fit(net, data, settings, checkpoint, args)
-    return _finish(net, data, settings, run_dir, checkpoint, history, diverged, seconds, args)
+    with Shutdown() as shutdown:
+        history, diverged, seconds = _fit(net, data, settings, checkpoint, args, shutdown)
+        return _finish(net, data, settings, run_dir, checkpoint, history, diverged, seconds, args)
+
+
+class Shutdown(Callback):
+    """SIGINT, SIGTERM and SIGHUP stop training after the current batch; later ones cannot cut the save short.
+
+    While it is active, a signal only sets a flag (a handler that raises could do it in the middle
+    of a step or of a save); ``on_batch_end`` then raises ``KeyboardInterrupt`` at a clean point,
+    where ``fit`` ends the run as for Ctrl-C and the ``Checkpoint`` saves the exact position.
+    """
+
+    def __init__(self):
+        self.received = []
+        self.previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        return False
+
+    def _handler(self, signum, frame):
+        self.received.append(signum)
+        if len(self.received) > 1:       # os.write: safe in a handler, even while the main thread prints
+            os.write(2, b"\nglassnet: still saving the work; it stops as soon as the model is written\n")
+
+    def on_batch_end(self, batch, logs):
+        if self.received:
+            raise KeyboardInterrupt
+
+
+def check_size(sizes):
+    """Refuse, before allocating, a network of more than MAX_PARAMETERS parameters."""
+    n = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if n > MAX_PARAMETERS:
+        raise GlassnetError(f"--layers {','.join(map(str, sizes[1:-1]))} makes a {'-'.join(map(str, sizes))} network "
+                            f"of {n:,} parameters, more than the limit of {MAX_PARAMETERS:,}; use fewer or "
+                            f"smaller layers")
+
+
+def check_not_interrupted(run_dir, checkpoint):
+    """Refuse to start a new run over an interrupted one (continue it with --resume, or --overwrite it)."""
+    try:
+        training = json.loads((checkpoint / "training.json").read_text(encoding="utf-8"))
+        epochs, done = training["run"]["epochs"], len(training["history"]["epochs"])
+        interrupted = training["history"].get("interrupted") or done < epochs
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        interrupted, epochs, done = True, "?", "?"     # a damaged checkpoint is not replaced silently either
+    if interrupted and _outcome(run_dir) != "diverged":
+        raise GlassnetError(f"{run_dir} holds an interrupted run ({done} of {epochs} epochs); continue it with "
+                            f"'glassnet train --resume {shlex.quote(str(run_dir))}' or start over with --overwrite")
+
+
+def _outcome(run_dir):
+    """How the run in ``run_dir`` ended as its model/ records it (``finished``, ``interrupted``, ``diverged``)."""
+    try:
+        return read_document(run_dir / "model" / "model.json")["metadata"].get("outcome")
+    except (ModelFileError, KeyError, AttributeError):
+        return None
 
 
 # -- the run's settings -------------------------------------------------------------------------
@@ -245,10 +339,10 @@ def build_optimizer(settings):
 
 
 # -- training and what it writes ----------------------------------------------------------------
-def _fit(net, data, settings, checkpoint, args):
-    """Train; returns ``(history, divergence message or None, seconds)``. Ctrl-C ends it cleanly."""
+def _fit(net, data, settings, checkpoint, args, shutdown):
+    """Train; returns ``(history, divergence message or None, seconds)``. A stop signal ends it cleanly."""
     callbacks = [] if (args.quiet or args.json) else [ProgressBar()]
-    callbacks.append(Checkpoint(checkpoint))
+    callbacks += [Checkpoint(checkpoint), shutdown]
     resume_from = checkpoint if args.resume is not None else None
     started = time.perf_counter()
     try:
@@ -256,7 +350,8 @@ def _fit(net, data, settings, checkpoint, args):
         X, y, validation = _training_part(data, settings)
         history = net.fit(X, y, epochs=settings["epochs"], batch_size=settings["batch_size"],
                           optimizer=build_optimizer(settings), callbacks=callbacks, seed=settings["seed"],
-                          resume_from=resume_from, augment=augment, validation_data=validation)
+                          resume_from=resume_from, augment=augment, validation_data=validation,
+                          threads=getattr(args, "threads", None))
         diverged = None
     except TrainingDiverged as exc:      # the network kept its last good weights: save those
         history, diverged = net.history_, str(exc)
@@ -276,8 +371,9 @@ def _finish(net, data, settings, run_dir, checkpoint, history, diverged, seconds
     """Evaluate, save the model and the report, print the results; returns the exit code."""
     results = evaluate_test_set(net, data)
     model_path, report_path = run_dir / "model", run_dir / "report.md"
+    outcome = "diverged" if diverged else "interrupted" if history.interrupted else "finished"
     metadata = {"dataset": data.name, "settings": settings, "command": command_line(settings),
-                "test_accuracy": results["test_accuracy"], "test_loss": results["test_loss"]}
+                "test_accuracy": results["test_accuracy"], "test_loss": results["test_loss"], "outcome": outcome}
     net.save(model_path, metadata=metadata)
     status = _status(history, diverged, run_dir)
     findings = diagnose(history, net, data.X_train, diverged=diverged, validation=(data.X_test, data.y_test))

@@ -10,6 +10,11 @@ The recipe, for each file:
 3. Only a verified file is renamed to ``NAME``. So the cache never holds a corrupt file under
    its real name, and a half-done ``.part`` is either resumed or replaced.
 
+A mirror may not send more than the expected size plus a margin (:func:`size_cap`; without an
+expected size, :data:`MAX_DOWNLOAD`): a server that announces more is refused before a byte is
+written, one that streams more is cut off and its ``.part`` deleted, and so is the ``.part`` of a
+transfer that fills the disk.
+
 Only the standard library (``urllib``) is used; every network wait is bounded by ``timeout``.
 The cache folder is ``$GLASSNET_DATA`` if set, else the per-user cache folder from
 ``platformdirs`` (``pip install "glassnet[data]"``), else ``~/.cache/glassnet``.
@@ -17,6 +22,7 @@ Not here: proxies beyond what urllib reads from the environment, parallel downlo
 against two processes downloading the same file at once.
 """
 
+import errno
 import hashlib
 import os
 import socket
@@ -30,6 +36,7 @@ from .errors import ChecksumError, DownloadError
 TIMEOUT = 30.0           # seconds to wait for a connection or for the next bytes
 RETRIES = 3              # attempts per mirror when the connection drops or times out
 CHUNK = 1 << 16
+MAX_DOWNLOAD = 1024 ** 3 #: bytes one download may bring when no size is expected
 USER_AGENT = f"glassnet/{__version__} (+https://github.com/glassnet/glassnet)"
 
 
@@ -42,6 +49,16 @@ def cache_dir():
     except ImportError:
         return Path.home() / ".cache" / "glassnet"
     return Path(platformdirs.user_cache_dir("glassnet", appauthor=False))
+
+
+def size_cap(size):
+    """The most bytes a download of a file of ``size`` bytes may bring: 1% and 64 KiB over (a mirror's
+    repackaging), or :data:`MAX_DOWNLOAD` when the size is not known."""
+    return MAX_DOWNLOAD if not size else size + size // 100 + 65536
+
+
+class TooLarge(OSError):
+    """A mirror sent, or announced, more than the size cap."""
 
 
 def file_digest(path, algorithm="sha256"):
@@ -106,7 +123,23 @@ def download(urls, dest, *, sha256=None, md5=None, size=None, timeout=TIMEOUT, r
                     time.sleep(min(0.2 * 2 ** attempt, 5.0))
                     continue
                 break                          # 404, 403...: this mirror will not change its mind
-            except (urllib.error.URLError, OSError, HTTPException) as exc:
+            except TooLarge as exc:
+                part.unlink(missing_ok=True)
+                problems.append(f"{url}: {exc}; deleted the partial file")
+                break
+            except OSError as exc:
+                if isinstance(exc, (FileNotFoundError, PermissionError)) or exc.errno in (errno.ENOSPC, errno.EDQUOT,
+                                                                                          errno.EFBIG):
+                    part.unlink(missing_ok=True)       # our disk's trouble, not the mirror's: no retry helps
+                    raise DownloadError(f"could not save {label} in {dest.parent} ({exc.strerror}); deleted the "
+                                        f"partial file; free some space or set GLASSNET_DATA to another "
+                                        f"folder") from None
+                reason = getattr(exc, "reason", exc)
+                problems.append(f"{url}: {_describe(reason)} (attempt {attempt} of {retries})")
+                if attempt < retries:
+                    time.sleep(min(0.2 * 2 ** attempt, 5.0))
+                continue
+            except HTTPException as exc:
                 reason = getattr(exc, "reason", exc)
                 problems.append(f"{url}: {_describe(reason)} (attempt {attempt} of {retries})")
                 if attempt < retries:
@@ -148,6 +181,9 @@ def _transfer(url, part, *, timeout, size, progress, label):
             have = 0                          # the server sent the whole file: start the .part again
         length = response.headers.get("Content-Length")
         total = have + int(length) if length and length.isdigit() else size
+        cap = size_cap(size)
+        if length and length.isdigit() and have + int(length) > cap:
+            raise TooLarge(f"announced {have + int(length):,} bytes, more than the {cap:,} expected at most")
         bar = _Progress(label, total, have, enabled=progress)
         received = 0
         try:
@@ -156,6 +192,8 @@ def _transfer(url, part, *, timeout, size, progress, label):
                     chunk = response.read(CHUNK)
                     if not chunk:
                         break
+                    if have + received + len(chunk) > cap:
+                        raise TooLarge(f"sent more than the {cap:,} bytes expected at most")
                     f.write(chunk)
                     received += len(chunk)
                     bar.update(have + received)

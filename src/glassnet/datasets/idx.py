@@ -14,8 +14,11 @@ Everything in the header is checked, and the exact length the header promises is
 with the file's before a single array is allocated, so a damaged or hostile file gives a
 :class:`DatasetError` naming the file, never a crash or a huge allocation. Raw files are
 memory-mapped (read-only, nothing read until used); ``.gz`` files (detected by their magic
-bytes, not their name) are decompressed in chunks, and a gzip file cannot promise more than
-about 1032 bytes per compressed byte (deflate's limit), which is checked first.
+bytes, not their name) are decompressed in chunks straight into one array, a gzip file cannot
+promise more than about 1032 bytes per compressed byte (deflate's limit), which is checked first,
+and no file read into memory may hold more than :data:`MAX_BYTES` of data (checked before
+allocating; a raw file is memory-mapped instead). Only
+regular files are read (not a device, a FIFO or a socket).
 Not here: writing IDX files other than :func:`write_idx`, used by the tests and examples.
 """
 
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_bytes
+from .._io import atomic_write_bytes, check_regular
 from .errors import DatasetError
 
 #: IDX type code -> NumPy dtype (big-endian, as stored).
@@ -38,6 +41,7 @@ MAX_DIMS = 8                    # MNIST needs 3; more is certainly a damaged hea
 GZIP_MAGIC = b"\x1f\x8b"
 DEFLATE_MAX_RATIO = 1032        # deflate cannot expand one compressed byte into more than ~1032 bytes
 CHUNK = 1 << 22                 # decompress 4 MiB at a time
+MAX_BYTES = 512 * 1024 ** 2     #: data read into memory from one IDX file (EMNIST digits' training images: 188 MB)
 
 
 def read_idx(path_or_file, *, mmap=True, name=None):
@@ -65,6 +69,7 @@ def read_idx(path_or_file, *, mmap=True, name=None):
     if isinstance(path_or_file, (str, os.PathLike)):
         path = Path(path_or_file)
         name = name or str(path)
+        check_regular(path, DatasetError)
         try:
             with open(path, "rb") as f:
                 return _read(f, name, path if mmap else None)
@@ -96,9 +101,10 @@ def _read(f, name, mmap_path):
         raise DatasetError(f"{name}: the header promises {_shape_text(shape)} {dtype.name} values ({expected:,} bytes "
                            f"of data), but the file holds {size:,} bytes after the header; the file is "
                            f"{'truncated' if size < expected else 'longer than its header says'}")
-    if mmap_path is not None and expected > 0:
+    if mmap_path is not None and expected > 0:      # the file's own size: nothing allocated
         array = np.memmap(mmap_path, dtype=dtype, mode="r", offset=offset, shape=shape)
         return array if dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
+    _check_limit(name, dtype, shape, expected)
     return _finish(_read_exactly(f, expected, name), dtype, shape)
 
 
@@ -109,6 +115,7 @@ def _read_stream(stream, name, compressed_size):
         raise DatasetError(f"{name}: the header promises {_shape_text(shape)} {dtype.name} values "
                            f"({expected:,} bytes), more than {compressed_size:,} bytes of gzip data can hold; "
                            f"the file is damaged")
+    _check_limit(name, dtype, shape, expected)
     return _finish(_read_exactly(stream, expected, name), dtype, shape)
 
 
@@ -141,23 +148,33 @@ def _n_bytes(dtype, shape):
     return n
 
 
+def _check_limit(name, dtype, shape, n_bytes):
+    if n_bytes > MAX_BYTES:
+        raise DatasetError(f"{name}: the header promises {_shape_text(shape)} {dtype.name} values ({n_bytes:,} bytes), "
+                           f"more than the limit of {MAX_BYTES:,} bytes for one IDX file")
+
+
 def _read_exactly(f, n_bytes, name):
-    """Exactly ``n_bytes`` from ``f`` and then the end of the file; memory grows only with real data."""
-    chunks, got = [], 0
+    """Exactly ``n_bytes`` from ``f`` and then the end of the file, read into one buffer (no second copy)."""
+    try:
+        buffer = np.empty(n_bytes, dtype=np.uint8)
+    except MemoryError:
+        raise DatasetError(f"{name}: not enough memory for the {n_bytes:,} bytes its header promises") from None
+    view, got = memoryview(buffer), 0
     while got < n_bytes:
         chunk = f.read(min(CHUNK, n_bytes - got))
         if not chunk:
             raise DatasetError(f"{name}: truncated: the header promises {n_bytes:,} bytes of data, the file holds "
                                f"{got:,}")
-        chunks.append(chunk)
+        view[got:got + len(chunk)] = chunk
         got += len(chunk)
     if f.read(1):
         raise DatasetError(f"{name}: the file holds more data than its header promises ({n_bytes:,} bytes)")
-    return b"".join(chunks)
+    return buffer
 
 
 def _finish(data, dtype, shape):
-    array = np.frombuffer(data, dtype=dtype).reshape(shape)
+    array = data.view(dtype).reshape(shape)
     return array if dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
 
 

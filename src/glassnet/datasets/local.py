@@ -22,19 +22,32 @@ Every problem is reported as one line naming the file and, for CSV, the row and 
 Whatever the format, the data must hold at least two classes and give a non-empty training
 and test set, else a :class:`DatasetError` says what was found.
 
+Limits, each checked before the memory it guards is allocated (the README lists them): class
+numbers below :data:`MAX_CLASSES`; an ``.npz`` member's declared shape must match its stored size,
+at most :data:`MAX_NPZ_BYTES`; an image may declare at most :data:`MAX_SOURCE_PIXELS` pixels and
+the size all images are resized to at most :data:`MAX_IMAGE_PIXELS`. Only regular files are read
+(a device, a FIFO or a socket is refused), and a symbolic link in a folder may not lead out of it.
+
 Without a test set of their own (npz without ``X_test``, CSV, image folders without ``test/``),
 one fifth of each class is held out as the test set (seeded, stratified).
 Not here: colour images, regression targets, files larger than memory (except raw IDX, memory-mapped).
+
+Size: about 630 lines: four readers (IDX folder, npz, CSV, image folder) that share ``Raw``, the
+label numbering and the limits above; each reader with its checks stays next to the others.
 """
 
 import csv
 import hashlib
 import itertools
+import math
 import re
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .._io import check_regular
 from ..errors import require
 from . import catalog
 from .errors import DatasetError
@@ -45,6 +58,18 @@ TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "target", "y")
+MAX_CLASSES = 100_000                  #: class numbers 0 .. MAX_CLASSES - 1 (a name is made for each)
+MAX_NPZ_BYTES = 4 * 1024 ** 3          #: one array in a .npz, as stored (uncompressed)
+MAX_SOURCE_PIXELS = 89_478_485         #: pixels an image file may declare (Pillow's own warning threshold)
+MAX_IMAGE_PIXELS = 1024 * 1024         #: pixels of the size every image is resized to (the first image's, by default)
+DEFLATE_MAX_RATIO = 1032               #: bytes one compressed byte can become
+
+
+def check_class_numbers(path, largest, what="label"):
+    """Refuse a class number at or above :data:`MAX_CLASSES` (a name would be made for every number below it)."""
+    if largest >= MAX_CLASSES:
+        raise DatasetError(f"{path}: {what} {largest:.6g} is not a class number below the limit of {MAX_CLASSES:,} "
+                           f"classes; expected class numbers 0, 1, 2, ... or class names")
 
 
 class Raw:
@@ -123,8 +148,9 @@ def _idx_files(folder, strict=True):
     """role -> path of the four IDX files in ``folder`` (``{}`` if it holds none and not ``strict``)."""
     found = {}
     for child in sorted(folder.iterdir()):
-        role = _idx_role(child.name) if child.is_file() else None
+        role = _idx_role(child.name)
         if role:
+            check_regular(child, DatasetError, root=folder)
             if role in found:
                 raise DatasetError(f"{folder}: two files look like the {role.replace('_', ' ')}: "
                                    f"{found[role].name} and {child.name}; keep one")
@@ -192,6 +218,8 @@ def read_idx_folder(folder):
         X_train, X_test = X_train.transpose(0, 2, 1), X_test.transpose(0, 2, 1)
     y_train = arrays["train_labels"].astype(np.int64)
     y_test = arrays["test_labels"].astype(np.int64)
+    for split, labels in (("train", y_train), ("test", y_test)):
+        check_class_numbers(files[f"{split}_labels"], int(labels.max(initial=0)))
     n_classes = int(max(y_train.max(initial=-1), y_test.max(initial=-1))) + 1
     if entry is not None and n_classes <= len(entry.classes):
         classes = list(entry.classes)
@@ -207,6 +235,7 @@ def read_idx_folder(folder):
 def read_npz(path):
     """``X``, ``y`` (and optional ``X_test``, ``y_test``, ``classes``) from a NumPy archive (no pickles)."""
     path = Path(path)
+    check_regular(path, DatasetError)
     with open(path, "rb") as f:
         start = f.read(4)
     if start not in (b"PK\x03\x04", b"PK\x05\x06"):       # a zip archive (numpy.savez), possibly empty
@@ -214,9 +243,12 @@ def read_npz(path):
         raise DatasetError(f"{path}: not a readable .npz archive (expected a zip of arrays as numpy.savez writes, "
                            f"received {what})")
     try:
+        _check_npz_members(path)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as exc:
+    except MemoryError:
+        raise DatasetError(f"{path}: not enough memory to load its arrays") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         reason = ("an array of Python objects (dtype object), which is never unpickled; save numbers, and names "
                   "as strings (e.g. y.astype(str))") if "allow_pickle" in str(exc) else exc
         raise DatasetError(f"{path}: not a readable .npz archive ({reason})") from None
@@ -248,6 +280,37 @@ def read_npz(path):
                description=f"arrays from {path}" + (_held_out_note() if held_out else ""))
 
 
+def _check_npz_members(path):
+    """Refuse, before NumPy allocates anything, a member whose header declares more than it stores.
+
+    Each ``.npy`` member's header (shape, dtype) must account exactly for the member's stored size,
+    which must be at most :data:`MAX_NPZ_BYTES` and at most what its compressed bytes can hold.
+    """
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            where = f"{path}: array {info.filename[:-4]!r}"
+            if info.file_size > MAX_NPZ_BYTES:
+                raise DatasetError(f"{where} stores {info.file_size:,} bytes, more than the limit of "
+                                   f"{MAX_NPZ_BYTES:,}")
+            compressed = info.compress_type != zipfile.ZIP_STORED
+            if compressed and info.file_size > DEFLATE_MAX_RATIO * info.compress_size + 4096:
+                raise DatasetError(f"{where} claims {info.file_size:,} bytes from {info.compress_size:,} compressed "
+                                   f"bytes, more than compression can give; the file is damaged")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                if version not in reader:
+                    raise ValueError(f"unsupported .npy version {version}")
+                shape, _, dtype = reader[version](member, max_header_size=10_000)
+                header_length = member.tell() if hasattr(member, "tell") else None
+            declared = math.prod(shape) * dtype.itemsize
+            if header_length is not None and not dtype.hasobject and declared != info.file_size - header_length:
+                raise DatasetError(f"{where} declares shape {shape} of {dtype} ({declared:,} bytes) but stores "
+                                   f"{info.file_size - header_length:,} bytes; the file is damaged")
+
+
 def _check_arrays(path, X, y, x_name, y_name):
     if X.dtype.kind not in "biuf":
         raise DatasetError(f"{path}: {x_name} expected numbers, received dtype {X.dtype}")
@@ -264,6 +327,8 @@ def _labels_to_classes(y, path, names=None):
     """Labels as integers 0..k-1 and the class names: integers are kept, anything else is named."""
     y = np.asarray(y)
     if y.dtype.kind in "iu" or (y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()):
+        if y.size:
+            check_class_numbers(path, y.max().item())
         y = y.astype(np.int64)
         if y.size and y.min() < 0:
             raise DatasetError(f"{path}: labels must be class numbers 0, 1, 2, ... or class names; "
@@ -301,6 +366,7 @@ def read_csv(path, *, label_column=None):
     ``load(..., scale=True)`` divides them by 255 like any image.
     """
     path = Path(path)
+    check_regular(path, DatasetError)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             sample = f.read(65536)
@@ -349,7 +415,8 @@ def _read_csv_rows(path, rows, label_column):
                            f"received {width} column")
     label = _label_index(path, label_column, header, width, first_row=first[1])
     features = [c for c in range(width) if c != label]
-    block, blocks, labels, row_numbers, i = np.empty((4096, width - 1), dtype=np.float32), [], [], [], 0
+    rows_per_block = max(1, min(4096, (1 << 20) // width))      # a block of about 4 MB however wide the rows
+    block, blocks, labels, row_numbers, i = np.empty((rows_per_block, width - 1), dtype=np.float32), [], [], [], 0
     for n, row in itertools.chain([first], rows):
         if len(row) != width:
             raise DatasetError(f"{path}, row {n}: expected {width} columns "
@@ -425,6 +492,11 @@ def _csv_labels(path, labels, row_numbers, label, header):
             raise DatasetError(f"{path}, row {row_numbers[i]}, column {_column_name(label, header)}: label "
                                f"{str(labels[i])!r} is not a class (expected whole numbers 0, 1, 2, ... "
                                f"or class names)")
+        largest = int(np.argmax(values))
+        if values[largest] >= MAX_CLASSES:
+            raise DatasetError(f"{path}, row {row_numbers[largest]}, column {_column_name(label, header)}: label "
+                               f"{str(labels[largest])!r} is not a class number below the limit of {MAX_CLASSES:,} "
+                               f"classes (expected whole numbers 0, 1, 2, ... or class names)")
         y = values.astype(np.int64)
         return y, [str(k) for k in range(int(y.max()) + 1)]
     if numeric.any():
@@ -450,6 +522,8 @@ def read_image_folder(folder, *, image_size=None):
     train_dir = folder / "train" if split else folder
     classes = _class_folders(train_dir)
     size = tuple(image_size) if image_size is not None else None
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise DatasetError(f"image_size {size[0]}x{size[1]} is more than the limit of {MAX_IMAGE_PIXELS:,} pixels")
     X_train, y_train, size = _read_images(train_dir, classes, size)
     if split:
         test_classes = _class_folders(folder / "test")
@@ -468,6 +542,8 @@ def read_image_folder(folder, *, image_size=None):
 
 def _class_folders(folder):
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for name in classes:
+        _check_inside(folder / name, folder)
     if not classes:
         raise DatasetError(f"{folder}: expected one sub-folder of images per class (e.g. {folder}/cat/1.png), "
                            f"found no sub-folders")
@@ -484,16 +560,27 @@ def _read_images(folder, classes, size):
             continue
         files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         for path in files:
+            check_regular(path, DatasetError, root=folder)
             try:
-                with Image.open(path) as image:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    image = Image.open(path)
+                with image:
+                    _check_pixels(path, image, size)
                     image = _grayscale(image)
                     if size is None:
                         size = (image.height, image.width)
                     if (image.height, image.width) != size:
                         image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
                     images.append(np.asarray(image, dtype=np.uint8))
+            except DatasetError:
+                raise
             except UnidentifiedImageError:
                 raise DatasetError(f"{path}: not a readable image (an unknown format, or damaged)") from None
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                raise DatasetError(f"{path}: declares more than the limit of {MAX_SOURCE_PIXELS:,} pixels") from None
+            except MemoryError:
+                raise DatasetError(f"{path}: not enough memory to decode it") from None
             except (OSError, ValueError, SyntaxError) as exc:   # e.g. a truncated file
                 reason = " ".join(str(exc).replace(repr(str(path)), "").replace(str(path), "").split())
                 raise DatasetError(f"{path}: not a readable image ({reason or type(exc).__name__})") from None
@@ -504,6 +591,26 @@ def _read_images(folder, classes, size):
         hint = f"; images must lie directly in the class folders, not in sub-folders such as {nested}" if nested else ""
         raise DatasetError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders{hint}")
     return np.stack(images), np.array(labels, dtype=np.int64), size
+
+
+def _check_inside(path, root):
+    """Refuse a symbolic link that leads out of ``root``."""
+    if path.is_symlink():
+        target, base = path.resolve(), Path(root).resolve()
+        if base not in target.parents:
+            raise DatasetError(f"{path}: a symbolic link to {target}, outside {root}; expected a folder inside it")
+
+
+def _check_pixels(path, image, size):
+    """Refuse, from the header alone, an image too large to decode, or a first image too large to be the size."""
+    pixels = image.width * image.height
+    if pixels > MAX_SOURCE_PIXELS:
+        raise DatasetError(f"{path}: {image.width}x{image.height} pixels, more than the limit of "
+                           f"{MAX_SOURCE_PIXELS:,} pixels for one image")
+    if size is None and pixels > MAX_IMAGE_PIXELS:
+        raise DatasetError(f"{path}: the first image is {image.height}x{image.width} pixels and would set the size of "
+                           f"every image, more than the limit of {MAX_IMAGE_PIXELS:,} pixels; pass image_size="
+                           f"(height, width) to glassnet.datasets.load")
 
 
 def _grayscale(image):
