@@ -115,7 +115,7 @@ def diagnose(history, net=None, X=None, *, diverged=None, validation=None, max_s
     elif (net is None) != (X is None):
         raise TypeError("diagnose: pass both net and X to look for dead neurons (or neither)")
     findings = []
-    for rule in (_exploding(records, diverged, rise, net, tools), _flat(records, net, dead, flat, tools),
+    for rule in (_exploding(records, diverged, rise, net, tools), _flat(records, net, dead, flat, tools, rise),
                  _overfitting(records, net, validation, overfit_rise, overfit_gap, tools),
                  _dead(dead, dead_share, tools)):
         if rule is not None:
@@ -199,14 +199,15 @@ def _exploding(records, diverged, rise, net, tools):
     return None
 
 
-def _flat(records, net, dead, flat, tools):
+def _flat(records, net, dead, flat, tools, rise):
     losses = [_loss(r["loss"]) for r in records]
     if not losses or not all(math.isfinite(v) for v in losses):
         return None
     chance = _chance(net)
     evidence = {"first_loss": losses[0], "last_loss": losses[-1], "epochs": len(losses),
                 "lr": records[-1].get("lr")}
-    at_chance = chance is not None and losses[-1] > 0.95 * chance
+    # at chance, not far above it (a loss far above chance is the exploding rule's business)
+    at_chance = chance is not None and 0.95 * chance < losses[-1] <= rise * chance
     if len(losses) >= 2:
         change = (losses[0] - losses[-1]) / abs(losses[0]) if losses[0] else 0.0
         evidence["relative_fall"] = change
