@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet.cli import main
 from glassnet.datasets import DatasetError, plane
 
 
@@ -78,3 +79,11 @@ def test_names_and_refusals_through_load():
     with pytest.raises(DatasetError, match="settings of the generated 2-D sets"):
         gn.datasets.load("digits", noise=0.1)
     assert gn.datasets.loader.check("spiral") == "spiral"
+
+
+def test_the_cli_trains_on_a_plane_set(tmp_path, capsys):
+    code = main(["train", "--dataset", "xor", "--layers", "4", "--epochs", "2", "--batch-size", "20", "--lr", "0.05",
+                 "--out", str(tmp_path / "run")])
+    assert code == 0
+    net = gn.load(tmp_path / "run" / "model")
+    assert net.n_features == 2 and net.n_outputs == 2
