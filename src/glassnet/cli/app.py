@@ -2,18 +2,23 @@
 
 On loopback (the default, 127.0.0.1) only this computer can connect and no token is needed. Any
 other ``--host`` (``0.0.0.0`` for a class) makes the server require an access token: it is printed
-inside the address to give out, and the page keeps it in a cookie. Ctrl-C stops the server cleanly:
-running trainings stop after their current mini-batch and every trained network not yet saved is
-written to the models folder.
+inside the address to give out, and the page keeps it in a cookie. Ctrl-C, SIGTERM (``docker stop``,
+a scheduler) and SIGHUP (the terminal closed) stop the server cleanly: running trainings stop after
+their current mini-batch and every trained network not yet saved is written to the models folder.
+Each browser's work is kept in the database in the models folder (or ``--data``) as it changes, so
+even a kill -9 loses at most the epoch in progress; the browser finds it again by its cookie.
 
 The server needs FastAPI and uvicorn (the ``app`` extra): they, and :func:`glassnet.app.create_app`,
 are imported only when the command runs, so ``glassnet --help`` works without them.
 Not here: the server, its views or its limits (:mod:`glassnet.app`).
 """
 
+import contextlib
 import secrets
+import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import webbrowser
@@ -24,6 +29,9 @@ from ..app.data import DataRegistry
 from ..datasets.loader import check as check_dataset
 from ..errors import GlassnetError, require
 from .common import EXIT_OK, number, subcommand
+
+#: The signals that stop the server cleanly (the work is kept); SIGHUP where the system has it.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def add(subparsers):
@@ -48,6 +56,7 @@ def add(subparsers):
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.add_argument("--models", metavar="DIR", default="glassnet-models",
                    help="folder for saved models and for the work kept at shutdown (default glassnet-models)")
+    p.add_argument("--data", metavar="DIR", help="folder for the database of every browser's work (default: --models)")
     p.add_argument("--dataset", action="append", metavar="NAME_OR_PATH",
                    help="a dataset of 28x28 images to offer (repeat for several; default: the bundled digits and "
                         "every named dataset already downloaded)")
@@ -74,13 +83,15 @@ def run(args):
         check_dataset(name)
     limits = Limits(max_trainings=args.max_trainings, max_workspaces=args.max_workspaces,
                     idle_seconds=args.idle_minutes * 60)
+    models = usable_folder(args.models, "--models")
+    data = usable_folder(args.data, "--data") if args.data else None
     config = AppConfig(host=args.host, port=args.port, model=Path(args.model) if args.model else None,
-                       models_dir=Path(args.models), datasets=tuple(names), token=token, limits=limits)
+                       models_dir=models, data_dir=data, datasets=tuple(names), token=token, limits=limits)
     app = create_app(config)
     app.state.glassnet["store"].data.preload()     # a dataset that cannot be used fails now, not in the page
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
+    server = stopping_server(uvicorn)(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
     for line in banner(args.host, port, token, config):
         print(line, flush=True)
     if args.open:
@@ -89,13 +100,55 @@ def run(args):
         threading.Thread(target=open_when_started, args=(server, url), daemon=True).start()
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:     # uvicorn re-raises the Ctrl-C it handled, once it has shut down cleanly
+    except KeyboardInterrupt:     # (a Ctrl-C before the server installed its handlers)
         pass
     saved = app.state.glassnet.get("autosaved") or []
     for path in saved:
         print(f"glassnet app: kept unsaved trained work in {path}", flush=True)
+    if server.stopped_by not in (None, signal.SIGINT):
+        print(f"glassnet app: {signal.Signals(server.stopped_by).name} received: stopped cleanly", flush=True)
     print("glassnet app: stopped", flush=True)
     return EXIT_OK
+
+
+def usable_folder(path, option):
+    """``path`` as a folder the server can write in (created if missing); a GlassnetError (exit 2) if not."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        what = "is a file, not a folder" if folder.exists() and not folder.is_dir() else (exc.strerror or str(exc))
+        raise GlassnetError(f"{option}: expected a folder the server can write in, received {str(path)!r} "
+                            f"({what})") from None
+    return folder
+
+
+def stopping_server(uvicorn):
+    """uvicorn's Server stopping cleanly on Ctrl-C, SIGTERM and SIGHUP alike (the work is kept), without
+    raising the signal again afterwards (uvicorn does, which would kill the process before it reports)."""
+
+    class StoppingServer(uvicorn.Server):
+        stopped_by = None
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.stop_on) for sig in STOP_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        def stop_on(self, sig, frame):
+            self.stopped_by = self.stopped_by or sig
+            self.handle_exit(sig, frame)
+
+    return StoppingServer
 
 
 def access_token(host, token=None):
