@@ -21,10 +21,12 @@ test: venv
 	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
-# The web app on http://127.0.0.1:8000 (starting from the demo's model when `make demo` has run).
+# The web app on http://127.0.0.1:8000 (starting from the demo's model when `make demo` has run),
+# opened in the browser when there is a screen (a desktop session or macOS); else it prints the address.
+OPEN := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s 2>/dev/null))),--open)
 app: venv
 	@$(PIP) install -q -e ".[app,image]"
-	$(BIN)/glassnet app $(if $(wildcard runs/demo/model),--model runs/demo/model)
+	$(BIN)/glassnet app $(if $(wildcard runs/demo/model),--model runs/demo/model) $(OPEN)
 
 # Benchmark glassnet against PyTorch (CPU) and scikit-learn: writes benchmarks/results.md and results.json.
 # Needs torch (pip install torch) besides the dev extras. About 15-25 minutes on 2 cores; run it on a quiet machine.
