@@ -48,7 +48,7 @@ def wait_state(job, state, timeout=30.0):
 def test_a_run_records_epochs_points_snapshots_and_its_segment(ws, store):
     job = start(ws, epochs=2)
     assert wait_for(job) == "finished", job.message
-    assert job.message == "finished 2 epoch(s)" and store.trainings == 0          # its slot is given back
+    assert job.message == "finished 2 epochs" and store.trainings == 0          # its slot is given back
     assert [r["epoch"] for r in ws.history] == [1, 2]
     assert all(0 <= r["test_accuracy"] <= 1 and r["loss"] > 0 for r in ws.history)
     ts = [p["t"] for p in ws.points]

@@ -74,3 +74,20 @@ def test_diagnose_takes_a_history_too():
     finding = analysis.diagnose(records)[0]
     assert finding["name"] == "loss_exploding" and finding["sentence"].startswith("The loss rose from 2 to 9")
     assert analysis.diagnose([]) == []
+
+
+def test_refusals_read_as_plain_sentences(client):
+    """The validation library's wording ("List should have at most 4 items after validation, not 5",
+    "Input should be greater than 0") never reaches the page: one sentence, expected X, received Y."""
+    client.get("/api/session")
+    cases = [("/api/network", {"layers": [8, 8, 8, 8, 8]}, "layers: expected at most 4 items, received 5"),
+             ("/api/network", {"layers": [1.5]}, "layers.0: expected a whole number, received 1.5"),
+             ("/api/network", {"layers": [8], "activation": "nope"}, "activation: expected one of relu, leaky_relu"),
+             ("/api/train/start", {"lr": -1}, "lr: expected a number above 0, received -1"),
+             ("/api/train/start", {"epochs": 0}, "epochs: expected a number of 1 or more, received 0"),
+             ("/api/train/start", {"batch_size": 0}, "batch_size: expected a number of 1 or more, received 0"),
+             ("/api/train/start", {"lr": "x"}, 'lr: expected a number, received "x"')]
+    for path, body, words in cases:
+        r = client.post(path, json=body)
+        assert r.status_code == 422 and words in r.json()["detail"], (body, r.text)
+        assert not any(w in r.json()["detail"] for w in ("should", "validation", "Input", "'"))

@@ -206,7 +206,7 @@ class TrainingJob:
                     self._replay()
                 else:
                     self._train()
-            state, message = "finished", self.message or f"finished {self.epoch_in_run} epoch(s)"
+            state, message = "finished", self.message or f"finished {_count(self.epoch_in_run, 'epoch')}"
         except _Stop:
             state = "stopped"
             where = (f"in epoch {_round(self.base + self.epoch_in_run + 1)} after mini-batch {self.batch} of "
@@ -383,7 +383,7 @@ class TrainingJob:
         ok = bool(matches) and all(matches)
         self.replay = {"matches": ok, "segments": len(segments), "segments_matching": int(sum(matches)),
                        "max_difference": diff}
-        self.message = (f"replayed {len(segments)} segment(s) from seed {timeline.seed}: "
+        self.message = (f"replayed {_count(len(segments), 'segment')} from seed {timeline.seed}: "
                         + ("the weights are identical, bit for bit" if ok else
                            f"the weights differ (largest difference {diff:.3g})"))
 
@@ -526,6 +526,11 @@ def _thin(points, limit):
     """Keep a long curve readable and bounded: beyond ``limit`` points, drop every other old one."""
     if len(points) > limit:
         del points[0:len(points) // 2:2]
+
+
+def _count(n, noun):
+    """"1 epoch", "2 epochs": a number with its noun, in the right number."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _round(value, digits=3):
