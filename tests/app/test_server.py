@@ -449,11 +449,12 @@ def test_inside_shows_the_forward_maths_softmax_and_a_backward_step(app, client)
     assert back["label"] == 3 and body["true_label"] == int(gn.datasets.load_digits().y_test[4])
     expected = np.array(soft["probabilities"]) - np.eye(10)[3]        # dL/dz = p - y for softmax + cross-entropy
     np.testing.assert_allclose(back["output_delta"], expected, atol=1e-12)
-    first = back["layers"][0]
-    assert first["row_neuron"] == 2
+    first = back["layers"][-1]                                        # the layers go back: hidden 1 last
+    assert first["row_neuron"] == 2 and first["name"] == "hidden 1"
     x = np.asarray(hidden["x"])
     np.testing.assert_allclose(first["dW_row"], first["delta"][2] * x, atol=1e-12)     # dW = delta x
-    np.testing.assert_allclose(first["update_row"], -0.5 * np.asarray(first["dW_row"]), atol=1e-12)
+    np.testing.assert_allclose([w["update"] for w in first["weights"]], [-0.5 * w["dW"] for w in first["weights"]],
+                               atol=1e-12)
     assert first["db"] == first["delta"]
     plain = client.post("/api/inside", json={"test_index": 4, "layer": 2, "neuron": 0}).json()
     assert plain["backward"] is None and "neuron" in plain["forward"][1]
