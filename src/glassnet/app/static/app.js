@@ -3,7 +3,7 @@
 // app.js wires the tabs together; each tab lives in its own module (train.js, draw.js, ...)
 // with an init() that binds its controls and an optional shown() called when its tab opens.
 
-import { guard, showError } from "./api.js";
+import { guard, notify, showError } from "./api.js";
 import { $, el, clear } from "./widgets.js";
 import { state, on, refreshSession, setViewEpoch } from "./state.js";
 import * as train from "./train.js";
@@ -73,6 +73,8 @@ function boot() {
     renderSummary();
     renderBanner();
     $("version").textContent = `glassnet ${s.version || ""}`;
+    // What the server restored after a restart, or kept before replacing a network: said once.
+    for (const text of s.notices || []) notify(text);
   });
   on("view", renderBanner);
   on("edits", renderSummary);

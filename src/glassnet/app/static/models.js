@@ -1,6 +1,7 @@
-// Models tab: save the network under a name, load one, download it, upload a .safetensors file.
+// Models tab: save the network under a name (asking before replacing one), load one, delete one of
+// yours, download it, upload a .safetensors file.
 
-import { api, guard, notify } from "./api.js";
+import { ApiError, api, guard, notify } from "./api.js";
 import { $, el, clear } from "./widgets.js";
 import { emit, networkReplaced, refreshSession } from "./state.js";
 
@@ -25,9 +26,15 @@ async function list() {
   for (const m of r.items) {
     const load = el("button", { type: "button", testid: `model-load-${m.name}` }, "Load");
     load.addEventListener("click", guard(() => loadModel(m.name)));
+    const actions = el("td", {}, load);
+    if (m.mine) {
+      const remove = el("button", { type: "button", testid: `model-delete-${m.name}` }, "Delete");
+      remove.addEventListener("click", guard(() => deleteModel(m.name)));
+      actions.append(" ", remove);
+    }
     body.append(el("tr", { "data-model": m.name },
       el("td", {}, m.name), el("td", {}, (m.sizes || []).join("–")), el("td", {}, m.dataset || "–"),
-      el("td", {}, m.saved || "–"), el("td", {}, m.mine ? "yours" : "shared"), el("td", {}, load)));
+      el("td", {}, m.saved || "–"), el("td", {}, m.mine ? "yours" : "shared"), actions));
   }
   box.append(el("div", { class: "table-wrap" }, el("table", { class: "numbers models-table" },
     el("thead", {}, el("tr", {}, ["name", "layers", "dataset", "saved", "", ""].map((h) => el("th", {}, h)))), body)));
@@ -40,8 +47,26 @@ async function save(event) {
     notify(`A model name is 1-40 letters, digits, _ or -; received "${name}".`, "error");
     return;
   }
-  const r = await api("POST", "api/models/save", { name });
-  notify(`Saved as “${r.name}”.`);
+  let r;
+  try {
+    r = await api("POST", "api/models/save", { name });
+  } catch (err) {
+    // 409: the name is taken. One of yours may be replaced, but only when you say so.
+    if (!(err instanceof ApiError && err.status === 409 && /overwrite/.test(err.detail))) throw err;
+    if (!window.confirm(`A model named “${name}” already exists. Replace it with this network?`)) {
+      notify(`Not saved: “${name}” is kept as it was. Pick another name to keep both.`);
+      return;
+    }
+    r = await api("POST", "api/models/save", { name, overwrite: true });
+  }
+  notify(r.replaced ? `Replaced “${r.name}”.` : `Saved as “${r.name}”.`);
+  await list();
+}
+
+async function deleteModel(name) {
+  if (!window.confirm(`Delete the model “${name}”? This cannot be undone.`)) return;
+  await api("DELETE", `api/models/${encodeURIComponent(name)}`);
+  notify(`Deleted “${name}”.`);
   await list();
 }
 
