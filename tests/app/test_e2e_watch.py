@@ -133,6 +133,7 @@ def test_a_loaded_model_on_a_phone(phone, tmp_path):
     w.expect("#loss-chart g[data-dots='train-loss'] circle").to_have_count(3)
     w.tab("evaluate")
     w.expect("#eval-accuracy").to_have_text(f"{100 * accuracy:.2f}%")
+    w.expect("[data-testid='confusion'] [data-testid='scroll-hint']").to_be_visible()   # it says that it scrolls
     w.tab("timetravel")
     w.expect("#tt-epoch").to_contain_text("as loaded (trained 3 epochs before it was loaded")
     for tab in TABS:
@@ -142,7 +143,6 @@ def test_a_loaded_model_on_a_phone(phone, tmp_path):
             const width = document.documentElement.clientWidth;
             const over = [...document.querySelectorAll('body *')]
                 .filter((e) => e.getBoundingClientRect().right > width + 0.5 && e.offsetParent !== null)
-                .map((e) => `${e.tagName}#${e.id}.${e.className}`).slice(0, 6);
                 .map((e) => `${e.tagName}#${e.id}.${e.className}`).slice(0, 6);
             return [document.documentElement.scrollWidth, width, over];
         }""")

@@ -2,7 +2,7 @@
 // the most confident mistakes, and the descent lab (the loss along one weight).
 
 import { api, guard } from "./api.js";
-import { $, el, clear, figure, lineChart, num, pct, short } from "./widgets.js";
+import { $, el, clear, figure, lineChart, num, pct, scrollHint, short } from "./widgets.js";
 import { on, emit, classes } from "./state.js";
 
 let stale = true;
@@ -53,7 +53,7 @@ function renderConfusion(r) {
     tr.append(el("td", { class: "axis-note" }, perClass ? pct(perClass.accuracy) : pct(total ? row[i] / total : 0)));
     body.append(tr);
   });
-  clear($("confusion")).append(el("div", { class: "table-wrap" }, el("table", { class: "confusion" }, el("thead", {}, head), body)));
+  clear($("confusion")).append(scrollHint(el("div", { class: "table-wrap" }, el("table", { class: "confusion" }, el("thead", {}, head), body))));
 }
 
 function openable(item, caption, extraClass) {

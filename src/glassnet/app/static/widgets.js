@@ -312,6 +312,22 @@ export function numberTable(columns, rows, { limit = 12, caption = "", highlight
   return wrap;
 }
 
+/**
+ * A wide box (a table in a "table-wrap") that says when it scrolls sideways: a hint line above it,
+ * shown only while its content is wider than the box, and class "scrolls" on the box. Returns the
+ * two in one <div> to put in the page.
+ */
+export function scrollHint(wrap, text = "Wider than the screen: scroll it sideways to see every column →") {
+  const hint = el("p", { class: "hint scroll-hint", hidden: true, testid: "scroll-hint" }, text);
+  const check = () => {
+    const scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+    hint.hidden = !scrolls;
+    wrap.classList.toggle("scrolls", scrolls);
+  };
+  new ResizeObserver(check).observe(wrap);
+  return el("div", { class: "scroll-box" }, hint, wrap);
+}
+
 // -- line chart ------------------------------------------------------------------------------------------------
 function niceStep(span, count) {
   const raw = span / Math.max(1, count);
