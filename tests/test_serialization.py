@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -278,3 +281,61 @@ def test_a_forged_architecture_cannot_make_load_allocate_more_than_the_file_hold
     forged.write_bytes(struct.pack("<Q", len(text)) + text + blob[8 + n:])
     with pytest.raises(gn.ModelFileError, match=r"expected weight '0.weights' of shape \(1048576, 1048576\)"):
         gn.load(forged)
+
+
+# -- concurrent saves and loads ---------------------------------------------------------------------
+WORKER = r"""
+import json, sys, time
+import numpy as np
+import glassnet as gn
+role, path, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+nets = [gn.Network.mlp([30, 20, 4], seed=s) for s in (int(sys.argv[4]), int(sys.argv[4]) + 1)]
+expected = [n.get_weights() for n in nets]
+counts = {"ok": 0, "failed": [], "mixed": 0}
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        if role == "writer":
+            nets[counts["ok"] % 2].save(path)
+        else:
+            got = gn.load(path).get_weights()
+            if not any(all(np.array_equal(got[k], e[k]) for k in e) for e in expected):
+                counts["mixed"] += 1
+        counts["ok"] += 1
+    except Exception as exc:
+        counts["failed"].append(f"{type(exc).__name__}: {exc}")
+print(json.dumps(counts))
+"""
+
+
+def _workers(roles, path, seconds, seeds):
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, role, str(path), str(seconds), str(seed)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+             for role, seed in zip(roles, seeds)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def test_loads_while_another_process_saves_never_fail_nor_mix(tmp_path):
+    """One process saves two networks in turn over one folder; two others load it meanwhile."""
+    path = tmp_path / "m"
+    gn.Network.mlp([30, 20, 4], seed=0).save(path)
+    writer, *readers = _workers(["writer", "reader", "reader"], path, 3.0, [0, 0, 0])
+    assert writer["failed"] == [] and writer["ok"] > 5
+    for reader in readers:
+        assert reader["failed"] == [] and reader["mixed"] == 0 and reader["ok"] > 5, reader
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_two_writers_both_succeed_and_leave_nothing_behind(tmp_path):
+    path = tmp_path / "m"
+    first, second = _workers(["writer", "writer"], path, 2.0, [0, 10])
+    assert first["failed"] == [] and second["failed"] == [] and first["ok"] > 2 and second["ok"] > 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    assert sorted(p.name for p in path.iterdir()) == ["model.json", "weights.safetensors"]
+    assert gn.load(path).n_params == gn.Network.mlp([30, 20, 4]).n_params
