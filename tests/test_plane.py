@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import optimizers, plane
+from glassnet import optimizers, plane, plots
 from glassnet.datasets import plane as plane_data
+from optional import need
 
 SIN = ("x1", "x2", "sin(x1)", "sin(x2)")
 
@@ -120,3 +121,16 @@ def test_formula_fold_connections_and_weight_edits():
         plane.set_weight(net, 1, 2, 0, 1.0)
     with pytest.raises(ValueError, match="expected a network with 3 inputs"):
         plane.neuron_pictures(net, ("x1", "x2", "x1^2"))
+
+
+@pytest.mark.parametrize("name, features, outputs", [("spiral", ("x1", "x2", "sin(x1)"), 2), ("sine", ("x1",), 1)])
+def test_plot_plane_draws_every_neuron_and_the_output(tmp_path, name, features, outputs):
+    need("matplotlib")
+    data = gn.datasets.load(name, n=60, features=features)
+    net = gn.Network.mlp([len(features), 3, 2, outputs], activation="tanh", seed=0)
+    fig = plots.plot_plane(net, data, size=12, path=tmp_path / "plane.png")
+    diagram, output = fig.axes[:2]
+    assert len(diagram.images) == len(features) + 3 + 2 + outputs
+    assert len(diagram.lines) == len(features) * 3 + 3 * 2 + 2 * outputs
+    assert (tmp_path / "plane.png").read_bytes()[:4] == b"\x89PNG"
+    assert output.get_title() == ("the fitted curve" if outputs == 1 else "output: the decision boundary (p = 0.5)")

@@ -16,13 +16,14 @@ What there is to see:
   :func:`plot_weight_distribution` (the weights now against at initialisation);
 - one prediction: :func:`plot_explanation` (contribution map, saliency, top contributors);
 - the step and the direction: :func:`plot_descent_1d`, :func:`plot_descent_2d`;
-- input: :func:`plot_preprocess_steps` (a user's picture becoming an MNIST-style input).
+- input: :func:`plot_preprocess_steps` (a user's picture becoming an MNIST-style input);
+- the plane: :func:`plot_plane` (a 2-input network: every neuron's picture, the decision boundary).
 
 Not here: interactive plots and animations (the notebook's :class:`~glassnet.notebook.LivePlot`
 redraws :func:`plot_history` during training), or the numbers they show (the confusion matrix is
 :func:`glassnet.metrics.confusion_matrix`, the descent lab's paths come from :mod:`glassnet.descent`).
 
-Size: about 780 lines, because it holds every picture: each is one short function over the shared
+Size: about 880 lines, because it holds every picture: each is one short function over the shared
 figure helpers at the top, and the list above finds one by name; splitting them would spread those
 helpers over several modules for no gain in reading.
 """
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics, views
+from . import metrics, plane, views
 from ._io import atomic_write_bytes
 from ._validation import describe
 from .activations import Activation
@@ -782,3 +783,99 @@ def plot_descent_2d(result, surface=None, path=None):
         _steps_panel(axes[1], paths)
     fig.suptitle("Gradient descent on the loss landscape: a step too small, about right and too big")
     return _finish(fig, path)
+
+
+# -- the plane: a 2-input network, every neuron's picture ------------------------------------------------
+PLANE_NEGATIVE, PLANE_POSITIVE = "#f59322", "#0877bd"     # orange below 0, blue above, as the app paints
+
+
+def _plane_colours():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("plane", [PLANE_NEGATIVE, "#e8eaed", PLANE_POSITIVE])
+
+
+def plot_plane(net, data=None, features=("x1", "x2"), size=40, path=None, title=None):
+    """Every neuron's picture over the plane, the connections and the output with the points.
+
+    Left: the network as columns of pictures (inputs, hidden layers, output), each the neuron's value
+    over ``[-6, 6]²`` from :func:`glassnet.plane.neuron_pictures` (the network's own forward pass),
+    blue above 0 and orange below; lines are the weights, colour = sign, thickness = ``|weight|``.
+    Right: the output (probability of class 1, or the fitted curve of a one-input regression) with the
+    training points (white rim) and test points (black rim) of ``data`` (a plane ``Dataset``).
+    """
+    features = list(data.extra["features"]) if data is not None and "features" in data.extra else list(features)
+    pics = plane.neuron_pictures(net, features, size=size)
+    fig = _figure(11, 5.2)
+    ax, out = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.9, 1]})
+    _plane_diagram(ax, net, pics)
+    _plane_output(out, net, pics, data, features)
+    sizes = [len(names) for names in plane.neuron_names(net, features)]
+    fig.suptitle(title or f"{'–'.join(map(str, sizes))} network on the plane")
+    return _finish(fig, path)
+
+
+def _plane_diagram(ax, net, pics):
+    cmap = _plane_colours()
+    columns = [pics["inputs"]] + [layer["a"] for layer in pics["layers"]]
+    tallest = max(len(c) for c in columns)
+    place = [[(4.0 * g, (len(c) - 1) / 2 * 2.2 - 2.2 * j) for j in range(len(c))] for g, c in enumerate(columns)]
+    weights = [net.layers[i].params["weights"] for i, layer in enumerate(net.layers) if isinstance(layer, Dense)]
+    biggest = max(float(np.abs(W).max()) for W in weights) or 1.0
+    for g, W in enumerate(weights):
+        for to in range(W.shape[0]):
+            for frm in range(W.shape[1]):
+                (x0, y0), (x1, y1) = place[g][frm], place[g + 1][to]
+                w = float(W[to, frm])
+                ax.plot([x0 + 0.8, x1 - 0.8], [y0, y1], color=PLANE_POSITIVE if w >= 0 else PLANE_NEGATIVE,
+                        linewidth=0.3 + 4 * abs(w) / biggest, alpha=0.8, zorder=1)
+    names = pics["features"]
+    for g, column in enumerate(columns):
+        for j, picture in enumerate(column):
+            x, y = place[g][j]
+            scale = float(np.abs(picture).max()) or 1.0
+            ax.imshow(picture, cmap=cmap, vmin=-scale, vmax=scale, extent=(x - 0.8, x + 0.8, y - 0.8, y + 0.8),
+                      zorder=2, interpolation="bilinear")
+            if g == 0:
+                ax.text(x, y - 1.0, names[j], ha="center", va="top", fontsize=7)
+        label = "inputs" if g == 0 else "output" if g == len(columns) - 1 else f"hidden {g}"
+        ax.text(4.0 * g, (tallest - 1) / 2 * 2.2 + 1.2, label, ha="center", fontsize=8)
+    ax.set_xlim(-1.2, 4.0 * (len(columns) - 1) + 1.2)
+    ax.set_ylim(-(tallest - 1) / 2 * 2.2 - 1.6, (tallest - 1) / 2 * 2.2 + 1.8)
+    ax.set_aspect("equal")
+    _hide_ticks(ax)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _plane_output(ax, net, pics, data, features):
+    lo, hi = pics["extent"]
+    curve = net.n_outputs == 1 and not net.outputs_probabilities() and all(
+        "x2" not in plane.FEATURES[f][1] for f in features)
+    if curve:
+        xs, ys = plane.curve(net, features, extent=(lo, hi))
+        ax.plot(xs, ys, color=PLANE_POSITIVE, linewidth=2, label="the network")
+    else:
+        values = pics["output"] if pics["predicted"] is None else 2 * pics["output"] - 1
+        scale = float(np.abs(values).max()) or 1.0
+        ax.imshow(values, cmap=_plane_colours(), vmin=-scale, vmax=scale, extent=(lo, hi, lo, hi),
+                  interpolation="bilinear")
+        if pics["predicted"] is not None:
+            ax.contour(np.linspace(lo, hi, pics["size"]), np.linspace(hi, lo, pics["size"]), pics["output"],
+                       levels=[0.5], colors="black", linewidths=1)
+    if data is not None and "points_train" in data.extra:
+        for P, t, rim in ((data.extra["points_train"], data.y_train, "white"),
+                          (data.extra["points_test"], data.y_test, "black")):
+            t = np.asarray(t)
+            if curve:
+                ax.scatter(P[:, 0], t[:, 0], s=9, color="#333333" if rim == "white" else "#999999", zorder=3)
+            else:
+                colours = ([PLANE_POSITIVE if v else PLANE_NEGATIVE for v in t] if t.ndim == 1 else
+                           t[:, 0])
+                ax.scatter(P[:, 0], P[:, 1], s=12, c=colours, edgecolors=rim, linewidths=0.6, zorder=3)
+    ax.set_xlim(lo, hi)
+    if not curve:
+        ax.set_ylim(lo, hi)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("network output" if curve else "x2")
+    ax.set_title("the fitted curve" if curve else "output: the decision boundary (p = 0.5)", fontsize=9)
