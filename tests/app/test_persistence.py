@@ -190,3 +190,17 @@ def test_new_network_over_unsaved_training_keeps_it_and_says_where(app, client):
         np.testing.assert_array_equal(v, weights[k])
     assert client.post("/api/network", json={"layers": [16]}).status_code == 200     # loaded = saved: no copy
     assert client.get("/api/session").json()["notices"] == []
+
+
+def test_the_plane_views_state_comes_back_after_a_restart(tmp_path):
+    app = make_app(tmp_path)
+    c = browser(app)
+    c.get("/api/session")
+    assert c.post("/api/plane/settings", json={"seed": 3}).status_code == 200
+    assert c.post("/api/plane/step", json={"batches": 5}).status_code == 200
+    before = c.get("/api/plane").json()
+    again = make_app(tmp_path)
+    with returning(again, c.cookies[WORKSPACE]) as c2:
+        after = c2.get("/api/plane").json()
+    assert {k: v for k, v in after.items() if not k.endswith("version")} == \
+        {k: v for k, v in before.items() if not k.endswith("version")}

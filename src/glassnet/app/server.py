@@ -54,9 +54,6 @@ except ModuleNotFoundError as exc:
     PlaneSession = None
 if PlaneSession is not None:
     register_part("plane", PlaneSession.from_record)
-#: Views whose state lives in a workspace part (above): after a state-changing request to one of these
-#: paths the workspace is written to the database (their own code need not know it).
-PART_PATHS = ("/api/plane",)
 
 log = logging.getLogger("glassnet.app")
 
@@ -147,9 +144,6 @@ class Guard:
             await send(message)
 
         await self.app(scope, replay, send_with_headers)
-        ws = scope.get("state", {}).get("workspace")
-        if ws is not None and scope["method"] in STATE_CHANGING and scope["path"].startswith(PART_PATHS):
-            await asyncio.to_thread(ws.persist)
 
     def _door(self, scope, headers):
         """403 for a Host that is not this server's or a state-changing request from another site; else None."""
