@@ -55,8 +55,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="epochs per configuration (default 5; quick 2)")
     parser.add_argument("--threads", type=int, default=None, help="thread budget for every library (default: cores)")
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
-    parser.add_argument("--libraries", default="glassnet,pytorch,sklearn",
-                        help="comma-separated libraries to compare (default glassnet,pytorch,sklearn)")
+    parser.add_argument("--libraries", default=",".join(workers.WORKERS),
+                        help="comma-separated libraries to compare (default " + ",".join(workers.WORKERS) + ")")
+    parser.add_argument("--mode", choices=["alone", "interleaved"], default="alone",
+                        help="alone: one library at a time, each in its own process with no other worker alive "
+                             "(default); interleaved: all alive, their epochs taking turns")
     parser.add_argument("--skip", action="append", default=[], choices=["train", "latency", "scaling", "memmap"],
                         help="leave a part out (repeatable)")
     parser.add_argument("--networks", default=",".join(NETWORKS), help="networks to train (default A,B,deep)")
@@ -70,6 +73,7 @@ def main(argv=None):
 
     results = {"machine": machine(threads), "settings": {
         "quick": args.quick, "epochs": epochs, "threads": threads, "lr": LR, "momentum": 0.9, "dtype": "float32",
+        "mode": args.mode,
         "dataset": "fashion-mnist" if dataset == FASHION else "digits",
         "removed_env": REMOVED_ENV, "command": " ".join(["python -m benchmarks", *(argv or sys.argv[1:])])}}
     say(f"machine: {results['machine']['cpu']}, {threads} threads; BLAS {results['machine']['blas']}")
@@ -80,8 +84,8 @@ def main(argv=None):
     wanted = [name.strip() for name in args.libraries.split(",")]
     if args.no_sklearn and "sklearn" in wanted:
         wanted.remove("sklearn")
-    libraries = ["glassnet"] + [lib for lib, module in (("pytorch", "torch"), ("sklearn", "sklearn"))
-                                if lib in wanted and _importable(module)]
+    libraries = ["glassnet"] + [lib for lib, module in workers.MODULES.items()
+                                if lib != "glassnet" and lib in wanted and _importable(module)]
     results["libraries"] = libraries
 
     if "train" not in args.skip or "latency" not in args.skip:
@@ -92,7 +96,7 @@ def main(argv=None):
             batches = [int(b) for b in args.batches.split(",")]
             plan = [("digits", "A", 64)] * ("A" in nets) + [(dataset, net, bs) for net in nets for bs in batches]
         results["training"], results["latency"], results["memory"] = train_all(
-            plan, libraries, threads, epochs, quick=args.quick, skip=args.skip)
+            plan, libraries, threads, epochs, quick=args.quick, skip=args.skip, mode=args.mode)
     if "scaling" not in args.skip:
         results["scaling"] = scaling(dataset, threads, quick=args.quick)
     if "memmap" not in args.skip:
@@ -149,6 +153,12 @@ def machine(threads):
     for name in ("torch", "sklearn"):
         if _importable(name):
             info[name] = __import__(name).__version__
+    if _importable("nn_digits"):
+        from importlib.metadata import version
+
+        info["peer"] = f"neural-network-digits {version('neural-network-digits')}"
+    blas = glassnet.threads.blas_library()
+    info["glassnet_thread_control"] = blas.name if blas is not None else "none (BLAS keeps its own setting)"
     return info
 
 
@@ -210,9 +220,40 @@ def train_flops(sizes, n_samples):
     return 2 * n_samples * (3 * macs - first)
 
 
-def train_all(plan, libraries, threads, epochs, quick=False, skip=()):
-    import glassnet as gn
+#: Rows where the targets are judged; there the baselines also run on one thread.
+TARGETS = (("A", 64), ("B", 256))
+#: Extra entries: (library, threads) on the target rows.
+ONE_THREAD = {"pytorch-1thread": "pytorch", "textbook-1thread": "textbook"}
 
+
+def _entries(libraries, threads, quick):
+    """``{entry name: (library kind, threads)}``: each library, plus one-thread runs of two baselines."""
+    entries = {lib: (lib, threads) for lib in libraries}
+    if not quick and threads > 1:
+        entries.update({name: (kind, 1) for name, kind in ONE_THREAD.items() if kind in libraries})
+    return entries
+
+
+def _configs_for(entry, configs):
+    return [c for c in configs if entry not in ONE_THREAD or (c[0], c[1]) in TARGETS]
+
+
+def _result(runs, n, flops, accuracy):
+    seconds = [r["seconds"] for r in runs]
+    timed = seconds[1:] if len(seconds) > 2 else seconds
+    median = float(np.median(timed))
+    return {"epoch_seconds": seconds, "median": median, "min": min(timed), "max": max(timed),
+            "samples_per_s": n / median, "gflops": flops / median / 1e9, "threads": runs[-1].get("threads"),
+            "accuracy": accuracy, "fit_wall": [r["wall"] for r in runs], "dtype": runs[-1].get("dtype"),
+            "load": [r["load"] for r in runs]}
+
+
+def train_all(plan, libraries, threads, epochs, quick=False, skip=(), mode="alone"):
+    """Train every configuration of ``plan`` with every library; returns ``(training, latency, memory)``.
+
+    ``mode="alone"``: one library at a time, in its own process, with no other worker alive (what a user
+    sees). ``"interleaved"``: one process per library, all alive, their epochs taking turns.
+    """
     training, latency, memory = [], [], {}
     by_dataset = {}
     for dataset, net_name, batch in plan:
@@ -220,56 +261,78 @@ def train_all(plan, libraries, threads, epochs, quick=False, skip=()):
     for dataset, configs in by_dataset.items():
         name = "digits" if dataset == "digits" else "fashion-mnist"
         n_train = 1000 if quick else None
-        pool = {lib: Worker(lib, threads, dataset, n_train) for lib in libraries}
-        if "pytorch" in pool and not quick:
-            pool["pytorch-1thread"] = Worker("pytorch", 1, dataset, n_train)
-        try:
-            X, y, _, _ = workers.load_data(dataset, n_train)
-            n = len(X)
-            done_latency = set()
-            for net_name, batch in configs:
+        entries = _entries(libraries, threads, quick)
+        X, y, _, _ = workers.load_data(dataset, n_train)
+        run = _train_alone if mode == "alone" else _train_interleaved
+        results, lat, mem = run(entries, configs, (dataset, n_train, len(X)), epochs, skip)
+        memory[name] = mem
+        for net_name, batch in configs:
+            if (net_name, batch) in results:
                 sizes = NETWORKS[net_name]
-                init = gn.Network.mlp(sizes, seed=0)
-                weights = [p for _, p in init.named_parameters()]
-                # PyTorch on one thread too, where the targets are judged (A at 64, B at 256).
-                targets = (("A", 64), ("B", 256))
-                names = [lib for lib in pool if lib != "pytorch-1thread" or (net_name, batch) in targets]
-                for lib in names:
-                    pool[lib]("setup", sizes, weights, LR, batch)
-                runs = {lib: [] for lib in names}
-                if "train" not in skip:
-                    for epoch in range(1, epochs + 1):
-                        order = names if epoch % 2 else names[::-1]       # alternate who goes first
-                        for lib in order:
-                            runs[lib].append(pool[lib]("epoch", 1000 + epoch))
-                    flops = train_flops(sizes, n)
-                    row = {"dataset": name, "network": net_name, "sizes": sizes, "batch": batch, "n_train": n,
-                           "flops_per_epoch": flops, "results": {}}
-                    for lib in names:
-                        seconds = [r["seconds"] for r in runs[lib]]
-                        timed = seconds[1:] if len(seconds) > 2 else seconds
-                        median = float(np.median(timed))
-                        row["results"][lib] = {
-                            "epoch_seconds": seconds, "median": median, "min": min(timed), "max": max(timed),
-                            "samples_per_s": n / median, "gflops": flops / median / 1e9,
-                            "threads": runs[lib][-1].get("threads"), "accuracy": pool[lib]("accuracy"),
-                            "fit_wall": [r["wall"] for r in runs[lib]], "dtype": runs[lib][-1].get("dtype")}
-                    training.append(row)
-                    say(report.training_line(row))
-                if "latency" not in skip and net_name not in done_latency:
-                    done_latency.add(net_name)
-                    entry = {"dataset": name, "network": net_name, "results": {}}
-                    for lib in names:
-                        entry["results"][lib] = pool[lib]("latency")
-                    latency.append(entry)
-                    say(report.latency_line(entry))
-            for lib in pool:
-                peak, current = pool[lib]("memory")
-                memory.setdefault(name, {})[lib] = {"peak_rss": peak, "rss": current}
-        finally:
-            for worker in pool.values():
-                worker.stop()
+                row = {"dataset": name, "network": net_name, "sizes": sizes, "batch": batch, "n_train": len(X),
+                       "flops_per_epoch": train_flops(sizes, len(X)), "mode": mode,
+                       "results": results[(net_name, batch)]}
+                training.append(row)
+                say(report.training_line(row))
+        for net_name, entry in lat.items():
+            latency.append({"dataset": name, "network": net_name, "results": entry})
+            say(report.latency_line(latency[-1]))
     return training, latency, memory
+
+
+def _initial_weights(net_name):
+    import glassnet as gn
+
+    return [p for _, p in gn.Network.mlp(NETWORKS[net_name], seed=0).named_parameters()]
+
+
+def _train_alone(entries, configs, data, epochs, skip):
+    """Each entry in its own process, started after the previous one has exited."""
+    (dataset, n_train, n), results, latency, memory = data, {}, {}, {}
+    for entry, (kind, threads) in entries.items():
+        worker = Worker(kind, threads, dataset, n_train)
+        try:
+            for net_name, batch in _configs_for(entry, configs):
+                worker("setup", NETWORKS[net_name], _initial_weights(net_name), LR, batch)
+                if "train" not in skip:
+                    runs = [worker("epoch", 1000 + epoch) for epoch in range(1, epochs + 1)]
+                    results.setdefault((net_name, batch), {})[entry] = _result(
+                        runs, n, train_flops(NETWORKS[net_name], n), worker("accuracy"))
+                if "latency" not in skip and entry not in ONE_THREAD and entry not in latency.get(net_name, {}):
+                    latency.setdefault(net_name, {})[entry] = worker("latency")
+            peak, current = worker("memory")
+            memory[entry] = {"peak_rss": peak, "rss": current}
+        finally:
+            worker.stop()
+    return results, latency, memory
+
+
+def _train_interleaved(entries, configs, data, epochs, skip):
+    """Every entry's process alive at once; for each configuration their epochs take turns (order alternating)."""
+    (dataset, n_train, n), results, latency, memory = data, {}, {}, {}
+    pool = {entry: Worker(kind, threads, dataset, n_train) for entry, (kind, threads) in entries.items()}
+    try:
+        for net_name, batch in configs:
+            names = [e for e in pool if (net_name, batch) in _configs_for(e, [(net_name, batch)])]
+            for entry in names:
+                pool[entry]("setup", NETWORKS[net_name], _initial_weights(net_name), LR, batch)
+            if "train" not in skip:
+                runs = {entry: [] for entry in names}
+                for epoch in range(1, epochs + 1):
+                    for entry in (names if epoch % 2 else names[::-1]):       # alternate who goes first
+                        runs[entry].append(pool[entry]("epoch", 1000 + epoch))
+                results[(net_name, batch)] = {
+                    entry: _result(runs[entry], n, train_flops(NETWORKS[net_name], n), pool[entry]("accuracy"))
+                    for entry in names}
+            if "latency" not in skip and net_name not in latency:
+                latency[net_name] = {e: pool[e]("latency") for e in names if e not in ONE_THREAD}
+        for entry in pool:
+            peak, current = pool[entry]("memory")
+            memory[entry] = {"peak_rss": peak, "rss": current}
+    finally:
+        for worker in pool.values():
+            worker.stop()
+    return results, latency, memory
 
 
 # -- scaling ------------------------------------------------------------------------------------
@@ -304,7 +367,7 @@ def scaling(dataset, threads, quick=False):
     import glassnet as gn
 
     X, y, _, _ = workers.load_data(dataset)
-    sizes = [1000, 3000, 6000] if quick else [10_000, 30_000, 60_000, 600_000]
+    sizes = [1000, 2000] if quick else [10_000, 30_000, 60_000, 600_000]
     rows = []
     with threadpoolctl.threadpool_limits(threads, user_api="blas"):
         for n in sizes:

@@ -6,7 +6,9 @@ Running each library in its own process keeps their memory use (peak RSS) and th
 apart, while the parent interleaves their epochs so that both see the same machine load.
 
 The training loops here are the plain ones each library's users write: glassnet's ``fit``,
-a PyTorch loop over preloaded tensors, scikit-learn's ``MLPClassifier``.
+a textbook NumPy loop (``textbook.py``), neural-network-digits' ``train_step`` loop (the peer
+library from the package index), a PyTorch loop over preloaded tensors, scikit-learn's
+``MLPClassifier``. Each worker reports the load average before and after each epoch.
 """
 
 import os
@@ -64,15 +66,24 @@ def _latency(predict, x_one, x_batch, seconds=0.5):
 
 
 # -- one class per library ------------------------------------------------------------------
-class GlassnetWorker:
-    def __init__(self, threads):
+def _budget(threads):
+    """Limit BLAS to the run's thread budget when it is below the cores (else leave the library as installed)."""
+    if threads < len(os.sched_getaffinity(0)):
         import threadpoolctl
 
+        return threadpoolctl.threadpool_limits(threads, user_api="blas")
+    return None
+
+
+class GlassnetWorker:
+    """``Network.fit`` as installed by default: glassnet decides its BLAS threads itself (``glassnet.threads``)."""
+
+    def __init__(self, threads):
         import glassnet as gn
 
         self.gn = gn
         self.threads = threads
-        self.limit = threadpoolctl.threadpool_limits(threads, user_api="blas")   # same budget as torch
+        self.limit = _budget(threads)
 
     def setup(self, sizes, weights, lr, batch_size):
         self.net = self.gn.Network.mlp(sizes, seed=0)
@@ -84,13 +95,78 @@ class GlassnetWorker:
         started = time.perf_counter()
         history = self.net.fit(X, y, epochs=1, batch_size=self.batch_size, optimizer=self.optimizer, seed=seed)
         return {"seconds": history.seconds[-1], "wall": time.perf_counter() - started,
-                "threads": min(self.threads, self.gn.training.blas_threads_for(self.net, self.batch_size))}
+                "threads": self.gn.training.blas_threads_for(self.net, self.batch_size)}      # cached by fit
 
     def accuracy(self, X, y):
         return float(np.mean(self.net.predict(X) == y))
 
     def latency(self, X):
         return _latency(self.net.predict, X[:1], X[:1000])
+
+
+class TextbookWorker:
+    """The textbook NumPy loop of ``textbook.py`` (BLAS with the run's thread budget, as installed)."""
+
+    def __init__(self, threads):
+        self.threads = threads
+        self.limit = _budget(threads)
+
+    def setup(self, sizes, weights, lr, batch_size):
+        from .textbook import TextbookMLP
+
+        self.model = TextbookMLP(weights[0::2], weights[1::2], lr=lr, momentum=0.9)
+        self.batch_size = batch_size
+
+    def epoch(self, X, y, seed):
+        started = time.perf_counter()
+        self.model.epoch(X, y, epoch_order(seed, len(X)), self.batch_size)
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "wall": seconds, "threads": self.threads}
+
+    def accuracy(self, X, y):
+        return float(np.mean(self.model.predict(X) == y))
+
+    def latency(self, X):
+        return _latency(self.model.predict, X[:1], X[:1000])
+
+
+class PeerWorker:
+    """neural-network-digits (``pip install neural-network-digits``): its ``NeuralNetwork.train_step`` loop.
+
+    The loop its own trainer runs: one-hot targets, ``train_step(X, Y, lr, momentum, l2)`` per mini-batch
+    (here ``l2=0`` like the others; its momentum ``v = mu v - lr g`` equals PyTorch's at a constant rate).
+    """
+
+    def __init__(self, threads):
+        from nn_digits.neural_net.network import NeuralNetwork
+
+        self.cls = NeuralNetwork
+        self.threads = threads
+        self.limit = _budget(threads)
+
+    def setup(self, sizes, weights, lr, batch_size):
+        self.model = self.cls(tuple(sizes), activation="relu", seed=0)
+        self.model.weights = [np.ascontiguousarray(w.T, dtype=np.float32) for w in weights[0::2]]   # (n_in, n_out)
+        self.model.biases = [np.array(b, dtype=np.float32) for b in weights[1::2]]
+        self.model.weight_velocity = [np.zeros_like(w) for w in self.model.weights]
+        self.model.bias_velocity = [np.zeros_like(b) for b in self.model.biases]
+        self.lr, self.batch_size = lr, batch_size
+
+    def epoch(self, X, y, seed):
+        onehot = np.eye(self.model.layers[-1], dtype=np.float32)[y]
+        order = epoch_order(seed, len(X))
+        started = time.perf_counter()
+        for start in range(0, len(X), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            self.model.train_step(X[idx], onehot[idx], self.lr, momentum=0.9, l2=0.0)
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "wall": seconds, "threads": self.threads}
+
+    def accuracy(self, X, y):
+        return float(np.mean(self.model.predict(X).argmax(axis=1) == y))
+
+    def latency(self, X):
+        return _latency(lambda x: self.model.predict(x).argmax(axis=1), X[:1], X[:1000])
 
 
 class TorchWorker:
@@ -153,10 +229,8 @@ class TorchWorker:
 
 class SklearnWorker:
     def __init__(self, threads):
-        import threadpoolctl
-
         self.threads = threads
-        self.limit = threadpoolctl.threadpool_limits(threads, user_api="blas")
+        self.limit = _budget(threads)
 
     def setup(self, sizes, weights, lr, batch_size):
         from sklearn.neural_network import MLPClassifier
@@ -184,7 +258,11 @@ class SklearnWorker:
         return _latency(self.model.predict, X[:1], X[:1000])
 
 
-WORKERS = {"glassnet": GlassnetWorker, "pytorch": TorchWorker, "sklearn": SklearnWorker}
+WORKERS = {"glassnet": GlassnetWorker, "textbook": TextbookWorker, "peer": PeerWorker, "pytorch": TorchWorker,
+           "sklearn": SklearnWorker}
+#: The module each library needs (a library whose module is missing is left out of the run).
+MODULES = {"glassnet": "glassnet", "textbook": "numpy", "peer": "nn_digits", "pytorch": "torch",
+           "sklearn": "sklearn"}
 
 
 def serve(conn, kind, threads, dataset, n_train):
@@ -206,7 +284,9 @@ def serve(conn, kind, threads, dataset, n_train):
                 worker.setup(*args)
                 result = None
             elif command == "epoch":
+                load = os.getloadavg()[0]
                 result = worker.epoch(X, y, *args)
+                result["load"] = (load, os.getloadavg()[0])
             elif command == "accuracy":
                 result = worker.accuracy(X_test, y_test)
             elif command == "latency":

@@ -507,3 +507,20 @@ def test_inference_path_gives_the_same_numbers_as_forward(activation):
     np.testing.assert_array_equal(net.infer(X), net.forward(X))
     np.testing.assert_array_equal(net.infer(X, upto=4), net.forward(X, upto=4))      # evaluate's pass
     np.testing.assert_array_equal(net.predict(X), net.forward(X).argmax(axis=1))
+
+
+def test_fit_fast_loop_equals_the_textbook_loop_number_for_number(blobs):
+    """fit (buffers reused, first layer without dL/dX, bias-gradient divergence check) against the textbook
+    passes (new arrays, ``buffers=None``) with the same batches and the same optimizer: identical float32 weights."""
+    X, y = blobs                                  # 300 samples, batch 64: a partial last batch too
+    fast, plain = gn.Network.mlp([5, 16, 8, 3], seed=0), gn.Network.mlp([5, 16, 8, 3], seed=0)
+    fast.fit(X, y, epochs=2, batch_size=64, optimizer=gn.SGD(0.05, momentum=0.9), seed=7)
+    optimizer, loss = gn.SGD(0.05, momentum=0.9), CrossEntropy()
+    for epoch in (1, 2):
+        order = np.random.default_rng([7, epoch]).permutation(len(X))
+        for start in range(0, len(X), 64):
+            idx = order[start:start + 64]
+            plain.loss_and_gradients(X[idx], y[idx], loss)        # the textbook lines
+            optimizer.step(plain.parameters(), plain.gradients())
+    for got, want in zip(fast.parameters(), plain.parameters()):
+        np.testing.assert_array_equal(got, want)

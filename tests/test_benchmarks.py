@@ -1,0 +1,72 @@
+"""The benchmark's baselines do the same work as glassnet (untimed): same weights after the same batches,
+and the report judges the targets of every row."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import __main__ as bench  # noqa: E402
+from benchmarks import report, workers  # noqa: E402
+from benchmarks.textbook import TextbookMLP  # noqa: E402
+
+
+def _glassnet_epoch(X, y, sizes, batch):
+    net = gn.Network.mlp(sizes, seed=0)
+    start = [p.copy() for p in net.parameters()]
+    net.fit(X, y, epochs=1, batch_size=batch, optimizer=gn.SGD(0.05, momentum=0.9), seed=11)
+    return start, net.parameters()
+
+
+def test_the_textbook_loop_trains_like_glassnet(blobs):
+    X, y = blobs
+    start, trained = _glassnet_epoch(X, y, [5, 16, 8, 3], 32)
+    textbook = TextbookMLP(start[0::2], start[1::2], lr=0.05, momentum=0.9)
+    textbook.epoch(X, y, workers.epoch_order(11, len(X)), 32)
+    for got, want in zip([p for pair in zip(textbook.W, textbook.b) for p in pair], trained):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(textbook.predict(X[:5]).shape, (5,))
+
+
+def test_the_peer_library_trains_like_glassnet(blobs):
+    pytest.importorskip("nn_digits")                  # the bench extra: neural-network-digits
+    X, y = blobs
+    start, trained = _glassnet_epoch(X, y, [5, 16, 8, 3], 32)
+    peer = workers.PeerWorker(threads=1)
+    peer.setup([5, 16, 8, 3], start, 0.05, 32)
+    peer.epoch(X, y, 11)
+    for k, (W, b) in enumerate(zip(peer.model.weights, peer.model.biases)):
+        np.testing.assert_allclose(W.T, trained[2 * k], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(b, trained[2 * k + 1], rtol=1e-4, atol=1e-5)
+
+
+def test_one_thread_runs_only_on_target_rows_and_never_in_quick_runs():
+    entries = bench._entries(["glassnet", "textbook", "pytorch"], 2, quick=False)
+    assert entries["pytorch-1thread"] == ("pytorch", 1) and entries["textbook-1thread"] == ("textbook", 1)
+    assert set(bench._entries(["glassnet", "textbook"], 2, quick=True)) == {"glassnet", "textbook"}
+    assert set(bench._entries(["glassnet", "pytorch"], 1, quick=False)) == {"glassnet", "pytorch"}
+    configs = [("A", 64), ("A", 256), ("B", 256)]
+    assert bench._configs_for("pytorch-1thread", configs) == [("A", 64), ("B", 256)]
+    assert bench._configs_for("textbook", configs) == configs
+
+
+def _row(network, batch, seconds, accuracy=0.85):
+    return {"dataset": "fashion-mnist", "network": network, "batch": batch,
+            "results": {lib: {"median": s, "accuracy": accuracy} for lib, s in seconds.items()}}
+
+
+def test_targets_are_judged_against_every_baseline():
+    results = {"training": [
+        _row("A", 64, {"glassnet": 0.40, "textbook": 0.45, "peer": 0.50, "pytorch": 0.61}),
+        _row("B", 256, {"glassnet": 0.50, "textbook": 0.52, "peer": 0.60, "pytorch": 0.70}),
+        _row("deep", 64, {"glassnet": 1.0, "textbook": 1.2, "peer": 1.3, "pytorch": 0.99})]}
+    lines = report._targets(results)
+    assert lines[0].startswith("- A/64: met") and "1.52x PyTorch (target 1.5x)" in lines[0]
+    assert lines[1].startswith("- B/256: MISSED") and "1.04x textbook NumPy loop (target 1.1x)" in lines[1]
+    assert lines[2].startswith("- deep/64: MISSED") and "0.99x PyTorch (target 1.0x)" in lines[2]
+    table = report._speedups(results)
+    assert table[2] == "| fashion-mnist | A | 64 | 1.52x | 1.12x | 1.25x | +0.00 |"
