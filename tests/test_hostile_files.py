@@ -259,6 +259,14 @@ def test_crafted_datasets_are_refused_in_one_line_under_a_memory_limit(tmp_path)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before          # nothing left behind
 
 
+def test_a_csv_number_beyond_float32_is_refused_not_warned(tmp_path):
+    """Found by tests/test_fuzz_parsers.py: 1e300 overflowed float32 with a RuntimeWarning first."""
+    path = tmp_path / "big.csv"
+    path.write_text("label,a\n0,1\n1,1e300\n")
+    with pytest.raises(gn.datasets.DatasetError, match="row 3, column 2 .*expected a finite number"):
+        gn.datasets.load(path)
+
+
 def test_a_huge_network_is_refused_before_it_is_allocated(tmp_path):
     [(code, err)] = run_limited([["train", "--layers", "100000,100000", "--out", str(tmp_path / "run")]],
                                 cwd=tmp_path)

@@ -1,8 +1,8 @@
 """The named datasets glassnet can download: where they live, and the checksums that prove a file is right.
 
 Every file's SHA-256 is written here, with where it was found. A download is kept only if
-its SHA-256 matches; mirrors are tried in order. Sizes are only used to show progress and the
-listing; the checksum is what decides.
+its SHA-256 matches; mirrors are tried in order. Sizes show progress and the listing, and cap
+what a mirror may send (the size plus 1% and 64 KiB, ``download.size_cap``); the checksum decides.
 
 Where the sums come from (checked on 2026-11-25 against independent public sources):
 

@@ -423,7 +423,8 @@ def _read_csv_rows(path, rows, label_column):
                                f"({'as in the header' if header else 'as in row ' + str(first[0])}), "
                                f"received {len(row)}")
         try:
-            block[i] = row[:label] + row[label + 1:]           # NumPy parses the numbers
+            with np.errstate(over="ignore"):                   # beyond float32 becomes inf, refused below
+                block[i] = row[:label] + row[label + 1:]       # NumPy parses the numbers
         except ValueError:
             c = next(c for c in features if not _is_number(row[c]))
             comma = _is_number(row[c].replace(",", ".")) and "," in row[c]
