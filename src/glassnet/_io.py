@@ -41,7 +41,7 @@ def atomic_write_bytes(path, data):
     path = Path(path)
     clean_stale(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     except OSError as exc:    # name the file the user asked for, not our temporary one
         raise OSError(exc.errno, f"cannot write {path} ({exc.strerror})") from None
     try:
@@ -56,9 +56,18 @@ def atomic_write_bytes(path, data):
         raise
 
 
+def _short_name(path):
+    """The file name, cut to 100 bytes: a temporary's name must fit the 255 bytes a name may have."""
+    return os.fsencode(Path(path).name)[:100].decode("utf-8", errors="ignore")
+
+
+def _temp_prefix(path):
+    return f".{_short_name(path)}.{os.getpid()}."
+
+
 def clean_stale(path):
     """Delete the temporaries ``.NAME.PID.*.tmp`` beside ``path`` left by writers that were killed (PID gone)."""
-    prefix = f".{Path(path).name}."
+    prefix = f".{_short_name(path)}."
     try:
         entries = [e for e in os.scandir(Path(path).parent) if e.name.startswith(prefix) and e.name.endswith(".tmp")]
     except OSError:
@@ -138,7 +147,7 @@ def atomic_directory(path, owned_files):
     check_owned(path, owned_files)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())          # mkdtemp makes 0700; give it the usual permissions
         yield tmp
@@ -166,7 +175,7 @@ def _publish(tmp, path, owned_files):
                 return
         except FileNotFoundError:              # it vanished between the check and the swap: try again
             continue
-        old = path.with_name(f".{path.name}.{os.getpid()}.old{time.monotonic_ns()}.tmp")
+        old = path.with_name(f"{_temp_prefix(path)}old{time.monotonic_ns()}.tmp")
         try:                                   # a system without renameat2: two renames
             os.rename(path, old)
         except FileNotFoundError:
