@@ -53,13 +53,18 @@ class Page:
     def expect(self, target):
         return self.expect_api.expect(self.page.locator(target) if isinstance(target, str) else target)
 
-    def open(self, tab, layers="32"):
-        """Open the page with a new network of one hidden layer, on ``tab``."""
+    def open(self, tab, layers="32", epochs=0):
+        """Open the page with a new network of one hidden layer (trained ``epochs``), on ``tab``."""
         self.page.goto(f"{self.server.url}/#train", wait_until="load")
         self.expect("#net-summary").to_contain_text("network 784")
         self.page.fill("#net-layers", layers)
         self.page.click("#new-network")
         self.expect("#net-summary").to_contain_text(f"784–{layers}–10")
+        if epochs:
+            self.page.fill("#train-lr", "0.1")
+            self.page.fill("#train-epochs", str(epochs))
+            self.page.click("#train-start")
+            self.expect("#train-status").to_contain_text("finished", timeout=60_000)
         self.page.click(f"#tab-{tab}")
 
     def workspace(self):
@@ -70,9 +75,18 @@ class Page:
     def no_sideways_scroll(self, width):
         assert self.page.evaluate("document.documentElement.scrollWidth") <= width
 
-    def shot(self, artifacts, name, full=True):
+    def shot(self, artifacts, name, start=None, height=1600):
+        """A screenshot of the page from the top of ``start`` (a selector; the page's top when None), at most
+        ``height`` px tall."""
         path = artifacts / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=full)
+        for close in self.page.locator(".message-close").all():
+            close.click()
+        y = 0 if start is None else self.page.locator(start).first.evaluate(
+            "(e) => e.getBoundingClientRect().top + window.scrollY")
+        total = self.page.evaluate("document.documentElement.scrollHeight")
+        width = self.page.viewport_size["width"]
+        self.page.screenshot(path=str(path), full_page=True,
+                             clip={"x": 0, "y": y, "width": width, "height": min(height, total - y)})
         if os.environ.get("GLASSNET_DOCS_SCREENSHOTS") == "1":
             shutil.copyfile(path, DOCS / path.name)
 
@@ -99,7 +113,7 @@ def draw_one(p):
 def test_why_passes_connections_and_nudges_on_a_desktop(browser, live_server, artifacts):
     p = Page(browser, live_server, viewport={"width": 1280, "height": 900})
     try:
-        p.open("draw")
+        p.open("draw", epochs=1)
         draw_one(p)
         p.expect("#prediction").not_to_have_text("?")
         p.expect("[data-testid='why-contribution'] canvas").to_be_visible()        # why: as the user draws
@@ -156,7 +170,7 @@ def test_why_passes_connections_and_nudges_on_a_desktop(browser, live_server, ar
         p.page.mouse.move(box["x"] + (pixel[1] + 0.5) * cell, box["y"] + (pixel[0] + 0.5) * cell)   # pixel -> term
         p.expect(row).to_have_class(re.compile(r"\bhover\b"))
         p.expect("[data-testid='neuron-term-readout']").to_contain_text(f"pixel ({pixel[0]}, {pixel[1]})")
-        p.shot(artifacts, "inside-connections")
+        p.shot(artifacts, "inside-connections", start="#diagram", height=1500)
 
         p.page.click("[data-testid='neuron-2-4']")                                  # the output: logits, softmax
         p.expect("[data-testid='neuron-output-numbers'] tbody tr").to_have_count(10)
@@ -187,14 +201,14 @@ def test_why_passes_connections_and_nudges_on_a_desktop(browser, live_server, ar
                 assert f"neuron {layer.neurons[0].j} should go {layer.neurons[0].direction}" in items.first.inner_text()
             first = p.page.locator(f"[data-testid='nudge-weights-{layer.index}'] tbody tr").first.locator("td")
             w = layer.weights[0]
-            assert first.nth(0).inner_text() == f"W[{w.j}, {w.i}]"
+            assert first.nth(0).inner_text() == f"W[{w.j}, {f'({w.pixel[0]}, {w.pixel[1]})' if w.pixel else w.i}]"
             assert float(first.nth(4).inner_text().replace("−", "-")) == pytest.approx(w.dW, rel=1e-3)
         p.expect("[data-testid='nudge-pixels-1'] .marker").to_have_count(len(n.layers[-1].weights))
         p.expect("[data-testid='nudge-full-1']").not_to_have_attribute("open", "")      # full tables: folded
         text = p.page.locator("[data-testid='inside-backward']").inner_text()
         assert re.search(r"(?<![\w)])-\d|e-\d", text) is None and re.search(r"−\d", text)      # one minus sign
         p.no_sideways_scroll(1280)
-        p.shot(artifacts, "inside-nudges")
+        p.shot(artifacts, "inside-nudges", start="[data-testid='inside-backward']", height=1700)
         assert p.problems == [], p.problems
     finally:
         p.close()
@@ -213,17 +227,17 @@ def test_a_phone_opens_a_neuron_with_the_first_tap(browser, live_server, artifac
         p.page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)   # the first tap opens it
         p.expect("#neuron-panel").to_be_visible()
         p.expect("#neuron-title").to_contain_text("neuron 3")
-        p.page.click("#neuron-close")
-        assert p.page.evaluate("document.documentElement.scrollHeight") == height   # the hover text took no room
         p.expect("[data-testid='diagram-connections'] line.connection").not_to_have_count(0)
         p.no_sideways_scroll(390)
-        p.shot(artifacts, "inside-phone-neuron")
+        p.shot(artifacts, "inside-phone-neuron", start="#diagram", height=1400)
+        p.page.click("#neuron-close")
+        assert p.page.evaluate("document.documentElement.scrollHeight") == height   # the hover text took no room
         p.page.click("#tab-inside")
         p.page.select_option("#inside-label", "2")
         p.page.click("#inside-run")
         p.expect("[data-testid='nudge-summary']").to_be_visible()
         p.no_sideways_scroll(390)
-        p.shot(artifacts, "inside-phone-nudges")
+        p.shot(artifacts, "inside-phone-nudges", start="[data-testid='inside-backward']", height=1400)
         assert p.problems == [], p.problems
     finally:
         p.close()

@@ -204,7 +204,7 @@ function renderLayerNudges(layer, number, f, b, chosen) {
     `neuron ${m.j} should go ${m.direction}: δ = ${num(m.delta)}`, nudgeBar(m.delta, scale, m.direction === "up"))));
   const name = (i) => (side ? inputName(i, side) : layer.index === 1 ? `input ${i}` : `neuron ${i}`);
   const table = numberTable(["weight", side ? "pixel (row, col)" : "from", "x_k", "δ_j", "dW = δ_j·x_k", "step −lr·dW"],
-    layer.weights.map((w) => [`W[${w.j}, ${w.i}]`, name(w.i), w.x, w.delta, w.dW, w.update]),
+    layer.weights.map((w) => [`W[${w.j}, ${side ? name(w.i) : w.i}]`, name(w.i), w.x, w.delta, w.dW, w.update]),
     { limit: 10, testid: `nudge-weights-${layer.index}` });
   const output = layer.name === "output";
   const grid = el("div", { class: "nudges" },
