@@ -134,3 +134,13 @@ def test_plot_plane_draws_every_neuron_and_the_output(tmp_path, name, features, 
     assert len(diagram.lines) == len(features) * 3 + 3 * 2 + 2 * outputs
     assert (tmp_path / "plane.png").read_bytes()[:4] == b"\x89PNG"
     assert output.get_title() == ("the fitted curve" if outputs == 1 else "output: the decision boundary (p = 0.5)")
+
+
+def test_the_output_picture_is_the_pictures_output_at_any_size():
+    net = gn.Network.mlp([3, 4, 2], activation="tanh", seed=2)
+    features = ("x1", "x2", "x2^2")
+    assert np.array_equal(plane.output_picture(net, features, size=13),
+                          plane.neuron_pictures(net, features, size=13)["output"])
+    regression = gn.Network.mlp([1, 4, 1], seed=0)
+    assert np.array_equal(plane.output_picture(regression, ("x1",), size=9),
+                          plane.neuron_pictures(regression, ("x1",), size=9)["output"])

@@ -88,6 +88,15 @@ def neuron_pictures(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=40):
     return out
 
 
+def output_picture(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=80):
+    """The output alone over the grid, ``(size, size)``: the probability of class 1 (``predict_proba``) or the
+    network's value (one real output); ``neuron_pictures``'s ``output``, at another size."""
+    P, _ = grid(extent, size)
+    X = net.check_X(feature_columns(P, check_features(features)))
+    values = net.predict_proba(X)[:, -1] if _is_classifier(net) else net.infer(X)[:, 0]
+    return values.reshape(size, size)
+
+
 def curve(net, features=("x1",), extent=DEFAULT_EXTENT, size=200):
     """A one-input network's output along ``x1`` (``x2 = 0``): ``(x1s, values)``, for regression pictures."""
     features = check_features(features)
@@ -283,4 +292,4 @@ def _check_extent(extent):
 
 
 __all__ = ["DEFAULT_EXTENT", "FEATURES", "Trainer", "connections", "curve", "default_loss", "fold", "formula", "grid",
-           "neuron_names", "neuron_pictures", "set_weight"]
+           "neuron_names", "neuron_pictures", "output_picture", "set_weight"]

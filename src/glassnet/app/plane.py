@@ -51,6 +51,7 @@ MAX_EPOCHS = 20_000                               # a run stops here (a page lef
 UNWATCHED_SECONDS = 30.0                          # a run nobody watches pauses itself after this long
 MAX_SNAPSHOTS = 400                               # time travel: older epochs thinned beyond this
 PICTURE_SIZE = 40
+OUTPUT_SIZE = 80                                  # the output picture, drawn larger
 MAX_RUNS = 8                                      # planes training at once in one server
 _RUNS, _RUNS_LOCK = [0], threading.Lock()
 
@@ -160,14 +161,16 @@ class PlaneSession:
                "layers": [{"activation": layer["activation"], "a": [_picture(p) for p in layer["a"]]}
                           for layer in pics["layers"]],
                "weights": [_dense(net, g) for g in range(1, len(pics["layers"]) + 1)]}
+        output = plane.output_picture(net, features, size=OUTPUT_SIZE)
+        out["output_size"] = OUTPUT_SIZE
         if regression:
             scale = float(max(1.0, np.abs(targets).max()))
-            out["output"] = _picture(pics["output"], scale)
-            if len(features) == 1 or all("x2" not in plane_data.FEATURES[f][1] for f in features):
+            out["output"] = _picture(output, scale)
+            if all("x2" not in plane_data.FEATURES[f][1] for f in features):
                 xs, ys = plane.curve(net, features, size=121)
                 out["curve"] = {"x": xs.round(4).tolist(), "y": ys.round(5).tolist()}
         else:
-            out["output"] = _picture(2.0 * pics["output"] - 1.0, 1.0)
+            out["output"] = _picture(2.0 * output - 1.0, 1.0)
         return out
 
     def neuron(self, layer, neuron, size=PICTURE_SIZE):

@@ -53,7 +53,7 @@ function paintOutput() {
   const side = canvas.width;
   const ctx = canvas.getContext("2d");
   const off = document.createElement("canvas");
-  paint(off, frame.output, frame.size);
+  paint(off, frame.output, frame.output_size);
   ctx.imageSmoothingEnabled = true;
   ctx.clearRect(0, 0, side, side);
   if (frame.curve) { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, side, side); } else ctx.drawImage(off, 0, 0, side, side);
