@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test venv clean bench bench-quick app
+.PHONY: demo test venv clean bench bench-quick app docs
 
 venv:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "glassnet needs Python 3.11 or newer; found " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
@@ -39,5 +39,10 @@ bench-quick: venv
 	@$(PIP) install -q -e ".[dev]"
 	$(BIN)/python -m benchmarks --quick --out runs/bench-quick
 
+# The documentation site into site/ (offline; open site/index.html from disk): guides, the course, the API.
+docs: venv
+	@$(PIP) install -q -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache src/*.egg-info
+	rm -rf $(VENV) runs .pytest_cache src/*.egg-info site

@@ -46,6 +46,7 @@ def executed(tmp_path_factory):
     monkeypatch = pytest.MonkeyPatch()
     try:
         cells = [SETUP] + [source for source, _ in CELLS.values()]
+        cells.append("net.fit(X, y, epochs=3, batch_size=64, seed=0, callbacks=[gn.LivePlot(interval=None)]); None")
         cells.append("net.fit(X, y, epochs=3, batch_size=64, seed=0, verbose=1); None")
         nb = execute(notebook(*cells), tmp_path_factory.mktemp("kernel"), monkeypatch, timeout=120)
     finally:
@@ -72,6 +73,12 @@ def test_summary_shows_its_table_and_plain_text_without_escapes(executed):
     out = executed.cells[1 + list(CELLS).index("summary")].outputs[0]
     assert "<table" in out["data"]["text/html"] and "Total parameters" in out["data"]["text/html"]
     assert "\\n" not in out["data"]["text/plain"] and out["data"]["text/plain"].startswith("#")
+
+
+def test_liveplot_shows_one_picture_redrawn_in_place(executed):
+    outputs = executed.cells[-2].outputs
+    assert [out["output_type"] for out in outputs] == ["display_data"], outputs
+    assert "image/png" in outputs[0]["data"]
 
 
 def test_training_shows_one_live_bar_updated_in_place(executed):

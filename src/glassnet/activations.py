@@ -582,7 +582,7 @@ LAYER_TYPES = {cls.__name__: cls for cls in ACTIVATIONS.values()}
 def names(hidden=True):
     """The activation names a user can pick: for hidden layers (default), or all of them (``hidden=False``).
 
-    Example:
+    Examples:
         >>> names()[:4]
         ['relu', 'leaky_relu', 'sigmoid', 'tanh']
     """

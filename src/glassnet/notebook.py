@@ -190,7 +190,8 @@ def check(answer, expected, hint="", tolerance=1e-6):
     if not right:
         raise AssertionError(f"not quite: {answer!r} is not the answer. Hint: {hint}" if hint
                              else f"not quite: {answer!r} is not the answer")
-    print(f"right: {views.short(repr(answer), 200)}")
+    shown = str(answer) if isinstance(answer, (np.generic, np.ndarray)) else repr(answer)
+    print(f"right: {views.short(shown, 200)}")
 
 
 # -- curves that redraw during training ---------------------------------------------------

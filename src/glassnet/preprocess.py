@@ -75,7 +75,7 @@ def to_mnist_steps(image, name="image"):
 
     The names are those in :data:`STEPS`, in order; the last array is ``to_mnist(image)``.
 
-    Example:
+    Examples:
         >>> img = np.full((40, 40, 3), 255, dtype=np.uint8)
         >>> img[5:35, 18:22] = 0                       # black ink on white paper
         >>> [step for step, _ in to_mnist_steps(img)]
