@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.explain import explain_step, nudges
+from glassnet.explain import effective_affine, explain_step, forward_values, nudges
 
 
 def trained(activation="relu", sizes=(784, 16, 12, 10), seed=0, epochs=1):
@@ -92,3 +92,16 @@ def test_bad_inputs_are_refused():
         nudges(net, [0.0] * 5, 1)
     with pytest.raises(ValueError, match="lr"):
         nudges(net, [0.0] * 4, 1, lr=-1.0)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_effective_weights_of_a_hidden_layer_give_its_weighted_sums(activation):
+    net, data = trained(activation)
+    x = np.asarray(data.X_test[8], dtype=np.float64)
+    values = forward_values(net, x[None, :])
+    for g in (1, 2, 3):
+        W, b = effective_affine(net, x, layer=g)
+        np.testing.assert_allclose(W @ x + b, values[g][0][0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(effective_affine(net, x, layer=3)[0], effective_affine(net, x)[0])
+    with pytest.raises(ValueError, match="layer expected an array of neurons 1 to 3"):
+        effective_affine(net, x, layer=4)

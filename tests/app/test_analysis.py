@@ -293,6 +293,9 @@ def test_a_neurons_connections_output_numbers_and_drivers(net, data):
     assert "logits" not in n
     o = analysis.neuron(net, x, 2, 1)
     assert o["logits"] == traces[2].z.tolist() and o["probabilities"] == traces[2].a.tolist() and o["outgoing"] == []
+    assert n["effective"] is None                                 # a first layer's own weights are that picture
+    terms = np.array(o["effective"]["terms"]["values"])           # deeper: effective_affine's weights, per pixel
+    assert terms.sum() + o["effective"]["bias"] == pytest.approx(o["z"], rel=1e-9, abs=1e-12)
     d = analysis.drivers(net, data, 1, 6, count=4)
     a = forward_values(net, np.asarray(data.X_test, dtype=np.float64))[1][1][:, 6]
     assert [im["a"] for im in d] == sorted(a, reverse=True)[:4] and d[0]["image"]["width"] == 28

@@ -174,6 +174,7 @@ def test_why_passes_connections_and_nudges_on_a_desktop(browser, live_server, ar
 
         p.page.click("[data-testid='neuron-2-4']")                                  # the output: logits, softmax
         p.expect("[data-testid='neuron-output-numbers'] tbody tr").to_have_count(10)
+        p.expect("[data-testid='neuron-effective'] canvas").to_have_count(2)        # what drives a deeper neuron
         logits = p.page.locator("[data-testid='neuron-output-numbers'] tbody tr").nth(4).locator("td").nth(1)
         assert float(logits.inner_text().replace("−", "-")) == pytest.approx(e.logits[4], rel=1e-3, abs=1e-4)
 

@@ -22,6 +22,7 @@ from ..descent import descend_weight, finite_difference
 from ..diagnostics import diagnose as run_diagnostics
 from ..explain import (
     activate,
+    effective_affine,
     explain,
     forward_values,
     layer_name,
@@ -193,6 +194,7 @@ def neuron(net, x, layer, j, top=8):
     shape = SHAPE if layer == 1 and W.shape[1] == SHAPE[0] * SHAPE[1] else None
     activation = shown_activation(net, layer)
     return {**connections(traces, layer, j, top), **_output_numbers(traces, layer),
+            "effective": _effective(net, x, layer, j),
             "layer": layer, "neuron": j, "name": trace.name, "activation": activation,
             "where": None if trace.head is None else trace.head.where, "symbol": trace.symbol,
             "equation": equation(trace, j, activation, reads_every_z(net, layer)), **formulas(net, layer),
@@ -221,6 +223,16 @@ def connections(traces, layer, j, top=8):
         outgoing = [{"i": j, "j": int(k), "w": float(w_out[k]), "term": float(terms_out[k])}
                     for k in np.lexsort((-np.abs(w_out), -np.abs(terms_out)))[:top]]
     return {"incoming": incoming, "outgoing": outgoing}
+
+
+def _effective(net, x, layer, j):
+    """What drives neuron ``j`` of a deeper array, one weight per pixel for this example: its effective input
+    weights ``W_eff[j]`` (``explain.effective_affine``: ``z_j = W_eff[j] @ x + b_eff[j]``) and ``x * W_eff[j]``;
+    None for the first layer (its own weights are that) or an input that is not a picture."""
+    if layer == 1 or net.n_features != SHAPE[0] * SHAPE[1]:
+        return None
+    W, b = effective_affine(net, x, layer=layer)
+    return {"weights": signed_map(W[j], SHAPE), "terms": signed_map(x * W[j], SHAPE), "bias": float(b[j])}
 
 
 def _output_numbers(traces, layer):

@@ -221,7 +221,7 @@ def _margin(output, winner, runner_up, top):
                   terms(a_prev, w, [i for i in order[:k] if T[i] < 0]))
 
 
-def effective_affine(net, x):
+def effective_affine(net, x, layer=None):
     """``(W_eff, b_eff)`` with ``logits = W_eff @ x + b_eff`` exactly, for the path ``x`` takes.
 
     The values ``z`` and ``f(z)`` at ``x`` are the layers' own forward pass (float64 copies, as in
@@ -229,7 +229,9 @@ def effective_affine(net, x):
     (the layer's own ``derivative``), ``c = f(z) - s z`` (ReLU: ``s`` in {0, 1}, ``c = 0``). Then layer by layer
     ``W_eff <- diag(s) W W_eff`` and ``b_eff <- s * (W b_eff + b) + c`` (a softmax inside the network:
     its full Jacobian instead of ``diag(s)``). Shapes ``(n_logits, n_features)`` and ``(n_logits,)``;
-    the logits are the last Dense layer's ``z`` (before a final softmax).
+    the logits are the last Dense layer's ``z`` (before a final softmax). ``layer=g``: the same for the
+    weighted sums ``z`` of array ``g`` of neurons (1 = the first hidden layer): what drives each of its
+    neurons, as one weight per input, for this ``x``.
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     n = len(x)
@@ -237,6 +239,10 @@ def effective_affine(net, x):
     layers = layer_copies(net)                # float64; the values z, a are each layer's own forward
     outputs = [out[0] for out in layer_outputs(layers, x[None, :])]
     last = logits_index(net)
+    if layer is not None:
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= last:
+            raise ValueError(f"effective_affine: layer expected an array of neurons 1 to {last}, received {layer!r}")
+        last = int(layer)
     for g, (dense, acts) in enumerate(neuron_groups(net)):
         if dense is not None:                 # this map after the previous ones: W (W_eff x + b_eff) + b
             W, b = layers[dense].params["weights"], layers[dense].params["biases"]

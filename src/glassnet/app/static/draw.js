@@ -7,7 +7,7 @@ import { $, el, clear, DrawPad, num, numberTable, pct, pictureCanvas, probabilit
 import { NetworkDiagram } from "./diagram.js";
 import { Passes } from "./passes.js";
 import { inputName, linkRows, pictureSide, pixelFigure } from "./pixels.js";
-import { neuronEdges, renderConnections, renderDrivers, renderOutputNumbers, renderWhy } from "./why.js";
+import { neuronEdges, renderConnections, renderDrivers, renderEffective, renderOutputNumbers, renderWhy } from "./why.js";
 import { state, on, emit, classes } from "./state.js";
 
 let pad = null;
@@ -125,6 +125,7 @@ function addViews() {
     el("div", { id: "neuron-output", testid: "neuron-output" }),
     el("p", { class: "hint" }, "Its connections are drawn on the diagram above (red +, blue −), thickness ", by, "."),
     el("div", { class: "columns", id: "neuron-connections", testid: "neuron-connections" }),
+    el("div", { id: "neuron-effective-box" }),
     el("div", { id: "neuron-drivers-box" }));
 }
 
@@ -265,6 +266,7 @@ async function showNeuron(layer, neuron) {
   lastNeuron = r;
   renderOutputNumbers($("neuron-output"), r);
   renderConnections($("neuron-connections"), r, diagram);
+  renderEffective($("neuron-effective-box"), r);
   showConnections();
 
   $("neuron-off").checked = Boolean(r.off);

@@ -85,7 +85,17 @@ export function renderOutputNumbers(container, r) {
       { limit: 12, testid: "neuron-output-numbers", highlight: (_row, k) => (k === r.neuron ? "hl" : null) }));
 }
 
-/** What drives a neuron: the test images that excite it most (POST /api/neuron/drivers). */
+/** What drives a deeper neuron, one weight per pixel for this drawing: its effective input weights (R.effective). */
+export function renderEffective(container, r) {
+  clear(container);
+  if (!r.effective) return;
+  container.append(el("h3", {}, "What drives it, one weight per pixel (for this drawing)"),
+    el("div", { class: "why", testid: "neuron-effective" },
+      figure(r.effective.weights, "its effective input weights: z = Σ W_eff·x + b_eff along the path this drawing takes (red +, blue −)", 112),
+      figure(r.effective.terms, `x · W_eff: they add up to z − b_eff = z ${r.effective.bias < 0 ? "+" : "−"} ${num(Math.abs(r.effective.bias))}`, 112)));
+}
+
+/** What drives a neuron: the test images that excite it most (D: POST /api/neuron/drivers). */
 export function renderDrivers(container, d) {
   clear(container);
   const names = classes();
