@@ -141,6 +141,11 @@ def add(subparsers):
 
 def run(args):
     """``glassnet train``: fit a network, then write model/, checkpoint/, settings.json and report.md."""
+    with Shutdown() as shutdown:         # before training, a stop signal ends the command as Ctrl-C does
+        return _run(args, shutdown)
+
+
+def _run(args, shutdown):
     if args.report:                      # checked before training: the HTML report needs matplotlib
         require("matplotlib", "plot")
     if args.resume is not None:
@@ -169,22 +174,24 @@ def run(args):
         action = f"resuming {run_dir}" if args.resume else "training"
         print(f"{action}: {_shape(net, settings)} on {data.name} ({len(data.X_train):,} images), "
               f"{settings['epochs']} epochs", file=sys.stderr)
-    with Shutdown() as shutdown:
-        history, diverged, seconds = _fit(net, data, settings, checkpoint, args, shutdown)
-        return _finish(net, data, settings, run_dir, checkpoint, history, diverged, seconds, args)
+    shutdown.deferring = True            # from here on, a stop signal keeps the work
+    history, diverged, seconds = _fit(net, data, settings, checkpoint, args, shutdown)
+    return _finish(net, data, settings, run_dir, checkpoint, history, diverged, seconds, args)
 
 
 class Shutdown(Callback):
     """SIGINT, SIGTERM and SIGHUP stop training after the current batch; later ones cannot cut the save short.
 
-    While it is active, a signal only sets a flag (a handler that raises could do it in the middle
-    of a step or of a save); ``on_batch_end`` then raises ``KeyboardInterrupt`` at a clean point,
-    where ``fit`` ends the run as for Ctrl-C and the ``Checkpoint`` saves the exact position.
+    Until training starts (``deferring`` false) each of them raises ``KeyboardInterrupt`` as Ctrl-C
+    does. From then on a signal only sets a flag (a handler that raises could do it in the middle of
+    a step or of a save); ``on_batch_end`` then raises ``KeyboardInterrupt`` at a clean point, where
+    ``fit`` ends the run as for Ctrl-C and the ``Checkpoint`` saves the exact position.
     """
 
     def __init__(self):
         self.received = []
         self.previous = {}
+        self.deferring = False
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -198,6 +205,8 @@ class Shutdown(Callback):
         return False
 
     def _handler(self, signum, frame):
+        if not self.deferring:
+            raise KeyboardInterrupt
         self.received.append(signum)
         if len(self.received) > 1:       # os.write: safe in a handler, even while the main thread prints
             os.write(2, b"\nglassnet: still saving the work; it stops as soon as the model is written\n")
