@@ -70,3 +70,21 @@ def test_the_pages_open_from_disk_without_a_console_error(site):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_readme_links_point_at_the_sites_copies_or_the_repository():
+    need("mkdocs")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("site_hooks", ROOT / "docs" / "hooks" / "site.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    assert hooks.site_target("docs/app/train.png", 1) == "../app/train.png"
+    assert hooks.site_target("https://raw.githubusercontent.com/glassnet/glassnet/main/docs/app/draw.png", 1) == \
+        "../app/draw.png"
+    assert hooks.site_target("benchmarks/results.md", 1) == hooks.REPOSITORY + "benchmarks/results.md"
+    assert hooks.site_target("https://numpy.org", 1) == "https://numpy.org"
+    page = hooks.include_readme('x\n<!-- readme: The two commands -->\n', "guides/x.md")
+    assert page.startswith("x\n## The two commands") and "make demo" in page
+    with pytest.raises(hooks.PluginError, match="no section 'Nothing like this'"):
+        hooks.readme_section("Nothing like this")

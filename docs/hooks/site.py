@@ -115,14 +115,18 @@ def readme_section(heading, readme=None):
     return "\n".join(lines[start:])
 
 
-def _link(match, depth):
-    label, target = match.group(1), match.group(2)
-    if re.match(r"^[a-z]+:|^#", target):
-        local = re.match(r"^https://raw\.githubusercontent\.com/glassnet/glassnet/[^/]+/docs/(.*)$", target)
-        return f"{label}({'../' * depth}{local.group(1)})" if local else match.group(0)
-    if target.startswith("docs/"):
-        return f"{label}({'../' * depth}{target[5:]})"
-    return f"{label}({REPOSITORY}{target})"
+def site_target(target, depth):
+    """Where a README link or picture points from a page ``depth`` folders down in the site: the site's own
+    copy of ``docs/...`` (also for the repository's absolute URLs of it), the repository for other files."""
+    if target.startswith("#"):
+        return target
+    local = re.match(r"^https://(?:raw\.githubusercontent\.com/glassnet/glassnet/[^/]+|"
+                     r"github\.com/glassnet/glassnet/(?:blob|raw)/[^/]+)/docs/(.*)$", target)
+    if local:
+        return "../" * depth + local.group(1)
+    if re.match(r"^[a-z]+:", target):
+        return target
+    return "../" * depth + target[5:] if target.startswith("docs/") else REPOSITORY + target
 
 
 def include_readme(markdown, page_path):
@@ -130,7 +134,10 @@ def include_readme(markdown, page_path):
 
     def section(match):
         text = readme_section(match.group(1).strip())
-        return re.sub(r"(!?\[[^\]]*\])\(([^)\s]+)\)", lambda m: _link(m, depth), text)
+        text = re.sub(r"(!?\[[^\]]*\])\(([^)\s]+)\)", lambda m: f"{m.group(1)}({site_target(m.group(2), depth)})",
+                      text)
+        return re.sub(r'(<(?:img|a)\b[^>]*?\b(?:src|href)=")([^"]+)"',
+                      lambda m: f'{m.group(1)}{site_target(m.group(2), depth)}"', text)
 
     return re.sub(r"<!--\s*readme:\s*(.*?)\s*-->", section, markdown)
 
@@ -194,4 +201,4 @@ def on_page_markdown(markdown, page, config, files):
     return include_readme(markdown, page.file.src_uri)
 
 
-__all__ = ["API", "notebook_markdown", "readme_section", "cli_markdown", "api_markdown"]
+__all__ = ["API", "api_markdown", "cli_markdown", "notebook_markdown", "readme_section", "site_target"]
