@@ -99,6 +99,9 @@ def test_the_plane_view(browser, live_server, artifacts, size):
         # a neuron explained: its formula with the weight just set
         page.click("[data-testid=plane-neuron-2-0]")
         expect(page.locator("#plane-formula")).to_contain_text("4.5·h1.2")
+        page.fill("#plane-bias-value", "-1.25")
+        page.click("[data-testid=plane-bias-set]")
+        expect(page.locator("#plane-formula")).to_contain_text("− 1.25")
         if size == "phone":
             assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"]["width"]
         assert problems == [], problems

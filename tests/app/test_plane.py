@@ -54,6 +54,8 @@ def test_edit_a_weight_and_the_pictures_downstream_change():
     assert after["layers"][1]["a"][1] != before["layers"][1]["a"][1]
     assert after["output"] != before["output"]
     assert s.neuron(2, 1)["formula"].startswith("z = 3.5·h1.1")
+    s.set_bias(2, 1, -0.75)
+    assert s.neuron(2, 1)["bias"] == -0.75 and s.neuron(2, 1)["formula"].endswith(" − 0.75")
     with pytest.raises(BadInput, match="from expected 0 to 2"):
         s.set_weight(2, 1, 5, 1.0)
 

@@ -186,8 +186,9 @@ class PlaneSession:
         pics = plane.neuron_pictures(net, features, size=size)
         z, a = pics["layers"][layer - 1]["z"][neuron], pics["layers"][layer - 1]["a"][neuron]
         inputs = plane.neuron_names(net, features)[layer - 1]
+        bias = float(net.layers[plane.neuron_groups(net)[layer][0]].params["biases"][neuron])
         return {"layer": layer, "neuron": neuron, "name": plane.neuron_names(net, features)[layer][neuron],
-                "formula": text, "fold": fold, "activation": pics["layers"][layer - 1]["activation"],
+                "bias": bias, "formula": text, "fold": fold, "activation": pics["layers"][layer - 1]["activation"],
                 "inputs": inputs, "size": size, "z": z.astype(np.float64).round(5).tolist(),
                 "a": a.astype(np.float64).round(5).tolist(), "z_picture": _picture(z), "a_picture": _picture(a)}
 

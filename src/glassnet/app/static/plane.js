@@ -253,6 +253,7 @@ async function selectNeuron(layer, neuron, quiet = false) {
   $("plane-neuron-name").textContent = `${info.name} (${info.activation})`;
   $("plane-formula").textContent = info.formula;
   $("plane-fold").textContent = info.fold;
+  $("plane-bias-value").value = Number(info.bias).toFixed(3);
   for (const [id, key] of [["plane-z", "z"], ["plane-a", "a"]]) {
     const canvas = $(id);
     const off = document.createElement("canvas");
@@ -361,6 +362,13 @@ function bindTraining() {
     if (!edge) return;
     await api("POST", "api/plane/weight", { ...edge, value: parseFloat($("plane-weight-value").value) });
     await fetchFrame();
+  }));
+  $("plane-bias-form").addEventListener("submit", guard(async (e) => {
+    e.preventDefault();
+    if (!selected) return;
+    await api("POST", "api/plane/bias", { ...selected, value: parseFloat($("plane-bias-value").value) });
+    await fetchFrame();
+    await selectNeuron(selected.layer, selected.neuron, true);
   }));
   $("plane-replay").addEventListener("click", guard(async () => notify((await api("POST", "api/plane/replay")).message)));
   $("plane-diagnose").addEventListener("click", guard(async () => {
