@@ -3,14 +3,17 @@
 Starts the app on a free loopback port (in this process, models in a temporary folder), drives it in
 headless Chromium like a learner would (train a network, draw a 7, open a neuron, ...), and writes
 docs/app/<view>.png, 1200 px wide. With Pillow installed the PNGs are reduced to 256 colours (a few
-times smaller, no visible change for a page of flat colours).
+times smaller, no visible change for a page of flat colours). ``--views watch`` makes only the pictures
+of watching it learn (the live filters and gallery, the diagnostics, an exploded loss), at desktop
+width and on a 390 px phone: docs/app/watch-*.png.
 
-    python docs/app_screenshots.py [--out docs/app] [--chromium /usr/bin/chromium]
+    python docs/app_screenshots.py [--out docs/app] [--chromium /usr/bin/chromium] [--views all|tour|watch]
 
 Needs the app and dev extras (fastapi, uvicorn, playwright) and a Chromium (Debian: apt install chromium).
 """
 
 import argparse
+import re
 import socket
 import sys
 import tempfile
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 
 VIEWPORT = {"width": 1200, "height": 900}
+PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 MAX_HEIGHT = 1700          # a long page is cut here: the top of each view is what the README shows
 WAIT_MS = 120_000
@@ -78,6 +82,20 @@ def shot(page, out, name):
     height = min(MAX_HEIGHT, page.evaluate("document.documentElement.scrollHeight"))
     path = out / f"{name}.png"
     page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height})
+    reduce(path)
+
+
+def element_shot(page, selector, out, name):
+    """One part of the page (``selector``), its corner messages closed, as docs/app/<name>.png."""
+    page.evaluate("document.querySelectorAll('#messages .message').forEach((m) => m.remove())")
+    page.mouse.move(0, 0)
+    path = out / f"{name}.png"
+    page.locator(selector).screenshot(path=str(path))
+    reduce(path)
+
+
+def reduce(path):
+    """The PNG in 256 colours when Pillow is there (a few times smaller, the same to the eye)."""
     try:
         from PIL import Image
     except ImportError:
@@ -161,10 +179,53 @@ def run(page, url, out):
     shot(page, out, "models")
 
 
+def train(page, layers, epochs, lr, wait=True):
+    """New network with ``layers``, then Start with ``epochs`` and ``lr`` (and wait for the end)."""
+    expect = __import__("playwright.sync_api", fromlist=["expect"]).expect
+    page.fill("#net-layers", layers)
+    page.click("#new-network")
+    expect(page.locator("#net-summary")).to_contain_text(f"784–{layers.replace(',', '–')}–10")
+    page.fill("#train-lr", lr)
+    page.fill("#train-epochs", str(epochs))
+    page.click("#train-start")
+    if wait:
+        expect(page.locator("#train-status")).to_contain_text(re.compile("finished|failed"), timeout=WAIT_MS)
+
+
+def run_watch(page, phone, url, out):
+    """Watching it learn: the 1-neuron network's diagnosis, an exploded loss, the live grid and gallery."""
+    expect = __import__("playwright.sync_api", fromlist=["expect"]).expect
+    page.goto(f"{url}/#train", wait_until="load")
+    expect(page.locator("#net-summary")).to_contain_text("network 784")
+    train(page, "1", 2, "0.05")
+    expect(page.locator("[data-testid='finding-loss_flat']")).to_be_visible()
+    element_shot(page, "#watch-diagnostics", out, "watch-diagnostics")
+    train(page, "32", 1, "100")
+    expect(page.locator("#loss-chart .axis-label")).to_contain_text(["epoch", "loss (log scale)"])
+    element_shot(page, "figure:has(#loss-chart)", out, "watch-exploded")
+    refreshes = "Number(document.querySelector('#watch-card').dataset.refreshes || 0)"
+    before = page.evaluate(f"() => {refreshes}")
+    train(page, "128,64", 30, "0.05", wait=False)
+    page.wait_for_function(f"() => {refreshes} >= {before + 2} && Number(document.querySelector('#watch-card')"
+                           ".dataset.epoch) >= 4 && document.querySelector('#train-status').textContent"
+                           ".startsWith('running')", timeout=WAIT_MS)
+    element_shot(page, "#watch-card", out, "watch-live")
+    page.click("#train-stop")
+    expect(page.locator("#train-status")).to_contain_text("stopped", timeout=WAIT_MS)
+
+    phone.goto(f"{url}/#train", wait_until="load")
+    expect(phone.locator("#net-summary")).to_contain_text("784")
+    train(phone, "32", 3, "0.05")
+    expect(phone.locator("#watch-gallery figure")).to_have_count(24)
+    element_shot(phone, "#watch-card", out, "watch-phone")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "app")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the Chromium to drive")
+    parser.add_argument("--views", choices=["all", "tour", "watch"], default="all",
+                        help="the tour of every view, the pictures of watching it learn, or both (default)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -173,11 +234,19 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as models, Server(models) as server, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(30_000)
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            run(page, server.url, args.out)
+            pages = []
+            for viewport, mobile in ((VIEWPORT, False), (PHONE, True)):
+                context = browser.new_context(viewport=viewport, is_mobile=mobile, has_touch=mobile,
+                                              device_scale_factor=2 if mobile else 1)
+                page = context.new_page()
+                page.set_default_timeout(30_000)
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda exc: problems.append(str(exc)))
+                pages.append(page)
+            if args.views in ("all", "tour"):
+                run(pages[0], server.url, args.out)
+            if args.views in ("all", "watch"):
+                run_watch(*pages, server.url, args.out)
         finally:
             browser.close()
     if problems:

@@ -48,6 +48,7 @@ export function tickWatch() {
 /** A new network or dataset: the gallery's pictures are sent again. */
 export function resetWatch() {
   images = new Map();
+  refreshWatch();
 }
 
 /** The last record has no test accuracy (a loaded model's history): ask for the network's score now. */
@@ -57,11 +58,17 @@ function needsTest() {
 }
 
 const load = singleFlight(async () => {
-  const r = await api("GET", `api/train/watch?images=${images.size ? "false" : "true"}&neurons=32&examples=24&test=${needsTest()}`);
+  const withImages = !images.size;
+  const r = await api("GET", `api/train/watch?images=${withImages}&neurons=32&examples=24&test=${needsTest()}`);
   refreshes += 1;
   renderDiagnostics(r);
   renderFilters(r.filters);
   renderGallery(r.gallery);
+  // an answer asked for before a new network came (its pictures were then forgotten): ask again, with them
+  if (!withImages && r.gallery.items.some((item) => !images.has(item.test_index))) {
+    images = new Map();
+    refreshWatch();
+  }
   $("watch-card").dataset.refreshes = String(refreshes);
   $("watch-card").dataset.epoch = String(r.epoch);
   emit("watch", r);
