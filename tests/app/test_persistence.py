@@ -13,11 +13,11 @@ import pytest
 
 import glassnet as gn
 from app.test_server import assert_4xx, bar_drawing, browser, trained
-from appserver import make_app, workspace_of
+from appserver import LiveServer, make_app, workspace_of
 from glassnet.app import workspace as workspace_module
 from glassnet.app.database import Database, decode, encode
 from glassnet.app.jobs import wait_for
-from optional import need
+from optional import CHROMIUM_ARGS, chromium, need
 
 WORKSPACE = "glassnet_workspace"
 
@@ -204,3 +204,41 @@ def test_the_plane_views_state_comes_back_after_a_restart(tmp_path):
         after = c2.get("/api/plane").json()
     assert {k: v for k, v in after.items() if not k.endswith("version")} == \
         {k: v for k, v in before.items() if not k.endswith("version")}
+
+
+def test_in_the_browser_the_page_says_what_was_restored_and_asks_before_replacing(tmp_path):
+    """Chromium: work done, the server restarted on another port (the cookie is the host's), the page
+    reloaded says what came back; saving over a name asks, and Delete removes the model."""
+    sync_api, executable = chromium()
+    first = LiveServer(make_app(tmp_path)).start()
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = b.new_page()
+            page.goto(first.url + "/#draw")
+            page.wait_for_function("document.querySelector('#net-summary').textContent.length > 0")
+            for label in (3, 5):
+                r = page.request.post(first.url + "/api/drawings", data={"drawing": bar_drawing(), "label": label})
+                assert r.status == 200, r.text()
+            first.stop()
+            second = LiveServer(make_app(tmp_path)).start()
+            try:
+                page.goto(second.url + "/#models")
+                note = page.locator("[data-testid='message-info']", has_text="Welcome back")
+                sync_api.expect(note).to_contain_text("2 drawings", timeout=20_000)
+                page.fill("#model-name", "twice")
+                page.click("#model-save")
+                sync_api.expect(page.locator("#models-list tr[data-model='twice']")).to_be_visible(timeout=20_000)
+                asked = []
+                page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+                page.click("#model-save")
+                sync_api.expect(page.locator("[data-testid='message-info']", has_text="Replaced")).to_be_visible(
+                    timeout=20_000)
+                assert asked and "already exists" in asked[0]
+                page.click("[data-testid='model-delete-twice']")
+                sync_api.expect(page.locator("#models-list tr[data-model='twice']")).to_have_count(0, timeout=20_000)
+                assert not (tmp_path / "models" / "twice").exists()
+            finally:
+                second.stop()
+        finally:
+            b.close()
