@@ -17,7 +17,7 @@ from glassnet import serialization
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-TABS = ["train", "draw", "inside", "evaluate", "handwriting", "timetravel", "models"]
+TABS = ["train", "draw", "inside", "evaluate", "handwriting", "timetravel", "models", "plane"]
 
 
 @pytest.fixture
@@ -84,7 +84,8 @@ def test_watching_it_learn(desktop, artifacts):
     # Time travel names a mid-epoch stop in words, never "epoch 10.563 of 10.563"
     w.tab("timetravel")
     w.expect("#tt-epoch").to_contain_text("snapshot")
-    assert not re.search(r"\d\.\d", w.page.text_content("#tt-epoch")), w.page.text_content("#tt-epoch")
+    for text in (w.page.text_content("#tt-epoch"), w.page.text_content("#tt-loss-chart .marker-label")):
+        assert not re.search(r"\d\.\d", text), text
     w.tab("train")
 
     # impossible settings: a sentence in the page (the browser's bubble is not the only word)

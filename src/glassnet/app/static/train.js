@@ -372,7 +372,9 @@ export function drawCurves(lossSvg, accSvg, marker = null) {
   const xDomain = [0, xMax];
   const byEpoch = (key, scale = 1) => history.filter((r) => r[key] !== null && r[key] !== undefined).map((r) => [r.epoch, r[key] * scale]);
   const hasVal = history.some((r) => r.val_accuracy !== null && r.val_accuracy !== undefined);
-  const markerOptions = marker === null || marker === undefined ? {} : { marker, markerLabel: `epoch ${marker}` };
+  // a snapshot where a run was stopped sits inside an epoch: name that epoch, not "epoch 10.563"
+  const markerText = (e) => (Number.isInteger(e) ? `epoch ${e}` : `stopped in epoch ${Math.floor(e) + 1}`);
+  const markerOptions = marker === null || marker === undefined ? {} : { marker, markerLabel: markerText(marker) };
   // A loss that explodes (a learning rate far too big) would flatten the rest of the curve to a line
   // at 0 and its ticks to unreadable numbers: past 8 times an untrained network's loss (log of the number
   // of classes), the axis turns logarithmic.
