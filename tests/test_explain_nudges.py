@@ -105,3 +105,22 @@ def test_effective_weights_of_a_hidden_layer_give_its_weighted_sums(activation):
     np.testing.assert_array_equal(effective_affine(net, x, layer=3)[0], effective_affine(net, x)[0])
     with pytest.raises(ValueError, match="layer expected an array of neurons 1 to 3"):
         effective_affine(net, x, layer=4)
+
+
+def test_the_top_terms_are_those_a_stable_sort_gives_ties_included():
+    """neuron_traces picks each neuron's top terms without sorting every row: the same ones, in the same order."""
+    from glassnet.explain import neuron_traces
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n_in, n_out, top = rng.integers(1, 30), rng.integers(1, 6), int(rng.integers(1, 12))
+        if trial % 2:                                     # many equal terms
+            W, x = rng.integers(-3, 4, size=(n_out, n_in)).astype(float), rng.integers(0, 3, size=n_in).astype(float)
+        else:
+            W, x = rng.normal(size=(n_out, n_in)), rng.random(n_in)
+        traces = neuron_traces(W, np.zeros(n_out), x, W @ x, W @ x, top)
+        T, k = W * x, min(top, n_in)
+        for j, trace in enumerate(traces):
+            order = np.argsort(T[j], kind="stable")
+            assert [t.input for t in trace.up] == [i for i in order[::-1][:k] if T[j][i] > 0]
+            assert [t.input for t in trace.down] == [i for i in order[:k] if T[j][i] < 0]

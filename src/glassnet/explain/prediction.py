@@ -226,16 +226,14 @@ def effective_affine(net, x, layer=None):
 
     The values ``z`` and ``f(z)`` at ``x`` are the layers' own forward pass (float64 copies, as in
     :func:`explain`). Each activation is replaced by its tangent at ``x``: ``f(z) = s z + c``, ``s = f'(z)``
-    (the layer's own ``derivative``), ``c = f(z) - s z`` (ReLU: ``s`` in {0, 1}, ``c = 0``). Then layer by layer
-    ``W_eff <- diag(s) W W_eff`` and ``b_eff <- s * (W b_eff + b) + c`` (a softmax inside the network:
-    its full Jacobian instead of ``diag(s)``). Shapes ``(n_logits, n_features)`` and ``(n_logits,)``;
-    the logits are the last Dense layer's ``z`` (before a final softmax). ``layer=g``: the same for the
-    weighted sums ``z`` of array ``g`` of neurons (1 = the first hidden layer): what drives each of its
-    neurons, as one weight per input, for this ``x``.
+    (the layer's own ``derivative``), ``c = f(z) - s z`` (ReLU: ``s`` in {0, 1}, ``c = 0``). Then the network is
+    the composition of the affine maps ``v -> W v + b`` and ``v -> diag(s) v + c`` (a softmax inside the network:
+    its full Jacobian instead of ``diag(s)``), composed from the output side. Shapes ``(n_logits, n_features)``
+    and ``(n_logits,)``; the logits are the last Dense layer's ``z`` (before a final softmax). ``layer=g``:
+    the same for the weighted sums ``z`` of array ``g`` of neurons (1 = the first hidden layer): what drives
+    each of its neurons, as one weight per input, for this ``x``.
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
-    n = len(x)
-    W_eff, b_eff = None, np.zeros(n)          # None: the identity (not multiplied by: 784 x 784 costs)
     layers = layer_copies(net)                # float64; the values z, a are each layer's own forward
     outputs = [out[0] for out in layer_outputs(layers, x[None, :])]
     last = logits_index(net)
@@ -243,22 +241,26 @@ def effective_affine(net, x, layer=None):
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= last:
             raise ValueError(f"effective_affine: layer expected an array of neurons 1 to {last}, received {layer!r}")
         last = int(layer)
+    maps = []                                 # each step as v -> P v + q, input first (P a vector: diag(P))
     for g, (dense, acts) in enumerate(neuron_groups(net)):
-        if dense is not None:                 # this map after the previous ones: W (W_eff x + b_eff) + b
-            W, b = layers[dense].params["weights"], layers[dense].params["biases"]
-            W_eff, b_eff = (W.copy() if W_eff is None else W @ W_eff), W @ b_eff + b
+        if dense is not None:
+            maps.append((layers[dense].params["weights"], layers[dense].params["biases"]))
         if g == last:
             break
-        if W_eff is None and acts:
-            W_eff = np.eye(n)
         for i in acts:
             z, a = outputs[i - 1] if i else x, outputs[i]
-            J = jacobian(layers[i], z)
-            if J.ndim == 1:                   # element-wise: J = diag(s)
-                W_eff, b_eff = J[:, None] * W_eff, J * b_eff + (a - J * z)
-            else:
-                W_eff, b_eff = J @ W_eff, J @ b_eff + (a - J @ z)
-    return W_eff, b_eff
+            J = jacobian(layers[i], z)        # element-wise: the vector s (J = diag(s)); a softmax: the matrix
+            maps.append((J, a - (J * z if J.ndim == 1 else J @ z)))
+    # Composed from the output side: M = P_last ... P_k, b_eff = sum_k P_last ... P_(k+1) q_k. Few rows (the
+    # logits) times each matrix: the same map as composing from the input, at a fraction of the cost.
+    M, b_eff = None, 0.0
+    for P, q in reversed(maps):
+        b_eff = b_eff + (q if M is None else M @ q)
+        if M is None:
+            M = np.diag(P) if P.ndim == 1 else P.copy()
+        else:
+            M = M * P[None, :] if P.ndim == 1 else M @ P
+    return M, np.asarray(b_eff, dtype=np.float64)
 
 
 def _maps(x, W_eff, probabilities, prediction, runner_up, image_shape):

@@ -78,15 +78,34 @@ def neuron_traces(W, b, x, z, a, top, first=0):
     positive = np.where(T > 0, T, 0.0).sum(axis=1)
     negative = np.where(T < 0, T, 0.0).sum(axis=1)
     k = min(top, T.shape[1])
+    ups, downs = _top_k(T, k, high_first=True), _top_k(-T, k, high_first=False)
     traces = []
     for j in range(len(W)):
         row = T[j]
-        order = np.argsort(row, kind="stable")
-        up = [i for i in order[::-1][:k] if row[i] > 0]
-        down = [i for i in order[:k] if row[i] < 0]
+        up = [i for i in ups[j] if row[i] > 0]
+        down = [i for i in downs[j] if row[i] < 0]
         traces.append(NeuronTrace(first + j, float(z[j]), float(a[j]), float(b[j]), float(positive[j]),
                                   float(negative[j]), terms(x, W[j], up), terms(x, W[j], down)))
     return traces
+
+
+def _top_k(T, k, high_first):
+    """Per row of ``T``, the indices of its ``k`` largest values, largest first; equal values: the higher index
+    first when ``high_first``, else the lower: exactly what a stable ascending sort gives read backwards (or
+    forwards, for ``-T``), without sorting every row. The k-th largest value of each row by one partition,
+    the values above it, then as many of those equal to it as are needed (by index, as the sort takes them)."""
+    n_rows, n = T.shape
+    if k < n:
+        kth = -np.partition(-T, k - 1, axis=1)[:, k - 1:k]
+        above, equal = T > kth, T == kth
+        ranked = np.cumsum(equal[:, ::-1], axis=1)[:, ::-1] if high_first else np.cumsum(equal, axis=1)
+        take = above | (equal & (ranked <= k - above.sum(axis=1, keepdims=True)))
+        part = np.nonzero(take)[1].reshape(n_rows, k)
+    else:
+        part = np.broadcast_to(np.arange(n), T.shape)
+    values = np.take_along_axis(T, part, axis=1)
+    order = np.lexsort((-part if high_first else part, -values), axis=-1)
+    return np.take_along_axis(part, order, axis=1)
 
 
 @dataclass
