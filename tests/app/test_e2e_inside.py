@@ -205,6 +205,16 @@ def test_why_passes_connections_and_nudges_on_a_desktop(browser, live_server, ar
             assert first.nth(0).inner_text() == f"W[{w.j}, {f'({w.pixel[0]}, {w.pixel[1]})' if w.pixel else w.i}]"
             assert float(first.nth(4).inner_text().replace("−", "-")) == pytest.approx(w.dW, rel=1e-3)
         p.expect("[data-testid='nudge-pixels-1'] .marker").to_have_count(len(n.layers[-1].weights))
+        p.page.locator("[data-testid='nudge-weights-1'] tbody tr").nth(2).hover()   # a weight -> its pixel
+        p.expect("[data-testid='nudge-pixels-1-mark']").to_be_visible()
+        term = p.page.locator("[data-testid='inside-terms-1'] tbody tr").first        # Inside's terms, linked too
+        term.hover()
+        p.expect("[data-testid='inside-terms-picture-mark']").to_be_visible()
+        row, col = (int(v) for v in term.get_attribute("data-pixel").split(","))
+        p.page.mouse.move(0, 0)
+        box = p.page.locator("[data-testid='inside-terms-picture'] canvas").bounding_box()
+        p.page.mouse.move(box["x"] + (col + 0.5) * box["width"] / 28, box["y"] + (row + 0.5) * box["height"] / 28)
+        p.expect(term).to_have_class(re.compile(r"\bhover\b"))
         p.expect("[data-testid='nudge-full-1']").not_to_have_attribute("open", "")      # full tables: folded
         text = p.page.locator("[data-testid='inside-backward']").inner_text()
         assert re.search(r"(?<![\w)])-\d|e-\d", text) is None and re.search(r"−\d", text)      # one minus sign

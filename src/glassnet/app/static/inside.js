@@ -104,12 +104,14 @@ function render(r, { layer, neuron, name }) {
         .sort((a, b) => Math.abs(b[3]) - Math.abs(a[3]));
       const zeros = f.x.filter((v) => v === 0).length;
       const s = sum(n.terms);
-      card.append(el("div", { class: "math-steps" },
-        numberTable([side ? "pixel (row, col)" : "k", "input x_k", `weight w_${n.j},k`, "w·x"], rows, { limit: LIMIT, caption: `Neuron ${n.j} (${chosen}): its weighted sum, term by term, largest |w·x| first` }),
-        el("div", {},
-          formula(`Σ w·x = ${num(s)}  (all ${rows.length} terms added${zeros ? `; ${zeros} inputs are 0, so their terms are 0` : ""})`),
-          formula(`z = Σ w·x + b = ${num(s)} ${n.bias < 0 ? "−" : "+"} ${num(Math.abs(n.bias))} = `, el("b", {}, num(n.z))),
-          formula(...equation(n.equation, n.a), f.symbol === "p" ? " (the softmax step by step: below)" : ""))));
+      const table = numberTable([side ? "pixel (row, col)" : "k", "input x_k", `weight w_${n.j},k`, "w·x"], rows,
+        { limit: LIMIT, testid: `inside-terms-${f.index}`, caption: `Neuron ${n.j} (${chosen}): its weighted sum, term by term, largest |w·x| first` });
+      const sums = el("div", {},
+        formula(`Σ w·x = ${num(s)}  (all ${rows.length} terms added${zeros ? `; ${zeros} inputs are 0, so their terms are 0` : ""})`),
+        formula(`z = Σ w·x + b = ${num(s)} ${n.bias < 0 ? "−" : "+"} ${num(Math.abs(n.bias))} = `, el("b", {}, num(n.z))),
+        formula(...equation(n.equation, n.a), f.symbol === "p" ? " (the softmax step by step: below)" : ""));
+      card.append(el("div", { class: "math-steps" }, table, sums));
+      if (side) sums.append(termsPicture(n.terms, side, table));
     }
     const j = f.neuron ? f.neuron.j : -1;
     card.append(el("details", { class: "fold" }, el("summary", {}, `Every neuron of the layer (${f.z.length}): z, b, ${f.symbol}`),
@@ -121,6 +123,23 @@ function render(r, { layer, neuron, name }) {
   if (r.softmax) out.append(renderSoftmax(r.softmax));
   if (r.backward) out.append(renderBackward(r.backward, xs, r.forward, { layer, neuron }));
   else out.append(el("p", { class: "hint" }, "Pick a true label above to see one backward step: how each weight would change."));
+}
+
+/** The terms w·x of a first-layer neuron as a picture linked to its table: a row marks its pixel, a pixel its row. */
+function termsPicture(terms, side, table) {
+  const map = { width: side, height: side, values: terms, scale: Math.max(1e-300, ...terms.map(Math.abs)) };
+  const readout = el("p", { class: "hint", testid: "inside-term-readout" }, "The terms as a picture (red +, blue −): point at a pixel.");
+  let rows = null;
+  const fig = pixelFigure(map, 140, { testid: "inside-terms-picture", onPixel: (pixel) => {
+    if (rows) rows.highlight(pixel);
+    if (pixel) readout.textContent = `pixel (${pixel[0]}, ${pixel[1]}): w·x = ${num(terms[pixel[0] * side + pixel[1]])}`;
+  } });
+  const pixels = Array.from(table.querySelectorAll("tbody tr td:first-child"), (td) => {
+    const m = /\((\d+), (\d+)\)/.exec(td.textContent);
+    return m ? [Number(m[1]), Number(m[2])] : null;
+  });
+  rows = linkRows(table, pixels, (p) => fig.mark(p));
+  return el("div", {}, fig.node, readout);
 }
 
 function renderSoftmax(s) {
@@ -145,9 +164,11 @@ function renderSoftmax(s) {
       { limit: 10, highlight: (_row, i) => (i === best ? "hl" : null) }));
 }
 
-/** "1 − 2.895e−6" when p is that close to 1 (1 − p is the sum of the others' probabilities, from the server). */
-function probability(p, others) {
-  return others !== null && others !== undefined && p > 0.999 ? `1 − ${num(others)}` : num(p, 6);
+/** "1 − 2.895e−6" when p is that close to 1 (1 − p is the sum of the others' probabilities, from the server);
+ * in brackets when it follows a function name ("−log (1 − 2.895e−6)"). */
+function probability(p, others, bracket = false) {
+  if (others === null || others === undefined || !(p > 0.999)) return num(p, 6);
+  return bracket ? `(1 − ${num(others)})` : `1 − ${num(others)}`;
 }
 
 /** A bar as long as |v| / scale, yellow when the thing should go up, blue when down. */
@@ -169,7 +190,7 @@ function renderBackward(b, _xs, forward, chosen) {
     el("b", { testid: "loss-change" }, num(b.loss_change, 4)), `; the gradient promised ${num(b.linear_change, 4)} for a small step).`));
   card.append(formula(`${b.loss_name} loss: ${b.loss_formula}`));
   if (b.head === "softmax" && b.p_label !== null) {
-    card.append(formula(`loss = −log p[${b.label}] = −log ${probability(b.p_label, b.p_others)} = `, el("b", { testid: "loss-line" }, num(b.loss_before))));
+    card.append(formula(`loss = −log p[${b.label}] = −log ${probability(b.p_label, b.p_others, true)} = `, el("b", { testid: "loss-line" }, num(b.loss_before))));
   } else {
     card.append(formula("loss = ", el("b", { testid: "loss-line" }, num(b.loss_before))));
   }
