@@ -136,7 +136,17 @@ def test_a_loaded_model_on_a_phone(phone, tmp_path):
     w.expect("#eval-accuracy").to_have_text(f"{100 * accuracy:.2f}%")
     w.expect("[data-testid='confusion'] [data-testid='scroll-hint']").to_be_visible()   # it says that it scrolls
     w.tab("timetravel")
-    w.expect("#tt-epoch").to_contain_text("as loaded (trained 3 epochs before it was loaded")
+    w.expect("#tt-epoch").to_contain_text("as loaded, after epoch 3 (trained before it was loaded")
+    # training it further goes on from epoch 4 (not from 1 again)
+    w.tab("train")
+    w.page.fill("#train-epochs", "1")
+    w.page.click("#train-start")
+    w.expect("#train-status").to_contain_text("finished", timeout=WAIT_MS)
+    w.expect("#epoch-table tbody tr").to_have_count(4)
+    w.expect("#epoch-table tbody tr[data-epoch='4']").to_be_visible()
+    w.expect("#big-epoch").to_have_text("4")
+    w.tab("timetravel")
+    w.expect("#tt-epoch").to_contain_text("epoch 4 of 4 (snapshot 2 of 2)")
     for tab in TABS:
         w.tab(tab)
         w.page.wait_for_timeout(300)

@@ -3,7 +3,9 @@ diagnostics (``analysis.diagnose``, worded for the app), checked against the lib
 
 import numpy as np
 
+import glassnet as gn
 from appserver import workspace_of
+from glassnet import serialization
 from glassnet.app import analysis
 from glassnet.app.jobs import wait_for
 from glassnet.app.watch import gallery_rows
@@ -91,3 +93,21 @@ def test_refusals_read_as_plain_sentences(client):
         r = client.post(path, json=body)
         assert r.status_code == 422 and words in r.json()["detail"], (body, r.text)
         assert not any(w in r.json()["detail"] for w in ("should", "validation", "Input", "'"))
+
+
+def test_a_loaded_model_goes_on_from_its_last_epoch(app, client, tmp_path):
+    """A model trained elsewhere: the timeline starts where its history ends, and training adds epochs 4, 5."""
+    data = gn.datasets.load_digits()
+    net = gn.Network.mlp([784, 16, 10], seed=0)
+    net.fit(data.X_train[:500], data.y_train[:500], epochs=3, batch_size=50, optimizer=gn.SGD(lr=0.05), seed=0)
+    serialization.save(net, tmp_path / "models" / "elsewhere", metadata={"dataset": "digits"})
+    client.get("/api/session")
+    assert client.post("/api/models/load", json={"name": "elsewhere"}).status_code == 200
+    assert client.get("/api/timeline").json()["snapshots"] == [{"epoch": 3, "label": "as loaded, after epoch 3"}]
+    assert client.get("/api/train/status").json()["epoch"] == 3
+    r = client.post("/api/train/start", json={"epochs": 2, "lr": 0.05})
+    assert r.status_code == 200, r.text
+    ws = workspace_of(app, client)
+    assert wait_for(ws.job, 60) == "finished"
+    assert [r["epoch"] for r in ws.history] == [1, 2, 3, 4, 5]
+    assert [s["epoch"] for s in client.get("/api/timeline").json()["snapshots"]] == [3, 4, 5]

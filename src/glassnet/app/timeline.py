@@ -24,7 +24,7 @@ class Timeline:
     through the timeline's own lock.
     """
 
-    def __init__(self, weights, seed, budget):
+    def __init__(self, weights, seed, budget, start=0, label="start"):
         self.budget = budget
         self.seed = seed
         self.snapshots = OrderedDict()       # epoch (float) -> (label, weights dict)
@@ -34,7 +34,7 @@ class Timeline:
         self.architecture = None             # the network's config, when the timeline began
         self.on_add = None                   # called as on_add(epoch, label, weights, removed epochs): the database
         self._lock = threading.Lock()
-        self.add(0, "start", weights)
+        self.add(start, label, weights)         # a loaded model starts at the epoch its history ends
 
     @classmethod
     def from_record(cls, snapshots, seed, budget, segments=(), thinned=False, architecture=None):

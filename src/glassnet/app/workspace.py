@@ -25,6 +25,7 @@ Refusals are the plain exceptions of :mod:`glassnet.app.errors`.
 
 import hashlib
 import logging
+import math
 import secrets
 import sqlite3
 import threading
@@ -94,12 +95,16 @@ class Workspace:
             self.dataset = dataset
             self.source = source
             self.seed = seed
-            self.timeline = Timeline(net.get_weights(), seed, self.store.limits.snapshot_bytes)
+            self.history = list(_history_records(net))
+            # a network trained elsewhere goes on from its last epoch (its history's), not from 0 again
+            trained = max((math.ceil(r["epoch"]) for r in self.history if isinstance(r.get("epoch"), (int, float))),
+                          default=0)
+            self.timeline = Timeline(net.get_weights(), seed, self.store.limits.snapshot_bytes, start=trained,
+                                     label=f"as loaded, after epoch {trained}" if trained else "start")
             self.timeline.architecture = net.get_config()
             self.edits.clear()
             self.view_epoch = None
             self.points = []
-            self.history = list(_history_records(net))
             self.saved = source.startswith("loaded")
             self.changed()
             if self.db is not None:

@@ -49,19 +49,12 @@ function visible() {
   return document.body.dataset.tab === "timetravel";
 }
 
-/** Epochs a loaded model was trained before it came here (in its history, without snapshots). */
-function trainedBefore() {
-  if (!String((state.network && state.network.source) || "").startsWith("loaded")) return 0;
-  const here = ((state.timeline && state.timeline.segments) || []).reduce((n, s) => n + (s.epochs_done || 0) + (s.kind === "finetune" ? 1 : 0), 0);
-  return Math.max(0, state.history.length - here);
-}
-
-/** A snapshot in words: "start, before training", "epoch 3 of 5", "epoch 11 of 11, stopped 56% of the way through". */
-export function snapshotText(epoch, last) {
+/** A snapshot in words: "start, before training", "epoch 3 of 5", "epoch 11 of 11, stopped 56% of the way
+ * through"; a loaded model's first one is where it came in ("as loaded, after epoch 30"). */
+export function snapshotText(epoch, last, first, label) {
   const of = Math.ceil(last);
-  if (epoch === 0) {
-    const before = trainedBefore();
-    return before ? `as loaded (trained ${before} epoch${before === 1 ? "" : "s"} before it was loaded; no snapshots of those)` : "start, before training";
+  if (first) {
+    return String(label || "").startsWith("as loaded") ? `as loaded, after epoch ${epoch} (trained before it was loaded; no snapshots of earlier epochs)` : "start, before training";
   }
   if (Number.isInteger(epoch)) return `epoch ${epoch} of ${of}`;
   const whole = Math.floor(epoch);
@@ -73,7 +66,7 @@ function labelEpoch(epoch) {
   const snap = snapshots[index];
   const last = snapshots.length ? snapshots[snapshots.length - 1].epoch : 0;
   const where = snapshots.length < 2 ? "the only snapshot: training adds one per epoch" : `snapshot ${index + 1} of ${snapshots.length}`;
-  $("tt-epoch").textContent = `${snapshotText(epoch, last)} (${where})`;
+  $("tt-epoch").textContent = `${snapshotText(epoch, last, index === 0, snap && snap.label)} (${where})`;
   $("tt-epoch").title = snap && snap.label ? snap.label : "";
 }
 
