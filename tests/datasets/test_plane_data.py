@@ -55,6 +55,8 @@ def test_own_points():
     P = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [-1.0, -1.0]])
     data = plane.from_points(P, np.array([0, 1, 1, 0]), features=("x1", "x2"), test_fraction=0.25, seed=0)
     assert len(data.X_train) == 3 and len(data.X_test) == 1
+    few = plane.from_points(P, np.array([0, 1, 1, 0]), test_fraction=0.1)      # 0.4 of a point: one, still
+    assert len(few.X_train) == 3 and len(few.X_test) == 1
     with pytest.raises(DatasetError, match="labels expected 0 or 1"):
         plane.from_points(P, np.array([0, 1, 2, 0]))
 

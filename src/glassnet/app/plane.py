@@ -296,18 +296,19 @@ class PlaneSession:
         with self.lock:
             self._require_still("clear the points")
             self.points = []
-            if self.settings["dataset"] == OWN:
-                return self.configure({"dataset": DEFAULTS["dataset"]})
-        return self.state()
+            back = self.settings["dataset"] == OWN
+        return self.configure({"dataset": DEFAULTS["dataset"]}) if back else self.state()
 
     def _own_points_changed(self):
+        """New own points: the data again when they are the data set; the data set once there are four."""
         with self.lock:
+            switch = self.settings["dataset"] != OWN and len(self.points) >= 4
             if self.settings["dataset"] == OWN and len(self.points) >= 4:
                 self._new_data()
                 self._new_trainer(self.trainer.epoch)
                 self._changed()
-            elif self.settings["dataset"] != OWN and len(self.points) >= 4:
-                return self.configure({"dataset": OWN})
+        if switch:                                        # (outside the lock: configure tells the workspace)
+            return self.configure({"dataset": OWN})
         self._notify()
         return self.state()
 
@@ -591,7 +592,7 @@ def check_settings(s, points=()):
                        f"received {s['activation']!r}")
     if s["optimizer"] not in optimizers.names():
         raise BadInput(f"optimizer: expected one of {', '.join(optimizers.names())}, received {s['optimizer']!r}")
-    for key, low, high in (("noise", 0.0, 1.0), ("test_fraction", 0.0, 0.9), ("lr", 1e-6, 10.0),
+    for key, low, high in (("noise", 0.0, 1.0), ("test_fraction", 0.1, 0.9), ("lr", 1e-6, 10.0),
                            ("momentum", 0.0, 0.99), ("l2", 0.0, 1.0), ("l1", 0.0, 1.0)):
         value = s[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:

@@ -164,7 +164,7 @@ def from_points(P, t, *, features=DEFAULT_FEATURES, test_fraction=0.5, seed=0, n
             raise DatasetError(f"labels expected 0 or 1, received {sorted(set(np.unique(t).tolist()))[:5]}")
         y, classes = t.astype(np.int64), ["0", "1"]
     order = np.random.default_rng([int(seed), 1]).permutation(len(P))
-    n_test = int(round(len(P) * test_fraction))
+    n_test = min(len(P) - 1, max(int(test_fraction > 0), int(round(len(P) * test_fraction))))  # 1 of each, at least
     test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
     X = feature_columns(P, features_)
     info = {"points_train": P[train], "points_test": P[test], "features": list(features_),

@@ -33,7 +33,7 @@ class PlaneSettings(_Strict):
     noise: float | None = Field(None, ge=0, le=1)
     n: int | None = Field(None, ge=20, le=2000)
     data_seed: int | None = Field(None, ge=0, le=2**31)
-    test_fraction: float | None = Field(None, ge=0, le=0.9)
+    test_fraction: float | None = Field(None, ge=0.1, le=0.9)
     features: list[Annotated[str, Field(max_length=12)]] | None = Field(None, min_length=1, max_length=7)
     hidden: list[Annotated[int, Field(ge=1, le=8)]] | None = Field(None, max_length=6)
     activation: str | None = Field(None, max_length=20)
