@@ -52,7 +52,7 @@ def test_divergence_to_nan_is_reported_with_where_it_happened(digits):
     finding = diagnose(history, diverged=diverged)[0]
     assert finding.name == "loss_exploding"
     assert finding.evidence["lr"] == pytest.approx(1e4) and finding.evidence["epoch"] == 1
-    assert "e.g. 1e+03 instead of 1e+04" in finding.fix
+    assert "e.g. 1000 instead of 1e+04" in finding.fix
 
 
 def test_tiny_learning_rate_is_flat(digits):

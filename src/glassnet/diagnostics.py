@@ -153,11 +153,17 @@ def _chance(net):
     return math.log(net.n_outputs) if net is not None and net.n_outputs > 1 else None
 
 
+def _rate(value):
+    """A learning rate as people write it: 100, 0.05, 1e-05 (2 significant digits, no "1e+02")."""
+    text = f"{value:.2g}"
+    return f"{float(text):g}" if 1e-3 <= abs(value) < 1e4 else text
+
+
 def _exploding(records, diverged, rise, net, tools):
     losses = [_loss(r["loss"]) for r in records]
     chance, n_classes = _chance(net), net.n_outputs if net is not None else None
     lr = records[-1].get("lr") if records else None
-    fix_lr = f" (e.g. {lr / 10:.2g} instead of {lr:.2g})" if isinstance(lr, (int, float)) and lr > 0 else ""
+    fix_lr = f" (e.g. {_rate(lr / 10)} instead of {_rate(lr)})" if isinstance(lr, (int, float)) and lr > 0 else ""
     fix = f"lower the learning rate{fix_lr}, or measure a good one with {tools['lr_find']}"
     if diverged is not None:
         evidence = {"message": str(diverged)}
@@ -165,7 +171,7 @@ def _exploding(records, diverged, rise, net, tools):
             if hasattr(diverged, key):
                 evidence[key] = getattr(diverged, key)
         if hasattr(diverged, "lr") and diverged.lr:
-            fix = (f"lower the learning rate (e.g. {diverged.lr / 10:.2g} instead of {diverged.lr:.2g}), "
+            fix = (f"lower the learning rate (e.g. {_rate(diverged.lr / 10)} instead of {_rate(diverged.lr)}), "
                    f"or measure a good one with {tools['lr_find']}")
         return Finding("loss_exploding", "the loss became infinite or NaN: training diverged", evidence, fix)
     bad = [r.get("epoch", k + 1) for k, (r, v) in enumerate(zip(records, losses)) if not math.isfinite(v)]
@@ -229,7 +235,7 @@ def _flat(records, net, dead, flat, tools, rise):
                f"rate, or use {tools['leaky']}")
     else:
         lr = records[-1].get("lr")
-        cause = "the steps are too small" + (f" (learning rate {lr:.2g})" if isinstance(lr, (int, float)) else "")
+        cause = "the steps are too small" + (f" (learning rate {_rate(lr)})" if isinstance(lr, (int, float)) else "")
         fix = f"raise the learning rate (measure a good one with {tools['lr_find']}), or train for {tools['epochs']}"
     narrow = _narrowest(net)
     if narrow is not None and net.n_outputs > 1 and narrow[1] < net.n_outputs:

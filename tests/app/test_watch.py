@@ -63,7 +63,7 @@ def test_an_exploding_rate_is_diagnosed_with_the_apps_finder(app, client):
     findings = client.get("/api/train/watch").json()["diagnostics"]
     assert [f["name"] for f in findings] == ["loss_exploding", "dead_neurons"]   # not "at chance": far above it
     assert "times what an untrained network scores" in findings[0]["sentence"]
-    assert "Find a learning rate" in findings[0]["fix"] and "e.g. 10 instead of 1e+02" in findings[0]["fix"]
+    assert "Find a learning rate" in findings[0]["fix"] and "e.g. 10 instead of 100" in findings[0]["fix"]
     ws = train(client, app, [128, 64], lr=100.0)       # the loss becomes NaN: fit stops
     assert ws.job.state == "failed" and ws.job.diverged is not None
     finding = client.get("/api/train/watch").json()["diagnostics"][0]
