@@ -10,6 +10,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import notebook, views
+from glassnet.explain import nudges
 from optional import need
 
 
@@ -49,6 +50,7 @@ def test_result_objects_have_short_reprs_and_html_views(blobs):
     objects = [history, net.evaluate(X, y), gn.gradcheck(gn.Network.mlp([5, 4, 3], seed=0), X[:4], y[:4]),
                net.explain(X[0], label=int(y[0]), reference=(X, y)), gn.explain_step(net, X[:2], y[:2]),
                gn.lr_find(net, X, y, steps=20, batch_size=16), gn.datasets.load_digits(),
+               nudges(net, X[0], int(y[0])),
                views.Record({"loss0": 0.5, "path": list(range(50))}, name="Descent")]
     for obj in objects:
         text, page = repr(obj), obj._repr_html_()

@@ -285,6 +285,30 @@ def step_html(step):
     return box("One step of learning", *parts)
 
 
+def nudges_text(n):
+    return (f"Nudges(one SGD step of lr {n.lr:g} on label {n.label}: loss {n.loss_before:.4g} -> "
+            f"{n.loss_after:.4g}; {len(n.layers)} arrays of neurons; print() it for the ranking)")
+
+
+def nudges_html(n):
+    """One step as nudges: the loss before and after, what each output should do, then each array's
+    neurons and weights ranked by how much they move (folded)."""
+    parts = [para(f"{n.loss_name}: {number(n.loss_before)} before the step, {number(n.loss_after)} after "
+                  f"(change {n.loss_change:+.3g}; first-order estimate {n.linear_change:+.3g})"),
+             table(["output", "value", "target", "delta", "should move"],
+                   [[o.k, number(o.value), number(o.target), number(o.delta), f"{o.move:+.3g}"] for o in n.outputs],
+                   right=("output", "value", "target", "delta", "should move"))]
+    for layer in n.layers:
+        neurons = table(["neuron", "delta", "goes"], [[m.j, number(m.delta), m.direction] for m in layer.neurons],
+                        right=("neuron", "delta"))
+        weights = table(["weight", "input", "dW", "update"],
+                        [[f"W[{w.j}, {w.i}]", "pixel (%d, %d)" % w.pixel if w.pixel else f"input {w.i}",
+                          number(w.dW), number(w.update)] for w in layer.weights], right=("dW", "update"))
+        parts.append(details(f"{layer.name} ({layer.activation}): the neurons and weights that move most",
+                             neurons + weights))
+    return box(f"One step of learning on an example of {n.label}, as nudges", *parts)
+
+
 def gradcheck_text(report):
     verdict = "PASS" if report.passed else "FAIL"
     return (f"GradcheckReport({verdict}: maximum relative error {report.max_relative_error:.3e} over "

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import losses
+from .. import losses, views
 from .forward import layer_copies, layer_outputs
 from .prediction import IMAGE_SHAPES, check_classifier, one_sample
 from .step import explain_step
@@ -102,6 +102,9 @@ class LayerNudges:
     neurons: list = field(default_factory=list)
     weights: list = field(default_factory=list)
 
+    def __repr__(self):
+        return f"LayerNudges({self.name}, {self.activation}: {len(self.delta)} neurons; top {len(self.neurons)} ranked)"
+
     def to_dict(self, full=False):
         d = {"index": self.index, "name": self.name, "activation": self.activation, "delta": self.delta.tolist(),
              "db": self.db.tolist(), "neurons": [n.to_dict() for n in self.neurons],
@@ -153,6 +156,13 @@ class Nudges:
             lines.append("  largest |dW|: " + ", ".join(
                 f"W[{w.j},{'(%d,%d)' % w.pixel if w.pixel else w.i}] {w.dW:+.3g}" for w in layer.weights[:5]))
         return "\n".join(lines)
+
+    def __repr__(self):
+        return views.nudges_text(self)
+
+    def _repr_html_(self):
+        """In a notebook: the loss before and after, the outputs, each array's nudges folded (``glassnet.views``)."""
+        return views.nudges_html(self)
 
 
 def nudges(net, x, label, *, lr=0.1, top=10, image_shape=None):
