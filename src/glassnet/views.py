@@ -151,7 +151,7 @@ def table(headers, rows, right=()):
         return "<tr>" + "".join(f'<{tag} style="{_CELL.format("right" if h in right else "left")}">'
                                 f"{html.escape(str(c))}</{tag}>" for h, c in zip(headers, cells)) + "</tr>"
 
-    head = row(headers, "th")
+    head = row(headers, "th") if any(headers) else ""
     shown, rest = rows[:MAX_ROWS], rows[MAX_ROWS:]
     body = "".join(row(r) for r in shown)
     page = (f'<table style="border-collapse: collapse; font-size: 12px"><thead>{head}</thead>'
