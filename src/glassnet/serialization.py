@@ -13,9 +13,11 @@ A saved model is a directory::
 
 or, if the path ends in ``.safetensors``, one file with the same JSON in its metadata.
 Loading executes no code, validates everything (format, version, layer types and
-arguments, tensor names, shapes, dtypes, file length, SHA-256 of the weights) and raises
-:class:`~glassnet.errors.ModelFileError` with a clear message on any problem. Every write is
-atomic. A checkpoint directory adds the optimizer state and where training stood.
+arguments, tensor names, shapes, dtypes, file length, SHA-256 of the weights and of the
+document, every declared size against ``glassnet.modelfile.LIMITS`` before it is allocated) and
+raises :class:`~glassnet.errors.ModelFileError` with a clear message on any problem. Every write
+is atomic, and a process loading while another saves sees the old model or the new one. A
+checkpoint directory adds the optimizer state and where training stood.
 """
 
 from .modelfile import (
