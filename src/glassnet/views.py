@@ -385,9 +385,23 @@ def record_text(name, record):
 
 
 def record_html(name, record):
-    """A dict-like result as a table of its numbers and short values, lists by their length."""
+    """A dict-like result as a table of its numbers and short values, lists by their length.
+
+    Descent-lab results get more: their sentence (``text``, ``rule``, ``note``), and their ``paths``
+    (one per learning rate) as curves of the loss per step and a table of verdicts.
+    """
+    parts = [para(str(record[key])) for key in ("text", "rule", "note") if isinstance(record.get(key), str)]
+    paths = record.get("paths")
+    if isinstance(paths, list) and paths and all(isinstance(p, dict) and "losses" in p for p in paths):
+        palette = ("#1f6fb4", "#2a9d8f", "#d1495b", "#6d597a", "#e9c46a")
+        parts.append(curves_svg({f"{p.get('label', k)}": (list(range(len(p["losses"]))), p["losses"],
+                                                         palette[k % len(palette)]) for k, p in enumerate(paths)}))
+        parts.append(table(["step", "lr", "verdict"], [[p.get("label", ""), number(p.get("lr")),
+                                                         p.get("verdict", p.get("kind", ""))] for p in paths],
+                           right=("lr",)))
     rows = []
-    for key, value in record.items():
+    skip = {"text", "rule", "note"} | ({"paths"} if len(parts) > 1 else set())
+    for key, value in ((k, v) for k, v in record.items() if k not in skip):
         if isinstance(value, (list, tuple, np.ndarray)):
             value = f"{len(value)} values" if len(value) > 6 else ", ".join(number(v) if isinstance(
                 v, (int, float, np.number)) else str(v) for v in value)
@@ -396,7 +410,7 @@ def record_html(name, record):
         elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
             value = number(value)
         rows.append([key, short(str(value), 200)])
-    return box(name, table(["", ""], rows))
+    return box(name, *parts, details("every value", table(["", ""], rows), open_=not parts))
 
 
 class Record(dict):
