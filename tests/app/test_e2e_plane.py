@@ -102,6 +102,11 @@ def test_the_plane_view(browser, live_server, artifacts, size):
         page.fill("#plane-bias-value", "-1.25")
         page.click("[data-testid=plane-bias-set]")
         expect(page.locator("#plane-formula")).to_contain_text("− 1.25")
+        # the library's diagnostics and descent lab on this network
+        page.click("#plane-diagnose")
+        expect(page.locator("#plane-lab-out")).not_to_be_empty()
+        page.click("#plane-descent")
+        expect(page.locator("#plane-lab-out")).to_contain_text("about right")
         if size == "phone":
             assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"]["width"]
         assert problems == [], problems

@@ -380,6 +380,7 @@ function bindTraining() {
     const d = await api("POST", "api/plane/descent");
     const list = clear($("plane-lab-out"));
     list.append(el("p", {}, `Gradient descent on one weight (${d.param}[${d.index}]), loss ${num(d.loss0, 4)} at w = ${num(d.w0, 3)}:`),
+      el("p", { class: "hint" }, d.rule),
       ...d.paths.map((p) => el("p", { class: "hint" }, el("b", {}, `${p.label} (lr ${num(p.lr, 3)})`), `: ${p.verdict}`)));
   }));
 }
