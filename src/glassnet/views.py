@@ -14,6 +14,7 @@ It imports no other glassnet module, so any module may import it.
 """
 
 import base64
+import functools
 import html
 import math
 import struct
@@ -432,6 +433,25 @@ class Record(dict):
         return record_html(self.view_name, self)
 
 
+def shows_as(name):
+    """Decorator: the function's dict result comes back as a :class:`Record` named ``name`` (the same dict,
+    which a notebook shows as a table). The descent lab's functions wear it.
+
+    Example:
+        >>> @shows_as("Slope")
+        ... def slope():
+        ...     return {"slope": 0.5}
+        >>> slope(), slope() == {"slope": 0.5}
+        (Slope(slope=0.5), True)
+    """
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            return Record(function(*args, **kwargs), name=name)
+        return wrapper
+    return decorate
+
+
 # -- live output ------------------------------------------------------------------------------
 def _shell():
     """The running IPython shell, or None (IPython is never imported here: only looked up)."""
@@ -493,4 +513,4 @@ def show_figures_in_notebooks(to_png):
 
 
 __all__ = ["MAX_TEXT", "Record", "Text", "box", "details", "image_tag", "png", "short", "show_figures_in_notebooks",
-           "table"]
+           "shows_as", "table"]
