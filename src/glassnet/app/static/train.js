@@ -424,8 +424,8 @@ function renderNumbers() {
   const at = (r) => (r ? ` · epoch ${r.epoch}` : "");
   big("big-epoch", "epochs trained", String(epochsDone()));
   big("big-loss", `training loss${at(lastRecord)}`, lastRecord ? num(lastRecord.loss, 3) : "–");
-  big("big-train-acc", `train accuracy${at(lastRecord)}`, lastRecord ? pct(lastRecord.accuracy) : "–");
-  big("big-val-acc", `validation accuracy${at(lastRecord)}`, lastRecord ? pct(lastRecord.val_accuracy) : "–");
+  big("big-train-acc", `train accuracy${at(lastRecord)}`, lastRecord ? pct(lastRecord.accuracy, 2) : "–");
+  big("big-val-acc", `validation accuracy${at(lastRecord)}`, lastRecord ? pct(lastRecord.val_accuracy, 2) : "–");
   // Datasets without a validation split (the bundled digits): no empty validation columns.
   const hasVal = history.some((r) => r.val_accuracy !== null && r.val_accuracy !== undefined);
   $("big-val-acc").parentElement.hidden = !hasVal;
