@@ -98,6 +98,14 @@ def test_watching_it_learn(desktop, artifacts):
         w.expect(field).to_have_attribute("aria-invalid", "true")
         w.page.fill(field, {"#train-epochs": "1", "#train-batch": "64", "#train-lr": "0.05"}[field])
 
+    # another form (My handwriting's fine-tune): the browser's refusal is said in the page too
+    w.tab("handwriting")
+    w.page.fill("#hw-epochs", "0")
+    w.page.click("#hw-finetune")
+    w.expect("#messages").to_contain_text('Epochs: expected a whole number of 1 or more; received "0".')
+    w.page.fill("#hw-epochs", "3")
+    w.tab("train")
+
     # lr = 100: the loss explodes; the chart turns logarithmic with short labels and still draws the curve
     train(w, "32", 1, lr="100")
     w.expect("#loss-chart .axis-label").to_contain_text(["epoch", "loss (log scale)"])

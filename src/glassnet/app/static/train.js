@@ -2,7 +2,7 @@
 // change the learning rate while it trains, and run the learning-rate finder.
 
 import { api, ApiError, guard, notify } from "./api.js";
-import { $, el, clear, lineChart, num, pct, short } from "./widgets.js";
+import { $, el, clear, fieldMessage, lineChart, num, pct, short } from "./widgets.js";
 import { state, on, emit, classes, refreshSession, networkReplaced, setViewEpoch } from "./state.js";
 import { initWatch, refreshWatch, resetWatch, tickWatch } from "./watch.js";
 
@@ -21,6 +21,8 @@ export function init() {
   // The forms say what is wrong in the page (a sentence), not only in the browser's bubble.
   $("network-form").noValidate = true;
   $("train-form").noValidate = true;
+  // Every other form of the page: when the browser refuses a field, the page says so too.
+  document.addEventListener("invalid", (e) => notify(fieldMessage(e.target), "error"), true);
   $("network-form").addEventListener("submit", guard(newNetwork));
   $("train-form").addEventListener("submit", guard(start));
   $("train-pause").addEventListener("click", guard(() => control("pause")));

@@ -66,6 +66,28 @@ export function short(value) {
   return Number(value.toPrecision(3)).toString();
 }
 
+/**
+ * What a form field the browser refused expects, as a sentence for the page (the browser's own bubble
+ * is easy to miss, and gone on some phones): "Epochs: expected a whole number of 1 or more; received "0"."
+ */
+export function fieldMessage(input) {
+  const label = input.closest("label");
+  const name = (label ? [...label.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join(" ") : "")
+    .trim() || input.getAttribute("aria-label") || input.id;
+  const v = input.validity;
+  const text = input.value.trim();
+  const received = text === "" ? "nothing" : `"${text}"`;
+  if (input.type === "number") {
+    const whole = input.step === "1" ? "a whole number" : "a number";
+    const min = input.min !== "" ? Number(input.min) : null;
+    const max = input.max !== "" ? Number(input.max) : null;
+    const range = min !== null && max !== null ? ` from ${min} to ${max}` : min !== null ? ` of ${min} or more` : max !== null ? ` of ${max} or less` : "";
+    if (v.badInput || v.rangeUnderflow || v.rangeOverflow || v.stepMismatch || v.valueMissing) return `${name}: expected ${whole}${range}; received ${received}.`;
+  }
+  if (v.patternMismatch || v.tooLong) return `${name}: ${input.title || "expected the characters the hint below it names"}; received ${received}.`;
+  return `${name}: ${input.validationMessage}`;
+}
+
 // -- timing helpers ----------------------------------------------------------------------------------
 /** Call `fn` at most every `ms` milliseconds (the last call always runs). */
 export function throttle(fn, ms) {
