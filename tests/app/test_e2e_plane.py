@@ -107,6 +107,23 @@ def test_the_plane_view(browser, live_server, artifacts, size):
         expect(page.locator("#plane-lab-out")).not_to_be_empty()
         page.click("#plane-descent")
         expect(page.locator("#plane-lab-out")).to_contain_text("about right")
+        # your own points: two of each class clicked on the output picture become the data set
+        page.click("#plane-add-0")
+        for x, y in ((0.15, 0.2), (0.3, 0.8)):
+            output = page.locator("#plane-output")
+            box = output.bounding_box()
+            output.click(position={"x": x * box["width"], "y": y * box["height"]})
+        page.click("#plane-add-1")
+        for x, y in ((0.8, 0.15), (0.7, 0.75)):
+            output = page.locator("#plane-output")
+            box = output.bounding_box()
+            output.click(position={"x": x * box["width"], "y": y * box["height"]})
+        expect(page.locator("#plane-dataset")).to_have_value("own")
+        expect(page.locator("#plane-own-count")).to_have_text("4 points of your own")
+        # a regression on one input: the features follow, the status has no accuracy
+        page.select_option("#plane-dataset", "sine")
+        expect(page.locator("#plane-status")).not_to_contain_text("accuracy")
+        assert page.locator("#plane-diagram canvas[data-layer='0']").count() == 1
         if size == "phone":
             assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"]["width"]
         assert problems == [], problems

@@ -101,8 +101,12 @@ def test_layers_neurons_and_settings():
     assert np.array_equal(s.net.layers[0].params["weights"][:2], w)   # the neurons that stay keep their weights
     s.configure({"hidden": [3, 2], "activation": "relu"})
     assert s.net.sizes == [3, 3, 2, 2, 2] and s.epoch == 0
+    s.configure({"dataset": "sine"})                                  # the features follow: x1 only
+    assert s.settings["features"] == ["x1"] and s.regression and s.net.n_outputs == 1 and "curve" in s.frame()
+    s.configure({"dataset": "moons"})
+    assert s.settings["features"] == ["x1", "x2"]
     s.configure({"dataset": "sine", "features": ["x1", "sin(x1)"]})
-    assert s.regression and s.net.n_outputs == 1 and "curve" in s.frame()
+    assert s.net.n_features == 2
     with pytest.raises(BadInput, match="hidden: expected up to 6 layers"):
         s.configure({"hidden": [9]})
     with pytest.raises(BadInput, match="one input"):

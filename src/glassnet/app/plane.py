@@ -215,7 +215,7 @@ class PlaneSession:
         """Change settings: training settings apply from the next mini-batch; anything else starts over."""
         with self.lock:
             self._require_still("change the settings")
-            merged = check_settings({**self.settings, **changes}, self.points)
+            merged = check_settings({**self.settings, **changes, **_features_for(self.settings, changes)}, self.points)
             if all(merged[k] == self.settings[k] for k in merged if k not in TRAINING_KEYS):
                 self._flush()
                 self.settings = merged
@@ -603,6 +603,18 @@ def check_settings(s, points=()):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise BadInput(f"{key}: expected an integer from {low} to {high}, received {value!r}")
     return s
+
+
+def _features_for(old, changes):
+    """When only the data set changes between one input (sine) and two, the features follow it."""
+    new = changes.get("dataset", old["dataset"])
+    inputs = {name: 2 if name == OWN else plane_data.n_inputs(name) for name in (old["dataset"], new)}
+    if "features" in changes or inputs[new] == inputs[old["dataset"]]:
+        return {}
+    if inputs[new] == 1:
+        kept = [f for f in old["features"] if "x2" not in plane_data.FEATURES[f][1]]
+        return {"features": kept or ["x1"]}
+    return {"features": list(plane_data.DEFAULT_FEATURES)}
 
 
 def plane_net(settings, data):
