@@ -9,7 +9,7 @@ Not here: the diagnostics (``analysis.diagnose``), HTTP (``routes/train.py``).
 
 import numpy as np
 
-from ..explain import neuron_groups
+from ..explain import layer_name, neuron_groups
 from .analysis import picture
 
 GALLERY_SEED = 0                   # the gallery's test images: the same ones at every refresh
@@ -18,9 +18,9 @@ GALLERY_SEED = 0                   # the gallery's test images: the same ones at
 def filters(net, shape, limit):
     """The first ``limit`` neurons of the first layer: each one's incoming weights as a signed picture.
 
-    Returns ``{"layer", "neurons", "shown", "items": [{"neuron", "picture"}]}`` or None when the inputs
-    are not an image. Values go out as integers -127..127 of the neuron's largest |w| (``scale`` 127),
-    which the page draws red (+) and blue (-)."""
+    Returns ``{"layer", "name", "neurons", "shown", "items": [{"neuron", "largest", "picture"}]}``, or
+    None when the inputs are not an image. Values go out as integers -127..127 of the neuron's largest
+    |w| (``scale`` 127), which the page draws red (+) and blue (-)."""
     if len(shape) != 2:
         return None
     groups = neuron_groups(net)
@@ -34,7 +34,8 @@ def filters(net, shape, limit):
         items.append({"neuron": j, "largest": top,
                       "picture": {"width": int(shape[1]), "height": int(shape[0]),
                                   "values": values.tolist(), "scale": 127}})
-    return {"layer": 1, "neurons": int(W.shape[0]), "shown": len(items), "items": items}
+    return {"layer": 1, "name": layer_name(1, len(groups)), "neurons": int(W.shape[0]), "shown": len(items),
+            "items": items}
 
 
 def gallery_rows(data, size):
