@@ -111,3 +111,11 @@ def test_a_loaded_model_goes_on_from_its_last_epoch(app, client, tmp_path):
     assert wait_for(ws.job, 60) == "finished"
     assert [r["epoch"] for r in ws.history] == [1, 2, 3, 4, 5]
     assert [s["epoch"] for s in client.get("/api/timeline").json()["snapshots"]] == [3, 4, 5]
+
+
+def test_a_network_without_hidden_layers_shows_its_output_weights(client):
+    client.get("/api/session")
+    assert client.post("/api/network", json={"layers": [], "seed": 0}).status_code == 200     # 784-10
+    watch = client.get("/api/train/watch?neurons=3&examples=2").json()
+    assert watch["filters"]["name"] == "output" and watch["filters"]["neurons"] == 10
+    assert watch["diagnostics"] == [] and watch["gallery"]["n"] == 2
