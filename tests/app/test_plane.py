@@ -160,7 +160,11 @@ def test_endpoints(client):
     r = client.post("/api/plane/train/start")
     assert r.status_code == 200 and r.json()["running"]
     assert client.post("/api/plane/step", json={}).status_code == 409
+    assert client.post("/api/plane/settings", json={"lr": 0.02}).json()["settings"]["lr"] == 0.02   # while it trains
+    assert client.post("/api/plane/settings", json={"hidden": [3]}).status_code == 409
+    assert client.post("/api/plane/weight", json={"layer": 2, "to": 1, "from": 0, "value": -2}).status_code == 200
     assert client.post("/api/plane/train/pause").json()["running"] is False
+    assert client.post("/api/plane/replay").json()["matches"] is True     # the changes made while it trained too
     assert client.get("/api/plane/diagnose").status_code == 200
     lab = client.post("/api/plane/descent")
     assert lab.status_code == 200 and lab.json()["paths"]

@@ -212,16 +212,18 @@ class PlaneSession:
 
     # -- changes from the page ----------------------------------------------------------------------
     def configure(self, changes):
-        """Change settings: training settings apply from the next mini-batch; anything else starts over."""
+        """Change settings: training settings apply from the next mini-batch (while it trains too, between two
+        mini-batches); anything else starts over, once the training is paused."""
         with self.lock:
-            self._require_still("change the settings")
             merged = check_settings({**self.settings, **changes, **_features_for(self.settings, changes)}, self.points)
             if all(merged[k] == self.settings[k] for k in merged if k not in TRAINING_KEYS):
+                self._require_latest("change the training settings")
                 self._flush()
                 self.settings = merged
                 self.log.append({"do": "settings", "settings": {k: merged[k] for k in TRAINING_KEYS}})
                 self._new_trainer_keeping_place()
             else:
+                self._require_still("change the settings")
                 old = self.settings
                 self.settings = merged
                 try:
