@@ -10,7 +10,8 @@ two spirals (400 points, half for training, batch 10). Rounds alternate:
   ``FRAME_GAP`` after the last arrived and was decoded.
 
 Reported: mini-batches per second in each kind of round (median over rounds, interleaved so the load
-of a shared machine falls on both alike), the slowdown ``1 - watched / alone``, frames per second and
+of a shared machine falls on both alike), the slowdown ``1 - watched / alone`` (of the medians, and the
+median of each round's own ratio), frames per second and
 the time to answer one frame (median, p90). Writes ``plane-live.md`` and ``plane-live.json`` next to
 this file (or in ``--out``).
 """
@@ -78,7 +79,9 @@ def run(seconds, rounds):
     a, w = statistics.median(alone), statistics.median(watched)
     return {"settings": SETTINGS, "seconds_per_round": seconds, "rounds": rounds, "frame_gap": FRAME_GAP,
             "alone_steps_per_s": alone, "watched_steps_per_s": watched, "median_alone": a, "median_watched": w,
-            "slowdown": 1 - w / a, "frames_per_s": statistics.median(fps),
+            "slowdown": 1 - w / a, "slowdown_per_round": [1 - x / y for x, y in zip(watched, alone)],
+            "slowdown_median_of_rounds": statistics.median(1 - x / y for x, y in zip(watched, alone)),
+            "frames_per_s": statistics.median(fps),
             "frame_ms_median": 1000 * statistics.median(frame_times),
             "frame_ms_p90": 1000 * frame_times[int(0.9 * (len(frame_times) - 1))], "machine": machine()}
 
@@ -93,7 +96,8 @@ def report(result):
         f"| alone | {result['median_alone']:.0f} | | |",
         f"| watched | {result['median_watched']:.0f} | {result['frames_per_s']:.1f} | "
         f"{result['frame_ms_median']:.0f} ms / {result['frame_ms_p90']:.0f} ms |", "",
-        f"Training slowdown while watched: **{100 * result['slowdown']:.1f}%**.", "",
+        f"Training slowdown while watched: **{100 * result['slowdown']:.1f}%** (ratio of the medians); "
+        f"the median of each round's own ratio: {100 * result['slowdown_median_of_rounds']:.1f}%.", "",
         f"Machine: {m.get('cpu')}, {m.get('usable_cores')} usable cores, load average at the start "
         f"{', '.join(f'{v:.1f}' for v in m.get('load_average_at_start', ()))}; Python {m.get('python')}, "
         f"NumPy {m.get('numpy')}.", ""])
