@@ -144,3 +144,12 @@ def test_the_output_picture_is_the_pictures_output_at_any_size():
     regression = gn.Network.mlp([1, 4, 1], seed=0)
     assert np.array_equal(plane.output_picture(regression, ("x1",), size=9),
                           plane.neuron_pictures(regression, ("x1",), size=9)["output"])
+
+
+def test_a_large_grid_goes_through_in_chunks_with_the_same_numbers():
+    net = gn.Network.mlp([2, 3, 2], activation="relu", seed=5)
+    pics = plane.neuron_pictures(net, size=70)                  # 4,900 points: two chunks
+    X = plane_data.feature_columns(plane.grid(size=70)[0], ("x1", "x2"))
+    assert np.array_equal(pics["layers"][0]["a"].reshape(3, -1).T, net.infer(X, upto=2))
+    assert np.array_equal(pics["layers"][1]["z"].reshape(2, -1).T, net.infer(X))
+    assert plane.neuron_pictures(net, size=5, output=False)["output"] is None

@@ -28,6 +28,7 @@ from .layers import Dense
 from .training import StepBuffers
 
 DEFAULT_EXTENT = (-6.0, 6.0)
+_CHUNK = 4096                           # grid points per pass, as Network.infer chunks a prediction
 
 
 def grid(extent=DEFAULT_EXTENT, size=40):
@@ -46,8 +47,11 @@ def grid(extent=DEFAULT_EXTENT, size=40):
     return np.stack([a.ravel(), b.ravel()], axis=1), (x1s, x2s)
 
 
-def neuron_pictures(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=40):
+def neuron_pictures(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=40, output=True):
     """Every neuron's value over the plane, from the network's own prediction pass.
+
+    The grid goes once through the layers, each layer's own ``infer`` in order (what ``Network.infer``
+    runs), keeping every layer's output: the same numbers as ``net.infer(X, upto=k)`` for every ``k``.
 
     Returns a dict of plain values: ``extent``, ``size``, ``features``; ``inputs`` (float32
     ``(n_features, size, size)``: each input neuron's picture); ``layers``, one entry per array of
@@ -55,7 +59,7 @@ def neuron_pictures(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=40):
     (``z`` from ``Dense``, ``a`` after its activation; the output's ``a`` is what the network outputs,
     logits when the loss applies the softmax); ``output``: the probability of class 1 (classification,
     ``predict_proba``) or the network's value (one real output); ``predicted``: the class ``predict``
-    gives at each point (None for a real output).
+    gives at each point (None for a real output). ``output=False`` leaves those two out (None).
 
     Example:
         >>> import glassnet as gn
@@ -71,21 +75,34 @@ def neuron_pictures(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=40):
     X = net.check_X(feature_columns(P, features))
     shape = (size, size)
     groups = neuron_groups(net)
+    values = _layer_outputs(net, X)
     layers = []
     for dense, acts in groups[1:]:
-        end = (acts[-1] if acts else dense) + 1
-        z = net.infer(X, upto=dense + 1)
-        a = net.infer(X, upto=end) if acts else z
+        z, a = values[dense], values[acts[-1] if acts else dense]
         layers.append({"z": _pictures(z, shape), "a": _pictures(a, shape),
                        "activation": " → ".join(activation_name(net.layers[i]) for i in acts) or "identity"})
     out = {"extent": tuple(float(v) for v in _check_extent(extent)), "size": int(size), "features": list(features),
-           "inputs": _pictures(X, shape), "layers": layers, "predicted": None}
+           "inputs": _pictures(X, shape), "layers": layers, "predicted": None, "output": None}
+    if not output:
+        return out
     if _is_classifier(net):
         out["output"] = net.predict_proba(X)[:, -1].reshape(shape)
         out["predicted"] = net.predict(X).reshape(shape)
     else:
         out["output"] = net.infer(X)[:, 0].reshape(shape)
     return out
+
+
+def _layer_outputs(net, X):
+    """Every layer's output for ``X``: each layer's own ``infer`` in order, in chunks as ``Network.infer`` goes."""
+    chunks = []
+    for start in range(0, len(X), _CHUNK):
+        a, kept = X[start:start + _CHUNK], []
+        for layer in net.layers:
+            a = layer.infer(a)
+            kept.append(a)
+        chunks.append(kept)
+    return [np.concatenate(parts) if len(parts) > 1 else parts[0] for parts in zip(*chunks)]
 
 
 def output_picture(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=80):

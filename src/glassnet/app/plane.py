@@ -92,6 +92,7 @@ class PlaneSession:
     def _new_network(self, net):
         """Start over from ``net``: its weights are the start the log replays from."""
         self.net = net
+        self._frame_nets = []                            # copies the frames paint with (this shape only)
         self.start_weights = net.get_weights()
         self.start_settings = copy.deepcopy(self.settings)      # a replay starts from these and the log
         self.log = []
@@ -150,16 +151,25 @@ class PlaneSession:
         """Every neuron's picture (as bytes), the weights, the new epoch records: what the page paints."""
         with self.lock:
             self.seen = time.monotonic()
-            net = self.net.copy() if self.view_epoch is None else self._net_at(self.view_epoch)
+            pool = self._frame_nets
+            net = pool.pop() if pool else self.net.copy()     # a copy of the same shape, reused (no deepcopy)
+            net.set_weights(self.net.get_weights() if self.view_epoch is None else self.snapshots[self.view_epoch])
             status = self._status()
             history = self.history[since:]
             features = list(self.settings["features"])
             regression, targets = self.regression, self.data.y_train
-        pics = plane.neuron_pictures(net, features, size=size)
-        out = {**status, "history": history, "since": since, "size": size, "features": features,
-               "inputs": [_picture(p) for p in pics["inputs"]],
-               "layers": [{"activation": layer["activation"], "a": [_picture(p) for p in layer["a"]]}
-                          for layer in pics["layers"]],
+        try:
+            out = self._paint(net, features, size, regression, targets)
+        finally:
+            with self.lock:
+                if pool is self._frame_nets:                  # (not when the network was replaced meanwhile)
+                    pool.append(net)
+        return {**status, "history": history, "since": since, **out}
+
+    def _paint(self, net, features, size, regression, targets):
+        pics = plane.neuron_pictures(net, features, size=size, output=False)
+        out = {"size": size, "features": features, "inputs": _pictures(pics["inputs"]),
+               "layers": [{"activation": layer["activation"], "a": _pictures(layer["a"])} for layer in pics["layers"]],
                "weights": [_dense(net, g) for g in range(1, len(pics["layers"]) + 1)]}
         output = plane.output_picture(net, features, size=OUTPUT_SIZE)
         out["output_size"] = OUTPUT_SIZE
@@ -655,6 +665,15 @@ def _picture(values, scale=None):
         scale = float(np.abs(values).max()) or 1.0
     q = np.clip(np.rint(127.5 + 127.5 * values / scale), 0, 255).astype(np.uint8)
     return {"bytes": base64.b64encode(q.tobytes()).decode("ascii"), "scale": scale}
+
+
+def _pictures(values):
+    """Pictures ``(n, size, size)`` as :func:`_picture` writes each, the scales found at once."""
+    values = np.asarray(values, dtype=np.float64)
+    scales = np.abs(values).reshape(len(values), -1).max(axis=1)
+    scales[scales == 0] = 1.0
+    q = np.clip(np.rint(127.5 + 127.5 * values / scales[:, None, None]), 0, 255).astype(np.uint8)
+    return [{"bytes": base64.b64encode(p.tobytes()).decode("ascii"), "scale": float(s)} for p, s in zip(q, scales)]
 
 
 def _dense(net, g):
