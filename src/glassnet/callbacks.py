@@ -242,7 +242,9 @@ class Checkpoint(Callback):
 
     Writes after every ``every`` epochs, and when training is interrupted (Ctrl-C) at the
     exact batch where it stopped. ``fit(..., resume_from=path)`` continues from there and
-    gives the same weights as a run that was never interrupted. Writes are atomic.
+    gives the same weights as a run that was never interrupted. Writes are atomic: the folder is
+    built beside ``path`` and swapped in whole, so a process killed at any moment (even SIGKILL)
+    leaves the previous checkpoint or the new one, and at most the epoch in progress is lost.
     """
 
     def __init__(self, path, every=1):
