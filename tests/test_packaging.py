@@ -65,10 +65,12 @@ def test_the_wheel_holds_the_package_its_data_and_its_type_marker(dist):
         metadata = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
     assert "glassnet/datasets/mnist-sample-10k.npz" in names
     assert "glassnet/app/static/index.html" in names
+    assert "glassnet/py.typed" in names, "the wheel must carry the PEP 561 marker (a user's type checker reads it)"
     assert not any(name.startswith("tests/") for name in names), "the wheel must not install a top-level tests/"
     for url in ("Homepage", "Source", "Issues", "Changelog", "Documentation"):
         assert re.search(rf"^Project-URL: {url}, https://", metadata, re.M), f"no {url} project URL"
     assert "Programming Language :: Python :: 3.11" in metadata
+    assert "Classifier: Typing :: Typed" in metadata
 
 
 def test_the_readme_shown_on_the_package_index_has_no_relative_links():

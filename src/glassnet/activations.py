@@ -60,17 +60,17 @@ class Activation(Layer):
             neuron can *saturate*; None otherwise.
     """
 
-    name = None
+    name: str | None = None
     formula = ""
     derivative_formula = ""
     default_init = "he"
     elementwise = True
     hidden = True
     outputs_probabilities = False
-    torch_name = None
+    torch_name: str | None = None
     on_when_positive = False
     can_die = False
-    output_range = None
+    output_range: tuple[float, float] | None = None
 
     def __init__(self):
         super().__init__()

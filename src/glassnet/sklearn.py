@@ -16,6 +16,8 @@ Needs scikit-learn 1.6 or newer (``pip install "glassnet[sklearn]"``); ``import 
 never imports it. Not here: sample weights, class weights, multi-label classification.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import activations, optimizers, schedules
@@ -24,7 +26,10 @@ from .callbacks import EarlyStopping
 from .errors import MissingExtraError, require
 from .network import Network
 
-_base = require("sklearn.base", "sklearn")
+if TYPE_CHECKING:  # the same module, named statically so a type checker sees the base classes
+    import sklearn.base as _base
+else:
+    _base = require("sklearn.base", "sklearn")
 _validation = require("sklearn.utils.validation", "sklearn")
 _multiclass = require("sklearn.utils.multiclass", "sklearn")
 _utils = require("sklearn.utils", "sklearn")
@@ -62,7 +67,7 @@ def _float32(values, what):
 class _GlassnetEstimator(_base.BaseEstimator):
     """What the classifier and the regressor share: hyperparameters, building and training the network."""
 
-    _loss = None  # set by the subclasses
+    _loss: str | None = None  # set by the subclasses
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -42,8 +42,8 @@ MARGIN = 0.10
 #: Measurement budget per setting: repetitions of one step's products (the best one counts).
 REPEATS = 5
 
-_cache = {}           # (shapes, batch, dtype, threads) -> chosen thread count
-_library = []         # [_Blas or None], found once
+_cache: dict[tuple, int] = {}           # (shapes, batch, dtype, threads) -> chosen thread count
+_library: "list[_Blas | None]" = []     # [_Blas or None], found once
 
 
 def usable_cores():

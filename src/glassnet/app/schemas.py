@@ -10,7 +10,7 @@ the same lists for its dropdowns. An activation or optimizer added to the librar
 with no change here.
 """
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,9 +23,14 @@ def one_of(names):
     return Literal[tuple(names)]
 
 
-ActivationName = one_of(activations.names())
-OptimizerName = one_of(optimizers.names())
-ScheduleName = one_of(schedules.names())
+if TYPE_CHECKING:  # built at run time from the registries; to a type checker, each is a str
+    ActivationName = str
+    OptimizerName = str
+    ScheduleName = str
+else:
+    ActivationName = one_of(activations.names())
+    OptimizerName = one_of(optimizers.names())
+    ScheduleName = one_of(schedules.names())
 
 
 def choices():

@@ -74,7 +74,7 @@ class WorkspaceStore:
         self.models_dir = Path(models_dir) if models_dir else None
         self.database = database                # a glassnet.app.database.Database, or None
         self.saving = threading.Lock()          # one save into the models folder at a time (names are checked under it)
-        self._items = OrderedDict()
+        self._items: OrderedDict[str, Workspace] = OrderedDict()
         self._new = TokenBucket(NEW_PER_MINUTE)
         self._lock = threading.Lock()
         self._training = 0

@@ -31,6 +31,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,7 @@ log = logging.getLogger("glassnet.app")
 #: the database when present: name -> the function that rebuilds the part from its record. A view
 #: that keeps state of its own registers it with :func:`register_part` (the server does it for the
 #: Plane view's ``workspace.plane``, when that module exists).
-PARTS = {}
+PARTS: dict[str, Callable[[dict], object]] = {}
 
 
 def register_part(name, from_record):

@@ -81,7 +81,7 @@ class WeightNudge:
     delta: float
     dW: float
     update: float
-    pixel: tuple = None
+    pixel: tuple | None = None
 
     def to_dict(self):
         return {"layer": self.layer, "j": self.j, "i": self.i, "x": self.x, "delta": self.delta, "dW": self.dW,
@@ -129,7 +129,7 @@ class Nudges:
     p_others: float            # 1 - p_label as the sum of the other probabilities (exact when p is near 1)
     outputs: list              # OutputNudge, largest |delta| first
     layers: list               # LayerNudges, output first, then back towards the input
-    image_shape: tuple = None
+    image_shape: tuple | None = None
     top: int = 10
 
     @property

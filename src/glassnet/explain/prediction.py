@@ -62,9 +62,9 @@ class Explanation:
     effective_weights: np.ndarray
     effective_bias: np.ndarray
     maps: dict
-    image_shape: tuple = None
-    label: int = None
-    neighbours: list = None
+    image_shape: tuple | None = None
+    label: int | None = None
+    neighbours: list | None = None
     forward_check: float = 0.0      # largest |difference| between these probabilities and net.predict_proba's
     top: int = 5
 

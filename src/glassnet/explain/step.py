@@ -42,8 +42,8 @@ class LayerStep:
     delta: np.ndarray     # (n_samples, n_out) dL/dz
     dW: np.ndarray        # (n_out, n_in)
     db: np.ndarray        # (n_out,)
-    W: np.ndarray = field(repr=False, default=None)
-    b: np.ndarray = field(repr=False, default=None)
+    W: np.ndarray | None = field(repr=False, default=None)
+    b: np.ndarray | None = field(repr=False, default=None)
     lr: float = 0.1
 
     @property
@@ -83,7 +83,7 @@ class StepTrace:
     outputs: np.ndarray        # (n_samples, n_out) what the loss was computed on (logits for cross-entropy)
     output_delta: np.ndarray   # dL/d(outputs)
     layers: list               # LayerStep per Dense layer, input side first
-    head: str = None           # the softmax / sigmoid the loss applies to ``outputs`` itself (by name), or None
+    head: str | None = None    # the softmax / sigmoid the loss applies to ``outputs`` itself (by name), or None
 
     def apply(self, net):
         """Add the update to ``net``'s weights and biases (in the network's dtype); returns ``net``."""

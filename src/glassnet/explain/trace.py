@@ -122,13 +122,13 @@ class LayerTrace:
     name: str
     activation: str
     a: np.ndarray
-    z: np.ndarray = None
-    bias: np.ndarray = None
-    weights: np.ndarray = field(default=None, repr=False)
-    inputs: np.ndarray = field(default=None, repr=False)
+    z: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    weights: np.ndarray | None = field(default=None, repr=False)
+    inputs: np.ndarray | None = field(default=None, repr=False)
     neurons: list = field(default_factory=list)
     layers: list = field(default_factory=list)     # indices in net.layers this array of neurons comes from
-    head: OutputHead = None
+    head: OutputHead | None = None
 
     @property
     def n(self):

@@ -70,7 +70,7 @@ class ParityReport:
     max_abs_diff: float
     max_abs_output: float  # the scale of the outputs, to judge the difference against
     tolerance: float = TOLERANCE
-    path: str = None       # the file written, if any
+    path: str | None = None  # the file written, if any
 
     @property
     def allowed(self):
