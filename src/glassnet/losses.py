@@ -18,7 +18,7 @@ Not here: weighted classes, label smoothing, ranking or contrastive losses.
 import numpy as np
 
 from ._validation import check_targets
-from .activations import Sigmoid, Softmax, sigmoid, softmax
+from .activations import Activation, Sigmoid, Softmax, sigmoid, softmax
 
 
 def one_hot(labels, n_classes, dtype=np.float32):
@@ -44,7 +44,7 @@ class Loss:
     """
 
     name = "loss"
-    fused_head = None
+    fused_head: type[Activation] | None = None
     formula = ""              # L as text, for the app's maths and the docs
     gradient_formula = ""     # dL/d(output) as text
 

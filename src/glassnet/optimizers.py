@@ -43,7 +43,7 @@ class Optimizer:
     l1 = 0.0
 
     #: names of the per-parameter state buffers, saved by ``state_dict``
-    buffers = ()
+    buffers: tuple[str, ...] = ()
 
     #: Every this many steps, state entries smaller than the smallest normal float are set to 0.
     #: Why: a velocity whose gradient stays 0 (a pixel that is always black) decays as

@@ -51,7 +51,7 @@ try:                                          # the Plane view's state, persiste
 except ModuleNotFoundError as exc:
     if exc.name != f"{__package__}.plane":
         raise
-    PlaneSession = None
+    PlaneSession = None  # type: ignore[assignment,misc]  # an app built without the Plane view
 if PlaneSession is not None:
     register_part("plane", PlaneSession.from_record)
 
