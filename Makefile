@@ -15,10 +15,11 @@ demo: venv
 	@$(PIP) install -q -e ".[image]"
 	$(BIN)/glassnet train --out runs/demo
 
-# Install with the dev extras, lint, and run the whole test suite (and the docstring examples).
+# Install with the dev extras, lint, type-check (mypy over src/glassnet), and run the whole test suite (and the docstring examples).
 test: venv
 	@$(PIP) install -q -e ".[dev]"
 	$(BIN)/python -m ruff check src tests benchmarks
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 # The web app on http://127.0.0.1:8000 (starting from the demo's model when `make demo` has run),
