@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..modelfile import read_model
-from ..serialization import load
+from ..network import Network
 from .common import EXIT_OK, json_default, percent, print_json, subcommand
 
 
@@ -23,8 +23,8 @@ def add(subparsers):
 
 def run(args):
     """``glassnet info``: what a saved model is, how it was trained, and its layers."""
-    net = load(args.model)
-    doc = model_document(Path(args.model))
+    doc, tensors, source = read_model(Path(args.model))     # read once: one version, even while it is re-saved
+    net = Network.from_saved(doc, tensors, source)
     history = net.history_.epochs if net.history_ is not None else []
     info = {"model": args.model, "format": doc["format"], "format_version": doc["format_version"],
             "glassnet_version": doc.get("glassnet_version"), "dtype": str(net.dtype),
