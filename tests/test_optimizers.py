@@ -468,3 +468,40 @@ def test_fit_l1_reaches_the_optimizer_and_makes_weights_smaller():
     assert sums[0.01] < sums[0.0]
     with pytest.raises(ValueError, match=r"fit: l1 expected a value in \[0.0, inf\]"):
         gn.Network.mlp([6, 3], seed=0).fit(X, y, epochs=1, l1=-1)
+
+
+# -- packed parameters: one pass over all of them ------------------------------------------------
+
+def _packed_copies(arrays):
+    flat = np.concatenate([a.ravel() for a in arrays])
+    views, offset = [], 0
+    for a in arrays:
+        views.append(flat[offset:offset + a.size].reshape(a.shape))
+        offset += a.size
+    return views
+
+
+@pytest.mark.parametrize("kwargs", [{"momentum": 0.9}, {"momentum": 0.9, "nesterov": True},
+                                    {"momentum": 0.5, "weight_decay": 0.01}, {}])
+def test_sgd_on_packed_parameters_takes_the_same_steps_number_for_number(kwargs):
+    params, grads = make_problem()
+    per_parameter = run(SGD(0.1, **kwargs), params, grads)
+    opt, packed_params = SGD(0.1, **kwargs), _packed_copies(params)
+    packed_grads = _packed_copies(grads[0])
+    for step_grads in grads:
+        for g, new in zip(packed_grads, step_grads):
+            g[...] = new
+        opt.step(packed_params, packed_grads)
+    assert opt._flat is not None and optimizers.packed(packed_params) is not None      # the one-pass path ran
+    for a, b in zip(packed_params, per_parameter):
+        np.testing.assert_array_equal(a, b)
+    config, arrays = opt.state_dict()                          # saved per parameter, as before
+    if kwargs.get("momentum"):
+        assert set(arrays) == {"0.velocity", "1.velocity"} and arrays["0.velocity"].shape == (3, 4)
+
+
+def test_packed_is_none_unless_the_arrays_tile_one_array_in_order():
+    a, b = _packed_copies([np.ones((2, 3)), np.ones(4)])
+    assert optimizers.packed([a, b]) is a.base
+    assert optimizers.packed([b, a]) is None and optimizers.packed([a]) is None
+    assert optimizers.packed([np.ones(3), np.ones(2)]) is None

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet import optimizers
 from glassnet.callbacks import Callback
 from optional import need
 
@@ -326,3 +327,17 @@ def test_training_matches_pytorch_step_for_step(blobs, activation, optimizer):
         np.testing.assert_allclose(dense.weights, linear.weight.detach().numpy(), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(dense.biases, linear.bias.detach().numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(history.loss, losses, rtol=1e-10)
+
+
+def test_fit_packs_parameters_and_gradients_into_one_array_each_and_keeps_them_there():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 6)).astype(np.float32), rng.integers(0, 3, 40)
+    net = gn.Network.mlp([6, 5, 3], seed=0)
+    before = net.get_weights()
+    net.fit(X, y, epochs=1, batch_size=8, seed=0, optimizer=gn.SGD(1e-30))    # a tiny rate: the numbers stay
+    params = net.parameters()
+    assert optimizers.packed(params) is not None and optimizers.packed(net.gradients()) is not None
+    for name, value in net.get_weights().items():          # the same numbers under the same names
+        np.testing.assert_allclose(value, before[name], rtol=1e-6, atol=1e-20)
+    net.fit(X, y, epochs=1, batch_size=8, seed=0)
+    assert all(a is b for a, b in zip(net.parameters(), params))           # packed once: the same arrays

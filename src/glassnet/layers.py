@@ -191,7 +191,7 @@ class Dense(Layer):
     def backward(self, delta, buffers=None):
         W = self.params["weights"]
         np.matmul(delta.T, self.x, out=self.grads["weights"])  # dL/dW[j,i] = sum_n delta[n,j] x[n,i]
-        delta.sum(axis=0, out=self.grads["biases"])            # dL/db[j]   = sum_n delta[n,j]
+        np.add.reduce(delta, axis=0, out=self.grads["biases"])  # dL/db[j] = sum_n delta[n,j] (delta.sum(axis=0))
         if buffers is None:
             return delta @ W                                    # dL/dx[n,i] = sum_j delta[n,j] W[j,i]
         if not buffers.need_input_gradient:

@@ -58,6 +58,7 @@ class Optimizer:
         self.schedule = _schedules.as_schedule(lr)
         self.iterations = 0                              # steps taken so far (t)
         self.state = {}                                  # i -> {buffer name: array}
+        self._flat = None                                # SGD's one-pass plan over packed parameters
 
     @property
     def lr(self):
@@ -126,7 +127,7 @@ class Optimizer:
             raise ValueError(f"optimizer state is for {config.get('type')!r}, this optimizer is {type(self).__name__}")
         self.schedule = _schedules.from_config(config["lr"])
         self.iterations = int(config["iterations"])
-        self.state = {}
+        self.state, self._flat = {}, None
         for key, value in arrays.items():
             index, name = key.split(".", 1)
             self.state.setdefault(int(index), {})[name] = np.array(value)
@@ -134,6 +135,9 @@ class Optimizer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}(lr={self.schedule!r}{', ' if args else ''}{args})"
+
+    def __getstate__(self):
+        return {**self.__dict__, "_flat": None}     # a copy plans afresh (the plan holds the network's arrays)
 
 
 class SGD(Optimizer):
@@ -162,6 +166,58 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True expected momentum > 0, received momentum=0")
         self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
         self.buffers = ("velocity",) if momentum > 0 else ()
+
+    def step(self, params, grads):
+        """As :meth:`Optimizer.step`; when the parameters (and the gradients) are consecutive views of one
+        array, as ``fit`` packs them, the update runs once over that whole array instead of once per
+        parameter: the same element-wise formula, so the same numbers, with four NumPy calls in all
+        rather than four per parameter (the per-parameter loop stays the textbook line)."""
+        flat = self._flat_plan(params, grads)
+        if flat is None:
+            return super().step(params, grads)
+        P, G, V, S = flat
+        lr = self.lr
+        if self.weight_decay:
+            G = G + self.weight_decay * P                  # g + wd w, over every parameter as before
+        if V is not None:
+            V *= self.momentum
+            V += G                                         # v = mu v + g
+            G = G + self.momentum * V if self.nesterov else V
+        P -= np.multiply(G, lr, out=S)                     # w = w - lr step
+        self.iterations += 1
+        if self.iterations % self.flush_every == 0:
+            self.flush_subnormals()
+
+    def _flat_plan(self, params, grads):
+        """``(P, G, V, S)``: the packed parameters, gradients, velocity and scratch, or None (per-parameter path).
+
+        Built once for a given list of arrays and reused while it still describes them; the velocity of
+        each parameter stays ``state[i]["velocity"]`` (a view of ``V``), so saving and resuming are unchanged.
+        """
+        plan = getattr(self, "_flat", None)
+        if (plan is not None and len(plan[0]) == len(params) and all(a is b for a, b in zip(plan[0], params))
+                and all(a is b for a, b in zip(plan[1], grads))
+                and (plan[4] is None or self.state[0]["velocity"].base is plan[4])):
+            return plan[2:]
+        self._flat = None
+        if self.l1 or type(self)._update is not SGD._update:
+            return None
+        P, G = packed(params), packed(grads)
+        if P is None or G is None or P.dtype != G.dtype:
+            return None
+        V = None
+        if self.momentum:
+            V = np.zeros_like(P)
+            offset = 0
+            for i, w in enumerate(params):
+                view = V[offset:offset + w.size].reshape(w.shape)
+                old = self.state.get(i, {}).get("velocity")
+                if old is not None:
+                    view[...] = old
+                self.state[i] = {"velocity": view}
+                offset += w.size
+        self._flat = (tuple(params), tuple(grads), P, G, V, np.empty_like(P))
+        return self._flat[2:]
 
     def _update(self, i, w, g, lr):
         # Scalars as Python floats: NumPy keeps the array's dtype for them (NEP 50), with no conversion call.
@@ -244,6 +300,24 @@ class AdamW(Adam):
         if self.weight_decay:
             w *= w.dtype.type(1 - lr * self.weight_decay)   # shrink the weight itself
         return g
+
+
+def packed(arrays):
+    """The 1-D array whose consecutive pieces ``arrays`` are, in order and covering all of it, or None.
+
+    ``fit`` packs a network's parameters (and gradients) this way (``glassnet.training``), so an optimizer
+    can update all of them with one pass per operation.
+    """
+    base = arrays[0].base if arrays else None
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    address, offset = base.__array_interface__["data"][0], 0
+    for a in arrays:
+        if (a.base is not base or not a.flags.c_contiguous
+                or a.__array_interface__["data"][0] != address + offset * base.itemsize):
+            return None
+        offset += a.size
+    return base if offset == base.size else None
 
 
 #: The optimizers a user can name (``--optimizer``, the estimators, the app).

@@ -283,6 +283,8 @@ def _start(run):
     run.history.interrupted = False
     run.optimizer.schedule.bind(run.epochs * run.steps_per_epoch, run.steps_per_epoch)
     run.buffers = StepBuffers(run.network.layers)       # the fast path: arrays every step reuses
+    _pack(run.network.layers, "params")                 # ... and one array for all parameters,
+    _pack(run.network.layers, "grads")                  # one for all gradients (see _pack)
     run.callbacks.bind(run)
 
 
@@ -516,6 +518,29 @@ def limit_blas_threads(n):
     a BLAS call is not safe (OpenBLAS can hang), and two runs restoring each other's limits would race.
     """
     return _threads.limited(n)
+
+
+def _pack(layers, attr):
+    """Move every layer's ``attr`` arrays (``"params"`` or ``"grads"``) into one contiguous array, in order.
+
+    Each array is replaced by a view of the packed array holding the same numbers (same shape, dtype and
+    name), so layers, ``set_weights``, checkpoints and users see no difference, except that an array
+    object taken from a layer before the first ``fit`` is a copy from then on. The optimizer can then
+    update every parameter with one pass per operation (``SGD.step``; ``optimizers.packed``) instead of
+    a handful of NumPy calls per parameter: Python work per step that no longer grows with the layers.
+    Already packed (every later ``fit``): nothing changes.
+    """
+    owners = [(getattr(layer, attr), name) for layer in layers for name in layer.params]
+    arrays = [owner[name] for owner, name in owners]
+    if not arrays or optimizers.packed(arrays) is not None or len({a.dtype for a in arrays}) != 1:
+        return
+    flat = np.empty(sum(a.size for a in arrays), arrays[0].dtype)
+    offset = 0
+    for (owner, name), a in zip(owners, arrays):
+        view = flat[offset:offset + a.size].reshape(a.shape)
+        view[...] = a
+        owner[name] = view
+        offset += a.size
 
 
 def _finite_sentinels(net):
