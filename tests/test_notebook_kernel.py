@@ -37,6 +37,7 @@ CELLS = {                      # name: (source, the mime types it must show)
     "network": ("net", {"text/html"}),
     "lr_find": ("gn.lr_find(net, X, y, steps=30, batch_size=32)", {"text/html"}),
     "step": ("from glassnet.explain import explain_step\nexplain_step(net, d.X_test[:2], d.y_test[:2])", {"text/html"}),
+    "descent": ("gn.descend_weight(net, X[:200], y[:200], steps=10)", {"text/html"}),
     "nudges": ("from glassnet.explain import nudges\nnudges(net, d.X_test[0], int(d.y_test[0]))", {"text/html"}),
 }
 

@@ -51,6 +51,8 @@ def test_result_objects_have_short_reprs_and_html_views(blobs):
                net.explain(X[0], label=int(y[0]), reference=(X, y)), gn.explain_step(net, X[:2], y[:2]),
                gn.lr_find(net, X, y, steps=20, batch_size=16), gn.datasets.load_digits(),
                nudges(net, X[0], int(y[0])),
+               gn.descend_weight(net, X[:100], y[:100], steps=5), gn.finite_difference(net, X[:100], y[:100]),
+               gn.loss_surface(net, X[:100], y[:100], points=5),
                views.Record({"loss0": 0.5, "path": list(range(50))}, name="Descent")]
     for obj in objects:
         text, page = repr(obj), obj._repr_html_()
@@ -59,6 +61,10 @@ def test_result_objects_have_short_reprs_and_html_views(blobs):
     assert "History(2 epochs" in repr(history) and "curves" not in repr(history)
     assert "PASS" in objects[2]._repr_html_()
     assert objects[6]._repr_html_().count("<img") == 10                # one example of each digit
+    lab = gn.descend_weight(net, X[:100], y[:100], steps=5)
+    assert type(lab) is not dict and isinstance(lab, dict) and repr(lab).startswith("descend_weight(")
+    assert "<polyline" in lab._repr_html_() and "verdict" in lab._repr_html_()   # the paths' curves and verdicts
+    assert json.loads(json.dumps(gn.finite_difference(net, X[:100], y[:100])))["slope"] is not None
 
 
 def test_history_without_epochs_and_long_tables_fold():
