@@ -29,15 +29,15 @@ app: venv
 	@$(PIP) install -q -e ".[app,image]"
 	$(BIN)/glassnet app $(if $(wildcard runs/demo/model),--model runs/demo/model) $(OPEN)
 
-# Benchmark glassnet against PyTorch (CPU) and scikit-learn: writes benchmarks/results.md and results.json.
-# Needs torch (pip install torch) besides the dev extras. About 15-25 minutes on 2 cores; run it on a quiet machine.
+# Benchmark glassnet against a textbook NumPy loop, neural-network-digits, PyTorch (CPU) and scikit-learn, each
+# alone: writes benchmarks/results.md and results.json. About 10-12 minutes on 2 cores; run it on a quiet machine.
 bench: venv
-	@$(PIP) install -q -e ".[dev]"
+	@$(PIP) install -q -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks
 
 # A smoke run on tiny sizes (under a minute).
 bench-quick: venv
-	@$(PIP) install -q -e ".[dev]"
+	@$(PIP) install -q -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks --quick --out runs/bench-quick
 
 # The documentation site into site/ (offline; open site/index.html from disk): guides, the course, the API.
