@@ -1,7 +1,10 @@
+import inspect
+
 import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet import modelfile, training
 
 
 def test_mlp_builds_layers_sizes_and_params():
@@ -207,3 +210,19 @@ def test_evaluate_and_predict_run_the_inference_pass_in_chunks(monkeypatch):
     assert net.evaluate(X, y).accuracy == whole.accuracy
     assert net.evaluate(X, y).loss == pytest.approx(whole.loss, rel=1e-6)
     np.testing.assert_array_equal(net.predict(X), net.forward(X).argmax(axis=1))
+
+
+@pytest.mark.parametrize("method, function", [(gn.Network.fit, training.fit),
+                                               (gn.Network.explain, gn.explain),
+                                               (gn.Network.save, modelfile.save)])
+def test_the_conveniences_list_the_same_parameters_and_defaults_as_the_functions_they_call(method, function):
+    """``help(net.fit)``, IDEs and ``inspect.signature`` see every parameter; they cannot drift from the function."""
+    def described(f, skip):
+        return [(p.name, p.kind, p.default) for p in list(inspect.signature(f).parameters.values())[skip:]]
+    assert described(method, 1) == described(function, 1)        # minus self / net
+    assert inspect.signature(method).return_annotation is not inspect.Signature.empty
+
+
+def test_fit_signature_names_its_parameters():
+    names = list(inspect.signature(gn.Network.fit).parameters)
+    assert names[:3] == ["self", "X", "y"] and {"epochs", "batch_size", "optimizer", "loss", "l1"} <= set(names)

@@ -208,7 +208,7 @@ def names():
     return list(dict.fromkeys(cls.name for cls in LOSSES.values()))
 
 
-def get(loss):
+def get(loss: "Loss | str | type[Loss]") -> Loss:
     """Return a loss object from a name (``"cross_entropy"``, ``"mse"``, ``"bce"``) or a Loss."""
     if isinstance(loss, Loss):
         return loss
@@ -221,7 +221,7 @@ def get(loss):
 
 
 # -- targets: what each loss takes, and the class an output row predicts ---------------------------
-def prepare_targets(y, n_samples, n_outputs, loss):
+def prepare_targets(y, n_samples: int, n_outputs: int, loss: Loss) -> tuple[np.ndarray, bool]:
     """Validate targets for ``loss``; returns ``(targets, are_class_labels)``: ``loss.prepare_targets``.
 
     Each loss says what it takes (:meth:`Loss.prepare_targets`): cross-entropy class labels (or one-hot

@@ -20,18 +20,27 @@ logits into probabilities (softmax for several outputs, sigmoid for one).
 Not here: branching graphs (every network is a straight line of layers).
 """
 
+from __future__ import annotations
+
 import copy as _copy
+import os
 from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import activations, explain, initializers, losses, modelfile, notebook, training, views
 from ._validation import as_generator, check_params, check_X, describe
 from .activations import sigmoid, softmax
+from .callbacks import Callback
 from .errors import ModelFileError
+from .explain import Explanation
 from .history import History
 from .layers import Dense, Dropout, Layer
-from .losses import labels_from_outputs, prepare_targets
+from .losses import Loss, labels_from_outputs, prepare_targets
+from .optimizers import Optimizer
 from .training import StepBuffers
 
 
@@ -64,7 +73,7 @@ class Network:
         (1, 2)
     """
 
-    def __init__(self, layers, n_features=None):
+    def __init__(self, layers: Iterable[Layer], n_features: int | None = None) -> None:
         layers = list(layers)
         if not layers:
             raise ValueError("Network expected at least one layer, received an empty list")
@@ -99,7 +108,9 @@ class Network:
         return sizes
 
     @classmethod
-    def mlp(cls, sizes, activation="relu", output=None, dropout=0.0, init=None, seed=None, dtype=np.float32):
+    def mlp(cls, sizes: Sequence[int], activation: str = "relu", output: str | None = None, dropout: float = 0.0,
+            init: str | None = None, seed: int | np.random.Generator | None = None,
+            dtype: DTypeLike = np.float32) -> Network:
         """A multi-layer perceptron: ``Dense`` layers of the given sizes with an activation between.
 
         Args:
@@ -116,7 +127,7 @@ class Network:
         activation_key = activations.canonical(activation)  # validates the name before building anything
         init = init or activations.default_init(activation_key)
         initializers.get(init)
-        layers = []
+        layers: list[Layer] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(Dense(n_in, n_out, init=init, seed=rng, dtype=dtype))
             if i < len(sizes) - 2:
@@ -240,7 +251,7 @@ class Network:
         return net
 
     # -- using the network ------------------------------------------------------------
-    def check_X(self, X):
+    def check_X(self, X: ArrayLike) -> np.ndarray:
         """``X`` validated for this network: ``(n_samples, n_features)``, finite, in the network's dtype.
 
         Raises ValueError naming what was expected and what was received (before any work is done).
@@ -264,7 +275,7 @@ class Network:
             a = layer.infer(a)
         return a
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, ``(n_samples, n_outputs)``; rows sum to 1 for several classes.
 
         Softmax of the logits (sigmoid for a single output), unless the network already ends in one.
@@ -274,7 +285,7 @@ class Network:
             return out
         return softmax(out) if out.shape[1] > 1 else sigmoid(out)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class per sample: the output neuron with the highest value (or ``p >= 0.5``)."""
         if self.n_outputs == 1:
             return (self.predict_proba(X)[:, 0] >= 0.5).astype(np.int64)
@@ -282,7 +293,7 @@ class Network:
         # most probable class; skipping the softmax saves most of the time for a single image.
         return self.infer(self.check_X(X)).argmax(axis=1)
 
-    def evaluate(self, X, y, loss=None):
+    def evaluate(self, X: ArrayLike, y: ArrayLike, loss: Loss | str | None = None) -> Evaluation:
         """``Evaluation(loss, accuracy)`` on ``(X, y)``; accuracy is ``None`` for real-valued targets."""
         loss = losses.get(loss or self.loss_ or "cross_entropy")
         X = self.check_X(X)
@@ -298,17 +309,25 @@ class Network:
             accuracy = float(np.mean(labels_from_outputs(out, self.outputs_probabilities(upto)) == y))
         return Evaluation(total / len(X), accuracy)
 
-    def fit(self, X, y, **kwargs):
+    def fit(self, X: ArrayLike, y: ArrayLike, *, epochs: int = 10, batch_size: int = 32,
+            optimizer: Optimizer | str | None = None, loss: Loss | str = "cross_entropy",
+            validation_data: tuple[ArrayLike, ArrayLike] | None = None, callbacks: Iterable[Callback] = (),
+            seed: int | None = None, verbose: int = 0, shuffle: bool = True,
+            resume_from: str | os.PathLike[str] | None = None,
+            augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+            l1: float | None = None, threads: int | None = None) -> History:
         """Train on ``(X, y)``; see :func:`glassnet.training.fit` for the arguments. Returns a ``History``."""
-        return training.fit(self, X, y, **kwargs)
+        return training.fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, loss=loss,
+                            validation_data=validation_data, callbacks=callbacks, seed=seed, verbose=verbose,
+                            shuffle=shuffle, resume_from=resume_from, augment=augment, l1=l1, threads=threads)
 
     # -- on disk ----------------------------------------------------------------------
-    def save(self, path, metadata=None):
+    def save(self, path: str | os.PathLike[str], metadata: dict | None = None) -> Path:
         """Save architecture (JSON) and weights (safetensors); see :func:`glassnet.modelfile.save`."""
         return modelfile.save(self, path, metadata=metadata)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> Network:
         """A network saved with ``save`` (``glassnet.load``); raises ModelFileError for anything missing or wrong."""
         return cls.from_saved(*modelfile.read_model(path))
 
@@ -363,7 +382,7 @@ class Network:
         return {"n_features": self.n_features,
                 "layers": [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]}
 
-    def summary(self):
+    def summary(self) -> views.Text:
         """A table of layers: neurons out, output shape, parameters; with totals."""
         rows = [("#", "layer", "neurons", "output shape", "parameters")]
         rows.append(("", "input", str(self.n_features), f"(n, {self.n_features})", "0"))
@@ -388,9 +407,12 @@ class Network:
         """In Jupyter: a diagram of the layers and the summary table (see ``glassnet.notebook``)."""
         return notebook.network_html(self)
 
-    def explain(self, x, **kwargs):
+    def explain(self, x: ArrayLike, *, top: int = 5,
+                reference: tuple[ArrayLike, ArrayLike] | explain.Reference | None = None, neighbours: int = 5,
+                label: int | None = None, image_shape: tuple[int, ...] | None = None) -> Explanation:
         """Trace one prediction neuron by neuron; see :func:`glassnet.explain.explain` for the arguments."""
-        return explain.explain(self, x, **kwargs)
+        return explain.explain(self, x, top=top, reference=reference, neighbours=neighbours, label=label,
+                               image_shape=image_shape)
 
 
 def _per_layer(buffers, layers):
