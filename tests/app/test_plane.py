@@ -197,3 +197,11 @@ def test_a_run_nobody_watches_pauses_itself(monkeypatch):
     assert s.message == "paused: nobody was watching" and s.trainer.steps > 0
     assert plane_data.NAMES[0] in s.state()["choices"]["datasets"]
     time.sleep(0)
+
+
+def test_a_replay_too_long_for_a_request_is_refused(monkeypatch):
+    monkeypatch.setattr(app_plane, "MAX_REPLAY_STEPS", 10)
+    s = PlaneSession({"dataset": "xor", "hidden": [2]})
+    s.step(11)
+    with pytest.raises(BadState, match="replay: this run has 11 mini-batches; a replay here repeats at most 10"):
+        s.replay()

@@ -49,6 +49,7 @@ TRAINING_KEYS = ("optimizer", "lr", "momentum", "batch_size", "l2", "l1")
 MAX_LAYERS, MAX_WIDTH, MAX_POINTS = 6, 8, 2000
 MAX_EPOCHS = 20_000                               # a run stops here (a page left open does not train forever)
 UNWATCHED_SECONDS = 30.0                          # a run nobody watches pauses itself after this long
+MAX_REPLAY_STEPS = 50_000                         # a replay runs in the request: about a minute at most
 MAX_SNAPSHOTS = 400                               # time travel: older epochs thinned beyond this
 PICTURE_SIZE = 40
 OUTPUT_SIZE = 80                                  # the output picture, drawn larger
@@ -452,6 +453,11 @@ class PlaneSession:
         with self.lock:
             self._require_still("replay")
             self._flush()
+            total = sum(a["n"] for a in self.log if a["do"] == "steps")
+            if total > MAX_REPLAY_STEPS:
+                raise BadState(f"replay: this run has {total:,} mini-batches; a replay here repeats at most "
+                               f"{MAX_REPLAY_STEPS:,} (a new network, from the seed or the layers, starts a run "
+                               f"to replay)")
             record = self.to_record()
             final = weights_digest(self.net.get_weights())
         copy_ = PlaneSession.from_record(record, replay=True)
