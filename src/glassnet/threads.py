@@ -73,8 +73,10 @@ class _Blas:
 
 
 def _openblas_paths():
-    """Files of the OpenBLAS libraries loaded in this process (NumPy's first)."""
-    paths = []
+    """Files of the OpenBLAS libraries in this process: NumPy's own first (its wheel's ``numpy.libs``), then any
+    other loaded one (SciPy's, a system library NumPy links to), as listed in ``/proc/self/maps``."""
+    numpy_libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    paths = sorted(glob.glob(os.path.join(numpy_libs, "*openblas*")))
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             for line in maps:
@@ -83,11 +85,12 @@ def _openblas_paths():
                     paths.append(path)
     except OSError:
         pass
-    numpy_libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    return paths + [p for p in sorted(glob.glob(os.path.join(numpy_libs, "*openblas*"))) if p not in paths]
+    return paths
 
 
 def _find_openblas():
+    """Every loaded OpenBLAS as one control: the count is read from NumPy's and set in all of them."""
+    found = []
     for path in _openblas_paths():
         try:
             lib = ctypes.CDLL(path)
@@ -100,8 +103,15 @@ def _find_openblas():
             if get is not None and set_ is not None:
                 get.restype, get.argtypes = ctypes.c_int, []
                 set_.restype, set_.argtypes = None, [ctypes.c_int]
-                return _Blas(f"OpenBLAS ({os.path.basename(path)})", get, set_)
-    return None
+                found.append((os.path.basename(path), get, set_))
+                break
+    if not found:
+        return None
+
+    def set_all(n):
+        for _, _, set_ in found:
+            set_(n)
+    return _Blas("OpenBLAS (" + ", ".join(name for name, _, _ in found) + ")", found[0][1], set_all)
 
 
 def _find_threadpoolctl():
