@@ -146,10 +146,16 @@ class Guard:
         await self.app(scope, replay, send_with_headers)
 
     def _door(self, scope, headers):
-        """403 for a Host that is not this server's or a state-changing request from another site; else None."""
+        """403 for a Host that is not this server's or a state-changing request from another site; else None.
+
+        The Host is checked where a browser's work is read or changed (the page, ``/api/*``); the
+        page's static files, the schema and ``/api/health`` (a container's health check) answer any name.
+        """
         host = headers.get("host", "")
         name = _hostname(host)
-        if not self._host_allowed(name):
+        path = scope["path"]
+        guarded = path == "/" or (path.startswith("/api/") and path != "/api/health")
+        if (guarded or scope["method"] in STATE_CHANGING) and not self._host_allowed(name):
             return refusal(403, f"Host: expected this server's address ({self._expected()}), received {host!r}; "
                                 f"open the address 'glassnet app' printed")
         origin = headers.get("origin")
