@@ -426,10 +426,14 @@ def test_fit_threads_can_be_forced_and_are_checked(blobs, monkeypatch):
 
 
 def test_openblas_thread_control_needs_no_extra():
-    """With NumPy's own OpenBLAS the thread count is set through ctypes, without threadpoolctl."""
+    """With NumPy's own OpenBLAS the thread count is set through ctypes, without threadpoolctl; the count is
+    read from NumPy's copy even when SciPy's copy was loaded (and mapped) first."""
     blas = threads._find_openblas()
     if blas is None:
         pytest.skip("NumPy is not linked to OpenBLAS here")
+    numpy_libs = Path(np.__file__).resolve().parents[1] / "numpy.libs"
+    if numpy_libs.is_dir() and any("openblas" in p.name for p in numpy_libs.iterdir()):
+        assert Path(threads._openblas_paths()[0]).parent == numpy_libs
     before = blas.get()
     try:
         blas.set(1)
