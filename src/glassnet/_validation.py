@@ -59,7 +59,7 @@ def _all_finite(arr):
     return math.isfinite(total) or bool(np.isfinite(arr).all())
 
 
-def as_float_array(X, *, name="X", dtype=np.float32):
+def as_float_array(X, *, name="X", dtype=np.float32) -> np.ndarray:
     """Convert ``X`` to a floating array, refusing strings, objects, NaN and inf."""
     if isinstance(X, (str, bytes)):
         raise TypeError(f"{name} expected a numeric array, received a string")
@@ -78,7 +78,7 @@ def as_float_array(X, *, name="X", dtype=np.float32):
     return arr
 
 
-def check_X(X, n_features, *, name="X", dtype=np.float32):
+def check_X(X, n_features, *, name="X", dtype=np.float32) -> np.ndarray:
     """Validate a batch of samples: 2-D ``(n_samples, n_features)``, numeric, finite, not empty."""
     arr = as_float_array(X, name=name, dtype=dtype)
     if arr.ndim == 1 and arr.shape[0] == n_features:

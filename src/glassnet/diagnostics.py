@@ -21,6 +21,8 @@ rules and numbers. Not here: automatic fixes, gradient-norm
 monitoring during training (see the ``NaNGuard`` callback).
 """
 
+from __future__ import annotations
+
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -76,8 +78,9 @@ _limits = {"max_samples": ("int", 1, None, False), "rise": ("float", 1.0, None, 
            "overfit_gap": ("float", 0.0, 1.0, False), "dead_share": ("float", 0.0, 1.0, False)}
 
 
-def diagnose(history, net=None, X=None, *, diverged=None, validation=None, max_samples=1000, rise=1.5, flat=0.05,
-             overfit_rise=0.1, overfit_gap=0.1, dead_share=0.25, audience="cli"):
+def diagnose(history, net=None, X=None, *, diverged=None, validation=None, max_samples: int = 1000,
+             rise: float = 1.5, flat: float = 0.05, overfit_rise: float = 0.1, overfit_gap: float = 0.1,
+             dead_share: float = 0.25, audience: str = "cli") -> list[Finding]:
     """Read a training run and return the problems found, as a list of :class:`Finding` (empty if healthy).
 
     Args:

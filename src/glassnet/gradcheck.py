@@ -16,14 +16,22 @@ so a new activation is checked without a change here.
 Not here: second derivatives, checks in float32 (finite differences need float64's precision).
 """
 
+from __future__ import annotations
+
 import numbers
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import losses, views
 from ._validation import as_generator, check_params, check_X
-from .losses import prepare_targets
+from .losses import Loss, prepare_targets
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .network import Network
 
 
 @dataclass
@@ -80,8 +88,9 @@ class GradcheckReport:
         return views.gradcheck_html(self)
 
 
-def gradcheck(net, X, y, loss="cross_entropy", h=1e-6, max_checks=None, check_input=True, training=False,
-              tolerance=1e-6, seed=0):
+def gradcheck(net: Network, X: ArrayLike, y: ArrayLike, loss: Loss | str = "cross_entropy", h: float = 1e-6,
+              max_checks: int | None = None, check_input: bool = True, training: bool = False,
+              tolerance: float = 1e-6, seed: int = 0) -> GradcheckReport:
     """Compare backpropagation with central finite differences on every parameter and the input.
 
     Args:

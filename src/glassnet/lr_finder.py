@@ -21,16 +21,26 @@ Not here: per-layer rates, schedules (use the suggestion as ``OneCycle``'s ``max
 constant rate), batch-size finders.
 """
 
+from __future__ import annotations
+
 import bisect
 import itertools
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import losses, optimizers, views
 from ._validation import check_params, check_X, describe
-from .losses import prepare_targets
+from .losses import Loss, prepare_targets
+from .optimizers import Optimizer
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .network import Network
 
 
 # -- suggestion rules: (learning rates, smoothed losses) -> learning rate ---------------------------
@@ -147,8 +157,10 @@ _limits = {"start": ("float", 0.0, None, True), "end": ("float", 0.0, None, True
            "smooth": ("float", 0.0, 1.0, False)}
 
 
-def lr_find(net, X, y, *, start=1e-6, end=10.0, steps=100, batch_size=64, optimizer="sgd", momentum=0.9,
-            seeds=(0,), divergence=4.0, smooth=0.98, loss=None, rule="steepest"):
+def lr_find(net: Network, X: ArrayLike, y: ArrayLike, *, start: float = 1e-6, end: float = 10.0, steps: int = 100,
+            batch_size: int = 64, optimizer: Optimizer | str = "sgd", momentum: float = 0.9,
+            seeds: int | Iterable[int] = (0,), divergence: float = 4.0, smooth: float = 0.98,
+            loss: Loss | str | None = None, rule: str = "steepest") -> LRFinderResult:
     """The learning-rate range test: returns an :class:`LRFinderResult`; ``net`` is left exactly as it was.
 
     ``lr_k = start * (end / start) ** (k / (steps - 1))`` for mini-batch ``k``; the loss is smoothed
@@ -196,8 +208,8 @@ def lr_find(net, X, y, *, start=1e-6, end=10.0, steps=100, batch_size=64, optimi
     # Everything is valid: from here on the network changes, and is put back in the `finally`.
     weights = net.get_weights()
     # the dropout layers' own generators (often one shared by all of them) and their states, to put back
-    rngs = {i: (layer.rng, layer.rng.bit_generator.state) for i, layer in enumerate(net.layers)
-            if layer.has_training_mode}
+    rngs = {i: (layer.rng, layer.rng.bit_generator.state)  # type: ignore[attr-defined]  # Dropout: has_training_mode
+            for i, layer in enumerate(net.layers) if layer.has_training_mode}
     curves = []
     try:
         for seed in seeds:
@@ -208,7 +220,7 @@ def lr_find(net, X, y, *, start=1e-6, end=10.0, steps=100, batch_size=64, optimi
         net.set_weights(weights)
         for i, (rng, state) in rngs.items():
             rng.bit_generator.state = state
-            net.layers[i].rng = rng
+            net.layers[i].rng = rng  # type: ignore[attr-defined]  # a Dropout layer (see rngs above)
     suggestions = [c["suggestion"] for c in curves]
     settings = {"start": float(start), "end": float(end), "steps": int(steps), "batch_size": int(batch_size),
                 "optimizer": str(optimizer).lower(),
@@ -221,16 +233,16 @@ def lr_find(net, X, y, *, start=1e-6, end=10.0, steps=100, batch_size=64, optimi
     return LRFinderResult(middle, rule, suggestions, curves, settings)
 
 
-def _seeds(seeds):
+def _seeds(seeds) -> list[int]:
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-        if not 1 <= seeds <= MAX_SEEDS:
+        if not 1 <= int(seeds) <= MAX_SEEDS:
             raise ValueError(f"lr_find: seeds expected 1 to {MAX_SEEDS} runs, received {seeds!r}")
         return list(range(int(seeds)))
     try:
         seeds = list(itertools.islice(seeds, MAX_SEEDS + 1))   # one too many is enough to refuse a huge range
     except TypeError:
         raise TypeError(f"lr_find: seeds expected an int or a list of ints, received {describe(seeds)}") from None
-    valid = all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    valid = all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 0 for s in seeds)
     if not valid or not 1 <= len(seeds) <= MAX_SEEDS:
         raise ValueError(f"lr_find: seeds expected a list of 1 to {MAX_SEEDS} non-negative ints, "
                          f"received {describe(seeds) if len(seeds) > 10 else repr(seeds)}")

@@ -20,6 +20,10 @@ is atomic, and a process loading while another saves sees the old model or the n
 checkpoint directory adds the optimizer state and where training stood.
 """
 
+from __future__ import annotations
+
+import os
+
 from .modelfile import (
     CHECKPOINT_FILES,
     CHECKPOINT_FORMAT,
@@ -34,7 +38,7 @@ from .modelfile import (
 from .network import Network
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Network:
     """Load a network saved with ``save``; raises ModelFileError for anything missing or wrong.
 
     Example:
@@ -48,12 +52,12 @@ def load(path):
     return Network.load(path)
 
 
-def build_network(architecture, source="model"):
+def build_network(architecture: dict, source: str = "model") -> Network:
     """A network (fresh weights) from an architecture dict; ModelFileError if it is malformed."""
     return Network.from_config(architecture, source)
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: str | os.PathLike[str]) -> dict:
     """Read a checkpoint: ``{"architecture", "weights", "optimizer", "history", "run", "position"}``.
 
     The model in it is checked as ``load`` checks a model.
