@@ -5,9 +5,9 @@ headless Chromium like a learner would (train a network, draw a 7, open a neuron
 docs/app/<view>.png, 1200 px wide. With Pillow installed the PNGs are reduced to 256 colours (a few
 times smaller, no visible change for a page of flat colours). ``--views watch`` makes only the pictures
 of watching it learn (the live filters and gallery, the diagnostics, an exploded loss), at desktop
-width and on a 390 px phone: docs/app/watch-*.png.
+width and on a 390 px phone: docs/app/watch-*.png; ``--views train`` only the Train view's.
 
-    python docs/app_screenshots.py [--out docs/app] [--chromium /usr/bin/chromium] [--views all|tour|watch]
+    python docs/app_screenshots.py [--out docs/app] [--chromium /usr/bin/chromium] [--views all|tour|train|watch]
 
 Needs the app and dev extras (fastapi, uvicorn, playwright) and a Chromium (Debian: apt install chromium).
 """
@@ -107,7 +107,7 @@ def reduce(path):
     print(f"{path}  {path.stat().st_size / 1024:.0f} KiB")
 
 
-def run(page, url, out):
+def run(page, url, out, train_only=False):
     expect = __import__("playwright.sync_api", fromlist=["expect"]).expect
     page.goto(f"{url}/#train", wait_until="load")
     expect(page.locator("#net-summary")).to_contain_text("network 784")
@@ -122,7 +122,10 @@ def run(page, url, out):
     page.fill("#train-epochs", "5")
     page.click("#train-start")
     expect(page.locator("#train-status")).to_contain_text("finished", timeout=WAIT_MS)
+    expect(page.locator("#watch-card")).to_have_attribute("data-epoch", "5", timeout=WAIT_MS)
     shot(page, out, "train")
+    if train_only:
+        return
 
     # Draw: a 7, and one neuron of the first hidden layer opened.
     page.click("#tab-draw")
@@ -224,8 +227,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "app")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the Chromium to drive")
-    parser.add_argument("--views", choices=["all", "tour", "watch"], default="all",
-                        help="the tour of every view, the pictures of watching it learn, or both (default)")
+    parser.add_argument("--views", choices=["all", "tour", "train", "watch"], default="all",
+                        help="the tour of every view, its Train picture only, the pictures of watching it "
+                             "learn, or the tour and those (default)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -243,8 +247,8 @@ def main(argv=None):
                 page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
                 page.on("pageerror", lambda exc: problems.append(str(exc)))
                 pages.append(page)
-            if args.views in ("all", "tour"):
-                run(pages[0], server.url, args.out)
+            if args.views in ("all", "tour", "train"):
+                run(pages[0], server.url, args.out, train_only=args.views == "train")
             if args.views in ("all", "watch"):
                 run_watch(*pages, server.url, args.out)
         finally:

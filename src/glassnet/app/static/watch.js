@@ -98,7 +98,8 @@ function renderFilters(filters) {
     return;
   }
   const some = filters.shown < filters.neurons ? `the first ${filters.shown} of its ${filters.neurons} neurons` : `its ${filters.neurons} neuron${filters.neurons === 1 ? "" : "s"}`;
-  caption.textContent = `Each square is one neuron of the ${filters.name} layer (${some}): its incoming weights laid out as the image. Red: ink there raises the neuron's sum; blue: lowers it.`;
+  const layer = filters.name === "output" ? "the output layer" : filters.name.replace(/^hidden (\d+)$/, "hidden layer $1");
+  caption.textContent = `Each square is one neuron of ${layer} (${some}): its incoming weights laid out as the image. Red: ink there raises the neuron's sum; blue: lowers it.`;
   for (const f of filters.items) {
     const canvas = pictureCanvas(f.picture, 44, { title: `neuron ${f.neuron}: largest |w| ${short(f.largest)}` });
     canvas.dataset.neuron = String(f.neuron);
