@@ -1,16 +1,19 @@
-"""``python -m benchmarks [--quick] [--out DIR]``: glassnet vs PyTorch CPU vs scikit-learn.
+"""``python -m benchmarks [--quick] [--out DIR]``: glassnet against every baseline, each alone.
 
 What it does, in order (each part is printed as it finishes):
 
-1. records the machine: CPU model, cores, BLAS library and kernel (threadpoolctl), versions;
+1. records the machine: CPU model, cores, BLAS library and kernel (threadpoolctl), versions, load average;
 2. measures the float32 GEMM peak of this machine (1024x1024 products, 1 thread and all threads);
 3. trains networks A 784-128-64-10, B 784-256-128-10 and deep 784-512-256-128-10 at batch sizes
    32, 64, 256, 1024 on Fashion-MNIST (and network A on the bundled digits) with SGD, momentum 0.9,
-   lr 0.01, float32: glassnet and PyTorch from the same initial weights in the same batch order,
-   scikit-learn's MLPClassifier with its own initialisation; one worker process per library, their
-   epochs interleaved (the order alternates) so that they share the machine's load. Reports the
-   median seconds per epoch over epochs 2..5 (the first warms up), min-max, samples/s, the ratio to
-   PyTorch, test accuracy after 5 epochs, GFLOP/s and % of the GEMM peak, peak RSS per library;
+   lr 0.01, float32: glassnet, a textbook NumPy loop (``textbook.py``), neural-network-digits and
+   PyTorch from the same initial weights in the same batch order, scikit-learn's MLPClassifier with
+   its own initialisation; each library in its own worker process, alone (``--mode alone``, the
+   default: one worker alive at a time) or with all alive and their epochs taking turns
+   (``--mode interleaved``). Reports the median seconds per epoch over epochs 2..N (the first warms
+   up), min-max, samples/s, glassnet's speed-up over each library, test accuracy after the last
+   epoch, GFLOP/s and % of the GEMM peak, the load average per row, peak RSS per library, and the
+   targets of issue 17 met or missed;
 4. single-image and batch-1000 prediction latency;
 5. scaling: seconds per epoch on 10k, 30k, 60k and 600k samples (600k = Fashion-MNIST plus
    randomly shifted copies);
@@ -52,7 +55,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run on tiny sizes (about a minute)")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for results.json and results.md")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per configuration (default 5; quick 2)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs per configuration (default 4, the first not timed; quick 2)")
     parser.add_argument("--threads", type=int, default=None, help="thread budget for every library (default: cores)")
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
     parser.add_argument("--libraries", default=",".join(workers.WORKERS),
@@ -68,7 +72,7 @@ def main(argv=None):
     parser.add_argument("--memory-limit-gib", type=float, default=2.0, help="memory limit for that run (default 2)")
     args = parser.parse_args(argv)
     threads = args.threads or len(os.sched_getaffinity(0))
-    epochs = args.epochs or (2 if args.quick else 5)
+    epochs = args.epochs or (2 if args.quick else 4)
     dataset = FASHION if Path(FASHION, "train-images-idx3-ubyte.gz").exists() else "digits"
 
     results = {"machine": machine(threads), "settings": {
