@@ -16,9 +16,11 @@ Needs scikit-learn 1.6 or newer (``pip install "glassnet[sklearn]"``); ``import 
 never imports it. Not here: sample weights, class weights, multi-label classification.
 """
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import activations, optimizers, schedules
 from ._validation import check_params
@@ -74,9 +76,11 @@ class _GlassnetEstimator(_base.BaseEstimator):
         tags.input_tags.allow_nan = False       # NaN in X is refused by fit and predict
         return tags
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
-                 momentum=0.9, schedule="constant", batch_size=32, epochs=50, dropout=0.0, weight_decay=0.0,
-                 early_stopping=False, validation_fraction=0.1, patience=10, random_state=None, verbose=0):
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu", optimizer: str = "adam",
+                 learning_rate: float = 0.001, momentum: float = 0.9, schedule: str = "constant", batch_size: int = 32,
+                 epochs: int = 50, dropout: float = 0.0, weight_decay: float = 0.0, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, patience: int = 10,
+                 random_state: int | np.random.RandomState | None = None, verbose: int = 0) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -120,7 +124,7 @@ class _GlassnetEstimator(_base.BaseEstimator):
                              f"received {self.hidden_layer_sizes!r}")
         return [int(n) for n in sizes]
 
-    def _validate_X(self, X, y, reset, **kwargs):
+    def _validate_X(self, X, y, reset, **kwargs) -> tuple[np.ndarray, np.ndarray]:
         """scikit-learn's checks (shape, NaN, sparse, feature names, ``n_features_in_``); X as float32."""
         X, y = _validation.validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32), **kwargs)
         return _float32(X, f"{type(self).__name__}: X"), y
@@ -255,7 +259,7 @@ class GlassnetClassifier(_base.ClassifierMixin, _GlassnetEstimator):
                              f"{classes.tolist()}")
         return classes
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Train a new network on ``(X, y)``; labels may be strings, ints or bools. Returns ``self``."""
         hidden = self._check_hyperparameters()
         X, y = self._validate_X(X, y, reset=True)
@@ -268,7 +272,7 @@ class GlassnetClassifier(_base.ClassifierMixin, _GlassnetEstimator):
         self._train(X, labels, int(self.epochs), stratify=labels)
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None) -> Self:
         """One more epoch over ``(X, y)``, continuing from the current weights and optimizer state.
 
         ``classes`` (every label there will ever be) is required on the first call.
@@ -295,14 +299,14 @@ class GlassnetClassifier(_base.ClassifierMixin, _GlassnetEstimator):
         self._train(X, labels, 1)
         return self
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Probability of each class, ``(n_samples, n_classes)``, columns in the order of ``classes_``."""
         return self._float64_outputs(X, probabilities=True)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         return np.log(self.predict_proba(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class label for each sample."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
@@ -339,7 +343,7 @@ class GlassnetRegressor(_base.RegressorMixin, _GlassnetEstimator):
         y = _float32(y, f"{type(self).__name__}: y")
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Train a new network on ``(X, y)``; ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
         hidden = self._check_hyperparameters()
         X, y = self._validate_X(X, y, reset=True, multi_output=True, y_numeric=True)
@@ -350,7 +354,7 @@ class GlassnetRegressor(_base.RegressorMixin, _GlassnetEstimator):
         self._train(X, targets, int(self.epochs))
         return self
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """One more epoch over ``(X, y)``, continuing from the current weights and optimizer state."""
         first = not hasattr(self, "net_")
         hidden = self._check_hyperparameters() if first else None
@@ -366,7 +370,7 @@ class GlassnetRegressor(_base.RegressorMixin, _GlassnetEstimator):
         self._train(X, targets, 1)
         return self
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted values, ``(n_samples,)`` for one output, else ``(n_samples, n_outputs)``."""
         out = self._float64_outputs(X)
         return out[:, 0] if self.n_outputs_ == 1 else out

@@ -43,7 +43,7 @@ class Dataset:
     extra: dict = field(default_factory=dict)
 
     @property
-    def n_features(self):
+    def n_features(self) -> int:
         return int(np.prod(self.shape))
 
     def __repr__(self):
@@ -73,7 +73,7 @@ def _shuffled(positions):
     return positions[np.random.Generator(np.random.PCG64(ORDER_SEED)).permutation(len(positions))]
 
 
-def load_digits(flatten=True, scale=True):
+def load_digits(flatten: bool = True, scale: bool = True) -> Dataset:
     """The bundled MNIST digits as a :class:`Dataset` (8,004 train / 1,996 test).
 
     Args:

@@ -6,6 +6,7 @@ path (see :mod:`glassnet.datasets.local` for the formats). Either way the result
 :class:`Dataset` whose images are, by default, rows of float32 pixels in [0, 1].
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,9 @@ from .idx import read_idx
 NAMES = ("digits", *catalog.CATALOG, *plane.NAMES)
 
 
-def load(name_or_path, *, flatten=True, scale=True, download=True, cache_dir=None, label_column=None,
-         image_size=None, progress=True, **generated):
+def load(name_or_path: str | os.PathLike[str], *, flatten: bool = True, scale: bool = True, download: bool = True,
+         cache_dir: str | os.PathLike[str] | None = None, label_column: str | int | None = None,
+         image_size: tuple[int, int] | None = None, progress: bool = True, **generated: object) -> Dataset:
     """A dataset by name or path, as a :class:`Dataset` with a training and a test set.
 
     Args:

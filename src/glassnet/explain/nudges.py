@@ -25,6 +25,7 @@ and ``str()`` of :class:`Nudges`).
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import losses, views
 from .forward import layer_copies, layer_outputs
@@ -121,12 +122,12 @@ class Nudges:
     label: int
     lr: float
     loss_name: str
-    head: str                  # the softmax / sigmoid the loss applies itself, or None
+    head: str | None           # the softmax / sigmoid the loss applies itself, or None
     loss_before: float
     loss_after: float
     linear_change: float       # -lr * sum(dW**2) - lr * sum(db**2): the first-order estimate of the change
-    p_label: float             # the true class's probability (None when the loss reads no probabilities)
-    p_others: float            # 1 - p_label as the sum of the other probabilities (exact when p is near 1)
+    p_label: float | None      # the true class's probability (None when the loss reads no probabilities)
+    p_others: float | None     # 1 - p_label as the sum of the other probabilities (exact when p is near 1)
     outputs: list              # OutputNudge, largest |delta| first
     layers: list               # LayerNudges, output first, then back towards the input
     image_shape: tuple | None = None
@@ -165,7 +166,8 @@ class Nudges:
         return views.nudges_html(self)
 
 
-def nudges(net, x, label, *, lr=0.1, top=10, image_shape=None):
+def nudges(net, x: ArrayLike, label: int, *, lr: float = 0.1, top: int = 10,
+           image_shape: tuple[int, ...] | None = None) -> Nudges:
     """One SGD step of ``lr`` on ``(x, label)``, as ranked nudges: returns :class:`Nudges`.
 
     Every number is :func:`explain_step`'s (``delta``, ``dW``, ``db``, the loss); ``loss_after`` is the loss of

@@ -12,6 +12,7 @@ pictures (``glassnet.plots``).
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import losses, views
 from .._validation import as_float_array, check_params, describe
@@ -99,7 +100,8 @@ class Explanation:
         return views.explanation_html(self)
 
 
-def explain(net, x, *, top=5, reference=None, neighbours=5, label=None, image_shape=None):
+def explain(net, x: ArrayLike, *, top: int = 5, reference: tuple[ArrayLike, ArrayLike] | Reference | None = None,
+            neighbours: int = 5, label: int | None = None, image_shape: tuple[int, ...] | None = None) -> Explanation:
     """Trace one prediction through ``net``, neuron by neuron; returns an :class:`Explanation`.
 
     Every neuron: ``z_j = sum_i w_ji x_i + b_j`` (its strongest terms and exact sums), ``a_j = f(z_j)``
@@ -164,7 +166,7 @@ def check_classifier(net):
                          f"explain_step and effective_affine still trace it")
 
 
-def one_sample(net, x):
+def one_sample(net, x) -> np.ndarray:
     """``x`` as one float64 sample ``(n_features,)``, or an error naming the shape it has."""
     arr = as_float_array(x, name="x", dtype=np.float64)
     if arr.size != net.n_features or (arr.ndim == 2 and arr.shape[0] != 1 and arr.shape[1] == net.n_features):

@@ -14,6 +14,7 @@ momentum or Adam (their updates are not ``-lr * dW``), dropout (taken as off).
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import losses, views
 from .._validation import as_float_array, check_params, check_X
@@ -109,7 +110,8 @@ class StepTrace:
         return views.step_html(self)
 
 
-def explain_step(net, X, y, *, loss=None, lr=0.1):
+def explain_step(net, X: ArrayLike, y: ArrayLike, *, loss: losses.Loss | str | None = None,
+                 lr: float = 0.1) -> StepTrace:
     """Trace one step of learning on ``(X, y)``: the backward pass neuron by neuron, and the SGD update.
 
     Forward in float64, the loss, then ``delta = dL/dz`` for every neuron from the output down,
