@@ -73,6 +73,8 @@ class Network:
         (1, 2)
     """
 
+    metadata_: dict  # what ``save(metadata=...)`` stored; set by ``load`` (a network built in memory has none)
+
     def __init__(self, layers: Iterable[Layer], n_features: int | None = None) -> None:
         layers = list(layers)
         if not layers:

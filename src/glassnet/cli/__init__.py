@@ -16,8 +16,10 @@ a missing, damaged or hostile file, data too large for memory), printed as one l
 is used here. Not here: any computation (that is the library's).
 """
 
+import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import GlassnetError
@@ -30,7 +32,7 @@ from .train import AUGMENT, DEFAULT_OUT, DEFAULTS  # the command's settings, imp
 COMMANDS = (train, evaluate, predict, explain, report, lr_find, gradcheck, info, datasets, export, app)
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """The ``glassnet`` argument parser with its subcommands."""
     parser = Parser(prog="glassnet", allow_abbrev=False,
                     description="glassnet: the neural network you can see through. Train, inspect and use "
@@ -43,7 +45,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
     try:

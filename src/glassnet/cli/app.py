@@ -13,6 +13,7 @@ are imported only when the command runs, so ``glassnet --help`` works without th
 Not here: the server, its views or its limits (:mod:`glassnet.app`).
 """
 
+import argparse
 import contextlib
 import secrets
 import signal
@@ -71,7 +72,7 @@ def add(subparsers):
                    help=f"evict a workspace idle this long (default {defaults.idle_seconds / 60:g})")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet app``: serve until Ctrl-C; returns the exit code."""
     require("fastapi", "app")          # FastAPI is an extra: the server is imported only now
     uvicorn = require("uvicorn", "app")

@@ -9,6 +9,7 @@ Exit 0 on success, 2 for a usage error (unknown name, bad path, download failure
 line. Not here: loading, downloading or checking data (:mod:`glassnet.datasets`).
 """
 
+import argparse
 import io
 import sys
 from pathlib import Path
@@ -68,7 +69,7 @@ def dataset_rows():
     return rows
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet datasets``: the named datasets, their size and licence, and whether they are cached."""
     rows = dataset_rows()
     if args.json:
@@ -85,7 +86,7 @@ def run(args):
     return EXIT_OK
 
 
-def run_fetch(args):
+def run_fetch(args: argparse.Namespace) -> int:
     """``glassnet datasets fetch NAME``: download into the cache, verified."""
     if args.name.strip().lower() == "digits":
         print("digits is bundled with glassnet: nothing to download")
@@ -99,7 +100,7 @@ def run_fetch(args):
     return EXIT_OK
 
 
-def run_show(args):
+def run_show(args: argparse.Namespace) -> int:
     """``glassnet datasets show``: counts per class, and PNGs of examples and class means."""
     taken = next((p for p in (Path(args.out), *Path(args.out).parents) if p.exists()), None)
     if taken is not None and not taken.is_dir():

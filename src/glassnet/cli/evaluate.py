@@ -4,6 +4,8 @@ Not here: the numbers themselves (``Network.evaluate`` and :mod:`glassnet.metric
 :func:`glassnet.cli.common.evaluate_test_set`, which ``glassnet train`` uses too).
 """
 
+import argparse
+
 from ..datasets.loader import load as load_dataset
 from ..serialization import load
 from .common import EXIT_OK, check_fits, dataset, evaluate_test_set, number_text, percent, print_json, subcommand
@@ -20,7 +22,7 @@ def add(subparsers):
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet evaluate``: test loss, accuracy and per-class accuracy of a saved model."""
     net = load(args.model)
     data = load_dataset(args.dataset)

@@ -7,6 +7,7 @@ matplotlib, one summary figure).
 Not here: any of the explanation's numbers.
 """
 
+import argparse
 import importlib.util
 import io
 import json
@@ -52,7 +53,7 @@ def add(subparsers):
                         "preprocessing step), explanation.json and, with matplotlib, explanation.png into DIR")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet explain``: the trace of one prediction."""
     if (args.image is None) == (args.index is None):
         raise GlassnetError("explain expected an IMAGE file or --index N (a test example), received "

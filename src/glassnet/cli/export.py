@@ -4,6 +4,7 @@ Exit 0 when the export matches glassnet, 1 when the parity check fails (nothing 
 a usage error (bad flag, missing file or extra). Not here: the exporters (:mod:`glassnet.export`).
 """
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -43,7 +44,7 @@ def add(subparsers):
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet export``: write the export, print where and its parity report; returns the exit code."""
     if args.format == "torch" and (args.softmax or args.opset is not None):
         raise GlassnetError("--softmax and --opset apply to --format onnx only")

@@ -5,6 +5,8 @@ checked on the first bundled digits; a saved MODEL is checked with random labels
 Not here: the check itself (:func:`glassnet.gradcheck.gradcheck`).
 """
 
+import argparse
+
 import numpy as np
 
 from ..datasets import load_digits
@@ -42,7 +44,7 @@ def add(subparsers):
     p.add_argument("--seed", type=number(int, 0), default=0, help="seed for the network and the sampled entries")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet gradcheck``: backpropagation against finite differences; exit 1 if they disagree."""
     if args.model is not None:
         if args.layers is not None or args.activation is not None:

@@ -3,6 +3,7 @@
 Not here: reading or checking the model files (``glassnet.serialization.load`` does that first).
 """
 
+import argparse
 import json
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def add(subparsers):
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet info``: what a saved model is, how it was trained, and its layers."""
     doc, tensors, source = read_model(Path(args.model))     # read once: one version, even while it is re-saved
     net = Network.from_saved(doc, tensors, source)

@@ -4,6 +4,7 @@ Runs :func:`glassnet.lr_finder.lr_find` and prints its suggestion (and, with ``-
 the curves with matplotlib). Not here: the test itself or its suggestion rules.
 """
 
+import argparse
 import sys
 
 from .. import optimizers
@@ -50,7 +51,7 @@ def add(subparsers):
     p.add_argument("--plot", metavar="PNG", help="also draw the curves into this .png file (needs matplotlib)")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet lr-find``: the learning-rate range test on a new network."""
     if args.plot is not None:                           # check before the work
         if not args.plot.lower().endswith(".png"):

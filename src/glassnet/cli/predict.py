@@ -4,6 +4,8 @@ Each image is first made to look like MNIST by :mod:`glassnet.preprocess` (needs
 Not here: any other kind of input than 28x28 digit pictures (use the library's ``predict``).
 """
 
+import argparse
+
 import numpy as np
 
 from ..errors import GlassnetError
@@ -25,7 +27,7 @@ def add(subparsers):
     p.add_argument("--json", action="store_true", help="print one JSON object per image, one per line")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet predict``: the digit in each image, with the ten probabilities."""
     net = load(args.model)
     if net.n_features != SIZE * SIZE:

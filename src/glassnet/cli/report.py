@@ -5,6 +5,7 @@ quicker one in its place); this module only picks the dataset, the seed and the 
 Needs matplotlib (the ``plot`` extra). Not here: the report's content.
 """
 
+import argparse
 from pathlib import Path
 
 from .. import report as html_report
@@ -43,13 +44,14 @@ def add(subparsers):
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet report``: write the HTML report of a saved model; returns the exit code."""
     require("matplotlib", "plot")
     if args.output and Path(args.output).suffix.lower() not in (".html", ".htm"):    # before the work
         raise GlassnetError(f"-o expected a file name ending in .html, received {args.output!r}")
     net = load(args.model)
-    settings = net.metadata_.get("settings") if isinstance(net.metadata_.get("settings"), dict) else {}
+    settings = net.metadata_.get("settings")
+    settings = settings if isinstance(settings, dict) else {}
     data = load_dataset(args.dataset or settings.get("dataset") or "digits")
     check_fits(net, data, args.model)
     output = Path(args.output) if args.output else Path(str(args.model).rstrip("/\\")).parent / "report.html"

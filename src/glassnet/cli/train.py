@@ -139,7 +139,7 @@ def add(subparsers):
                         "matplotlib: pip install \"glassnet[plot]\")")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     """``glassnet train``: fit a network, then write model/, checkpoint/, settings.json and report.md."""
     with Shutdown() as shutdown:         # before training, a stop signal ends the command as Ctrl-C does
         return _run(args, shutdown)
