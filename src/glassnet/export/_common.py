@@ -119,7 +119,7 @@ def check_output_paths(what, *paths):
                               f"which is a file")
 
 
-def parity_inputs(net, n_samples=PARITY_SAMPLES, seed=0):
+def parity_inputs(net: Network, n_samples: int = PARITY_SAMPLES, seed: int = 0) -> tuple[np.ndarray, str]:
     """``(X, description)``: bundled test digits for a 784-input network, else seeded normal inputs (float32)."""
     if net.n_features == 784:
         return load_digits().X_test[:n_samples].astype(np.float32), "bundled digits"

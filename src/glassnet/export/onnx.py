@@ -20,6 +20,7 @@ Not here: importing ONNX files into glassnet, quantisation, other dtypes than fl
 """
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +30,24 @@ from .._version import __version__
 from ..activations import Sigmoid, Softmax
 from ..errors import require
 from ..layers import Dense, Dropout
-from ._common import TOLERANCE, check_layers, check_output_paths, compare, parity_inputs, reference_outputs
+from ..network import Network
+from ._common import (
+    TOLERANCE,
+    ParityReport,
+    check_layers,
+    check_output_paths,
+    compare,
+    parity_inputs,
+    reference_outputs,
+)
 
 #: The ONNX opset written unless ``opset=`` says otherwise.
 DEFAULT_OPSET = 17
 #: The oldest opset accepted (Softmax over the last axis of a 2-D input since opset 13).
 MIN_OPSET = 13
 
-def to_onnx(net, path, *, softmax=False, opset=DEFAULT_OPSET, tolerance=TOLERANCE):
+def to_onnx(net: Network, path: str | os.PathLike[str], *, softmax: bool = False, opset: int = DEFAULT_OPSET,
+            tolerance: float = TOLERANCE) -> ParityReport:
     """Write ``net`` as an ONNX model to ``path`` and check it in ONNX Runtime; returns a ``ParityReport``.
 
     Before anything is written the model passes ``onnx.checker`` and runs in ONNX Runtime on a
@@ -71,7 +82,8 @@ def to_onnx(net, path, *, softmax=False, opset=DEFAULT_OPSET, tolerance=TOLERANC
     return report
 
 
-def to_onnx_bytes(net, *, softmax=False, opset=DEFAULT_OPSET, tolerance=TOLERANCE):
+def to_onnx_bytes(net: Network, *, softmax: bool = False, opset: int = DEFAULT_OPSET,
+                  tolerance: float = TOLERANCE) -> tuple[bytes, ParityReport]:
     """``(serialized ONNX model, ParityReport)`` without writing a file (same checks as :func:`to_onnx`)."""
     return _export(net, softmax=softmax, opset=opset, tolerance=tolerance, path=None)
 

@@ -26,9 +26,11 @@ Not here: other torch modules (convolutions, normalisation...), TorchScript, lea
 import io
 import json
 import keyword
+import os
 import re
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +44,7 @@ from ..optimizers import SGD, Adam, AdamW
 from ._common import (
     TOLERANCE,
     ExportError,
+    ParityReport,
     UnsupportedLayerError,
     check_layers,
     check_output_paths,
@@ -69,7 +72,7 @@ def _module_for(layer, torch, dtype):
     return getattr(nn, name)(**settings)
 
 
-def to_torch(net, *, tolerance=TOLERANCE):
+def to_torch(net: Network, *, tolerance: float = TOLERANCE) -> Any:  # a torch.nn.Sequential (torch: an extra)
     """A ``torch.nn.Sequential`` computing what ``net`` computes, with a copy of its weights.
 
     The module is in eval mode (call ``.train()`` to keep training) and has the network's dtype.
@@ -104,7 +107,8 @@ def _build_module(net):
     return module.eval()
 
 
-def torch_parity(net, module, *, tolerance=TOLERANCE, path=None):
+def torch_parity(net: Network, module, *, tolerance: float = TOLERANCE,
+                 path: str | os.PathLike[str] | None = None) -> ParityReport:
     """Run ``module`` (in eval mode) and ``net`` on the same real inputs; returns a ``ParityReport``.
 
     Raises ``ParityError`` when the largest absolute difference is above
@@ -125,7 +129,7 @@ def torch_parity(net, module, *, tolerance=TOLERANCE, path=None):
     return compare("torch", reference_outputs(net, X), received, inputs, tolerance, path)
 
 
-def to_torch_optimizer(optimizer, module):
+def to_torch_optimizer(optimizer, module) -> Any:  # a torch.optim optimizer
     """The ``torch.optim`` optimizer with ``optimizer``'s settings *and state*, for ``module``'s parameters.
 
     So training can continue in PyTorch exactly where glassnet stopped: SGD becomes
@@ -191,7 +195,7 @@ def _parameter(tensor, where):
     return np.array(tensor.detach().cpu().numpy(), copy=True)
 
 
-def from_torch(module):
+def from_torch(module) -> Network:
     """A glassnet ``Network`` from a ``torch.nn.Sequential``, with a copy of its weights.
 
     Understood: ``Linear`` (with or without bias), ``Dropout``, nested ``Sequential``, a ``Flatten`` at
@@ -255,7 +259,7 @@ def _layer_for(child, name, position, nn, dtype):
 
 
 # -- a state dict plus the Python that rebuilds the module -----------------------------------------
-def save_torch(net, path, *, tolerance=TOLERANCE):
+def save_torch(net: Network, path: str | os.PathLike[str], *, tolerance: float = TOLERANCE) -> ParityReport:
     """Write ``path`` (a ``.pt`` state dict) and, beside it, ``.py`` code that rebuilds the module.
 
     The ``.pt`` file holds tensors only (``torch.load(path, weights_only=True)`` reads it). The
@@ -305,7 +309,7 @@ def _torch_line(layer):
     return f"nn.{name}({', '.join(f'{key}={value!r}' for key, value in settings.items())})"
 
 
-def torch_source(net, weights_file="model.pt"):
+def torch_source(net: Network, weights_file: str = "model.pt") -> str:
     """The Python code that rebuilds ``net`` as an ``nn.Sequential`` and loads ``weights_file`` into it."""
     check_layers(net, "to_torch")
     entries = [_torch_line(layer) for layer in net.layers]
