@@ -11,6 +11,7 @@ import contextlib
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -407,6 +408,24 @@ def test_thread_calibration_takes_all_threads_only_when_they_win_by_the_margin(f
     assert threads.decide(net, 16) == 1                        # busy: one thread, nothing measured
     assert threads.decide(net, 16, threads=3) == 3             # forced
     assert threads.decide(net, 16, threads=9) == 4             # never more than BLAS has
+
+
+def test_a_busy_machine_is_other_work_filling_the_cores_not_this_process(monkeypatch):
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.1, 1.0, 1.0))
+    monkeypatch.setattr(threads, "own_load", lambda: 2.0)        # our own training made that load
+    assert not threads.machine_is_busy()
+    monkeypatch.setattr(threads, "own_load", lambda: 0.0)        # someone else's
+    assert threads.machine_is_busy()
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.2, 1.0, 1.0))
+    assert not threads.machine_is_busy()                         # one core's worth: left to the measurement
+
+
+def test_own_load_is_this_process_cpu_seconds_per_second():
+    started = time.process_time()
+    while time.process_time() - started < 1.1:                   # keep one core busy
+        pass
+    assert 0.0 < threads.own_load() <= threads.usable_cores() + 0.5
 
 
 def test_step_products_are_the_ones_fit_runs():

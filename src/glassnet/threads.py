@@ -10,9 +10,12 @@ the faster setting, cached per shape (:func:`cached`). The rule, in full:
 1. ``fit(threads=n)`` (``glassnet train --threads n``) forces ``n`` (at most the threads BLAS has).
 2. If BLAS already has one thread (a limit set outside ``fit``), one thread: ``fit`` never uses more
    threads than the limit it finds.
-3. A busy machine: when the 1-minute load average (``os.getloadavg``: processes running or waiting
-   for a core, this one included) is at least the number of cores this process may use, other work
-   already fills the cores, and extra threads would queue behind it: one thread, nothing measured.
+3. A busy machine: when other work already fills the cores, extra threads would queue behind it at
+   every product: one thread, nothing measured. "Other work" is the 1-minute load average
+   (``os.getloadavg``: threads running or waiting for a core, on the whole machine) minus this
+   process's own share, its CPU seconds per second over about the last minute (so a training that
+   kept every core busy does not count itself); busy when that is at least the usable cores - 0.5.
+   Lighter load is left to the measurement, which then sees the shared core in its timings.
 4. Otherwise: the measured faster of 1 and all threads; all threads must win by at least
    ``MARGIN`` (10%), since a gain smaller than that is within the noise and can turn into a loss when
    load arrives. The decision is cached for the process per (shapes, batch, dtype, threads).
@@ -51,12 +54,28 @@ def usable_cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+_LOAD_WINDOW = 60.0                 # seconds: about what the 1-minute load average reflects
+#: (monotonic seconds, this process's CPU seconds): the first from when this module was imported, then the last minute.
+_own_cpu: list[tuple[float, float]] = [(time.monotonic(), time.process_time())]
+
+
+def own_load():
+    """This process's average number of busy cores over about the last minute (its CPU seconds per second)."""
+    now, cpu = time.monotonic(), time.process_time()
+    _own_cpu.append((now, cpu))
+    while len(_own_cpu) > 2 and now - _own_cpu[1][0] >= _LOAD_WINDOW:
+        _own_cpu.pop(0)                                 # keep one sample at least a window old
+    then, cpu_then = _own_cpu[0]
+    return (cpu - cpu_then) / (now - then) if now - then >= 1.0 else 0.0     # under a second: unknown, none
+
+
 def machine_is_busy():
-    """Whether other work already fills the cores: 1-minute load average >= usable cores."""
+    """Whether other work already fills the cores: load average minus this process's own >= cores - 0.5."""
     try:
-        return os.getloadavg()[0] >= usable_cores()
+        load = os.getloadavg()[0]
     except (OSError, AttributeError):       # no load average on this platform: assume quiet
         return False
+    return load - own_load() >= usable_cores() - 0.5
 
 
 class _Blas:
