@@ -5,6 +5,9 @@ store it as ``to_dict()``. Plain data, no behaviour: not here the loop that fill
 (``glassnet.training``) or its plots (``glassnet.plots.plot_history``).
 """
 
+from collections.abc import Mapping
+from typing import Any, Self
+
 from . import views
 
 
@@ -24,16 +27,16 @@ class History:
 
     keys = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
-    def __init__(self, seed=None):
-        self.epochs = []
+    def __init__(self, seed: int | None = None) -> None:
+        self.epochs: list[dict[str, Any]] = []
         self.seed = seed
         self.interrupted = False
         self.stopped_early = False
 
-    def append(self, record):
+    def append(self, record: Mapping[str, Any]) -> None:
         self.epochs.append(dict(record))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.epochs)
 
     def __getitem__(self, key):
@@ -46,12 +49,12 @@ class History:
             return self[key]
         raise AttributeError(key)
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"seed": self.seed, "interrupted": self.interrupted, "stopped_early": self.stopped_early,
                 "epochs": self.epochs}
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
         history = cls(data.get("seed"))
         history.interrupted = bool(data.get("interrupted", False))
         history.stopped_early = bool(data.get("stopped_early", False))

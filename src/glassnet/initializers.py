@@ -8,7 +8,10 @@ Every initializer is a function ``init(shape, rng, dtype) -> array``; ``get(name
 looks one up by name. Not here: orthogonal or data-dependent schemes.
 """
 
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ._validation import as_generator
 
@@ -18,7 +21,8 @@ def _fans(shape):
     return n_in, n_out
 
 
-def he_normal(shape, rng=None, dtype=np.float32):
+def he_normal(shape: tuple[int, int], rng: int | np.random.Generator | None = None,
+              dtype: DTypeLike = np.float32) -> np.ndarray:
     """He (Kaiming) normal, for ReLU layers: ``W ~ N(0, 2 / fan_in)``.
 
     Example:
@@ -29,40 +33,46 @@ def he_normal(shape, rng=None, dtype=np.float32):
     return (as_generator(rng).standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
-def he_uniform(shape, rng=None, dtype=np.float32):
+def he_uniform(shape: tuple[int, int], rng: int | np.random.Generator | None = None,
+               dtype: DTypeLike = np.float32) -> np.ndarray:
     """He uniform: ``W ~ U(-a, a)`` with ``a = sqrt(6 / fan_in)`` (same variance as he_normal)."""
     fan_in, _ = _fans(shape)
     limit = np.sqrt(6.0 / fan_in)
     return as_generator(rng).uniform(-limit, limit, shape).astype(dtype)
 
 
-def glorot_uniform(shape, rng=None, dtype=np.float32):
+def glorot_uniform(shape: tuple[int, int], rng: int | np.random.Generator | None = None,
+                   dtype: DTypeLike = np.float32) -> np.ndarray:
     """Glorot (Xavier) uniform, for tanh/sigmoid: ``W ~ U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``."""
     fan_in, fan_out = _fans(shape)
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return as_generator(rng).uniform(-limit, limit, shape).astype(dtype)
 
 
-def glorot_normal(shape, rng=None, dtype=np.float32):
+def glorot_normal(shape: tuple[int, int], rng: int | np.random.Generator | None = None,
+                  dtype: DTypeLike = np.float32) -> np.ndarray:
     """Glorot (Xavier) normal: ``W ~ N(0, 2 / (fan_in + fan_out))``."""
     fan_in, fan_out = _fans(shape)
     return (as_generator(rng).standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
 
 
-def lecun_normal(shape, rng=None, dtype=np.float32):
+def lecun_normal(shape: tuple[int, int], rng: int | np.random.Generator | None = None,
+                 dtype: DTypeLike = np.float32) -> np.ndarray:
     """LeCun normal: ``W ~ N(0, 1 / fan_in)``."""
     fan_in, _ = _fans(shape)
     return (as_generator(rng).standard_normal(shape) * np.sqrt(1.0 / fan_in)).astype(dtype)
 
 
-def lecun_uniform(shape, rng=None, dtype=np.float32):
+def lecun_uniform(shape: tuple[int, int], rng: int | np.random.Generator | None = None,
+                  dtype: DTypeLike = np.float32) -> np.ndarray:
     """LeCun uniform: ``W ~ U(-a, a)`` with ``a = sqrt(3 / fan_in)``."""
     fan_in, _ = _fans(shape)
     limit = np.sqrt(3.0 / fan_in)
     return as_generator(rng).uniform(-limit, limit, shape).astype(dtype)
 
 
-def zeros(shape, rng=None, dtype=np.float32):
+def zeros(shape: tuple[int, int], rng: int | np.random.Generator | None = None,
+          dtype: DTypeLike = np.float32) -> np.ndarray:
     """All zeros. Fine for biases; for weights every neuron stays identical (a lesson, not a choice)."""
     return np.zeros(shape, dtype=dtype)
 
@@ -76,7 +86,7 @@ INITIALIZERS = {
 }
 
 
-def get(init):
+def get(init: str | Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """Return the initializer named ``init`` (or ``init`` itself if it is callable)."""
     if callable(init):
         return init

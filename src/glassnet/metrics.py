@@ -10,11 +10,12 @@ It needs only NumPy.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validation import describe
 
 
-def labels(y, name="y"):
+def labels(y: ArrayLike, name: str = "y") -> np.ndarray:
     """``y`` as a 1-D ``int64`` array of class labels (``>= 0``), or an error naming ``name``.
 
     Whole numbers stored as floats (``1.0``) are accepted; ``0.5`` is not.
@@ -38,7 +39,7 @@ def labels(y, name="y"):
     return arr
 
 
-def _pair(y_true, y_pred):
+def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     """Both label arrays, checked, of the same length."""
     y_true, y_pred = labels(y_true, "y_true"), labels(y_pred, "y_pred")
     if len(y_true) != len(y_pred):
@@ -61,7 +62,7 @@ def _n_classes(y_true, y_pred, n_classes):
     return int(n_classes)
 
 
-def accuracy(y_true, y_pred):
+def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """The share of samples whose predicted label is the true one, in ``[0, 1]``.
 
     Example:
@@ -72,7 +73,7 @@ def accuracy(y_true, y_pred):
     return float(np.mean(y_true == y_pred))
 
 
-def confusion_matrix(y_true, y_pred, n_classes=None):
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int | None = None) -> np.ndarray:
     """``C[i, j]``: how many samples of true class ``i`` were predicted as class ``j``.
 
     Rows are the true class, columns the predicted class; the diagonal holds the right answers,

@@ -13,6 +13,7 @@ Not here: schedules that react to the validation loss (plateau) — use a callba
 """
 
 import math
+from typing import Self
 
 from ._validation import check_params
 
@@ -22,14 +23,14 @@ _lr = ("float", 0.0, None, True)
 class Schedule:
     """Base class: ``schedule(t) -> lr``."""
 
-    def __call__(self, t):
+    def __call__(self, t: int) -> float:
         raise NotImplementedError
 
-    def bind(self, total_steps, steps_per_epoch):
+    def bind(self, total_steps: int, steps_per_epoch: int) -> Self:
         """Fill in the training length if it was not given; returns self."""
         return self
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {}
 
     def __repr__(self):
@@ -40,14 +41,14 @@ class Schedule:
 class Constant(Schedule):
     """``lr_t = lr`` for every step."""
 
-    def __init__(self, lr):
+    def __init__(self, lr: float) -> None:
         check_params("Constant", {"lr": _lr}, {"lr": lr})
         self.lr = float(lr)
 
-    def __call__(self, t):
+    def __call__(self, t: int) -> float:
         return self.lr
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"lr": self.lr}
 
 
@@ -56,21 +57,21 @@ class StepDecay(Schedule):
 
     _limits = {"lr": _lr, "gamma": ("float", 0.0, 1.0, True), "step_size": ("int", 1, None, False)}
 
-    def __init__(self, lr, gamma=0.1, step_size=10, steps_per_epoch=None):
+    def __init__(self, lr: float, gamma: float = 0.1, step_size: int = 10, steps_per_epoch: int | None = None) -> None:
         check_params("StepDecay", self._limits, {"lr": lr, "gamma": gamma, "step_size": step_size})
         self.lr, self.gamma, self.step_size = float(lr), float(gamma), int(step_size)
         self.steps_per_epoch = steps_per_epoch
 
-    def bind(self, total_steps, steps_per_epoch):
+    def bind(self, total_steps: int, steps_per_epoch: int) -> Self:
         if self.steps_per_epoch is None:
             self.steps_per_epoch = int(steps_per_epoch)
         return self
 
-    def __call__(self, t):
+    def __call__(self, t: int) -> float:
         epoch = t // (self.steps_per_epoch or 1)
         return self.lr * self.gamma ** (epoch // self.step_size)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"lr": self.lr, "gamma": self.gamma, "step_size": self.step_size,
                 "steps_per_epoch": self.steps_per_epoch}
 
@@ -80,20 +81,20 @@ class Cosine(Schedule):
 
     _limits = {"lr": _lr, "min_lr": ("float", 0.0, None, False)}
 
-    def __init__(self, lr, total_steps=None, min_lr=0.0):
+    def __init__(self, lr: float, total_steps: int | None = None, min_lr: float = 0.0) -> None:
         check_params("Cosine", self._limits, {"lr": lr, "min_lr": min_lr})
         self.lr, self.min_lr, self.total_steps = float(lr), float(min_lr), total_steps
 
-    def bind(self, total_steps, steps_per_epoch):
+    def bind(self, total_steps: int, steps_per_epoch: int) -> Self:
         if self.total_steps is None:
             self.total_steps = int(total_steps)
         return self
 
-    def __call__(self, t):
+    def __call__(self, t: int) -> float:
         progress = min(t / max(self.total_steps or 1, 1), 1.0)
         return self.min_lr + (self.lr - self.min_lr) * (1 + math.cos(math.pi * progress)) / 2
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"lr": self.lr, "total_steps": self.total_steps, "min_lr": self.min_lr}
 
 
@@ -107,13 +108,14 @@ class OneCycle(Schedule):
     _limits = {"max_lr": _lr, "pct_start": ("float", 0.0, 1.0, True),
                "div_factor": ("float", 1.0, None, False), "final_div_factor": ("float", 1.0, None, False)}
 
-    def __init__(self, max_lr, total_steps=None, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+    def __init__(self, max_lr: float, total_steps: int | None = None, pct_start: float = 0.3, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4) -> None:
         check_params("OneCycle", self._limits, {"max_lr": max_lr, "pct_start": pct_start,
                                                 "div_factor": div_factor, "final_div_factor": final_div_factor})
         self.max_lr, self.total_steps, self.pct_start = float(max_lr), total_steps, float(pct_start)
         self.div_factor, self.final_div_factor = float(div_factor), float(final_div_factor)
 
-    def bind(self, total_steps, steps_per_epoch):
+    def bind(self, total_steps: int, steps_per_epoch: int) -> Self:
         if self.total_steps is None:
             self.total_steps = int(total_steps)
         return self
@@ -122,7 +124,7 @@ class OneCycle(Schedule):
     def _cos(start, end, progress):
         return end + (start - end) * (1 + math.cos(math.pi * progress)) / 2
 
-    def __call__(self, t):
+    def __call__(self, t: int) -> float:
         total = max(self.total_steps or 1, 2)
         peak = self.pct_start * total - 1            # step where max_lr is reached, as in PyTorch (may be fractional)
         start = self.max_lr / self.div_factor
@@ -132,7 +134,7 @@ class OneCycle(Schedule):
         span = total - 1 - peak
         return self._cos(self.max_lr, final, min((t - peak) / span, 1.0) if span > 0 else 1.0)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"max_lr": self.max_lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
                 "div_factor": self.div_factor, "final_div_factor": self.final_div_factor}
 
@@ -146,7 +148,7 @@ STEP_DROPS = 3
 STEP_GAMMA = 0.1
 
 
-def names():
+def names() -> tuple[str, ...]:
     """The canonical schedule names, in the order users see them.
 
     Example:
@@ -156,7 +158,7 @@ def names():
     return tuple(SCHEDULES)
 
 
-def canonical(name):
+def canonical(name: str) -> str:
     """The canonical spelling of a schedule name (aliases and upper case accepted), or a ValueError.
 
     Example:
@@ -170,7 +172,7 @@ def canonical(name):
     return key
 
 
-def build(name, lr, epochs=None):
+def build(name: str, lr: float, epochs: int | None = None) -> Schedule:
     """The schedule ``name`` with ``lr`` as its starting (or, for one-cycle, its peak) learning rate.
 
     - ``constant``: ``lr`` throughout;
@@ -197,14 +199,14 @@ def build(name, lr, epochs=None):
     return Constant(lr)
 
 
-def as_schedule(lr):
+def as_schedule(lr: float | Schedule) -> Schedule:
     """A schedule from a number (constant) or a Schedule."""
     if isinstance(lr, Schedule):
         return lr
     return Constant(lr)
 
 
-def from_config(config):
+def from_config(config: dict) -> Schedule:
     """Rebuild a schedule from ``{"type": name, **args}``."""
     kinds = {cls.__name__: cls for cls in SCHEDULES.values()}      # a new schedule's checkpoints load too
     args = dict(config)
@@ -214,5 +216,5 @@ def from_config(config):
     return kinds[kind](**args)
 
 
-def to_config(schedule):
+def to_config(schedule: Schedule) -> dict:
     return {"type": type(schedule).__name__, **schedule.get_config()}
