@@ -35,7 +35,6 @@ import numpy as np
 from . import losses, optimizers, views
 from ._validation import check_params, check_X, describe
 from .losses import Loss, prepare_targets
-from .optimizers import Optimizer
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -158,7 +157,7 @@ _limits = {"start": ("float", 0.0, None, True), "end": ("float", 0.0, None, True
 
 
 def lr_find(net: Network, X: ArrayLike, y: ArrayLike, *, start: float = 1e-6, end: float = 10.0, steps: int = 100,
-            batch_size: int = 64, optimizer: Optimizer | str = "sgd", momentum: float = 0.9,
+            batch_size: int = 64, optimizer: str = "sgd", momentum: float = 0.9,
             seeds: int | Iterable[int] = (0,), divergence: float = 4.0, smooth: float = 0.98,
             loss: Loss | str | None = None, rule: str = "steepest") -> LRFinderResult:
     """The learning-rate range test: returns an :class:`LRFinderResult`; ``net`` is left exactly as it was.

@@ -16,7 +16,11 @@ Update rules follow PyTorch's conventions (noted per class) so results can be co
 Not here: second-order methods, gradient clipping, per-layer learning rates.
 """
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import schedules as _schedules
 from ._validation import check_params
@@ -52,26 +56,26 @@ class Optimizer:
     #: change no weight: ``lr * v`` rounds to 0 against any normal weight.
     flush_every = 256
 
-    def __init__(self, lr):
+    def __init__(self, lr: float | _schedules.Schedule) -> None:
         if not isinstance(lr, _schedules.Schedule):
             check_params(type(self).__name__, {"lr": ("float", 0.0, None, True)}, {"lr": lr})
         self.schedule = _schedules.as_schedule(lr)
         self.iterations = 0                              # steps taken so far (t)
-        self.state = {}                                  # i -> {buffer name: array}
+        self.state: dict[int, dict[str, np.ndarray]] = {}  # i -> {buffer name: array}
         self._flat = None                                # SGD's one-pass plan over packed parameters
 
     @property
-    def lr(self):
+    def lr(self) -> float:
         """The learning rate the next step will use."""
         return float(self.schedule(self.iterations))
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: float) -> None:
         """Set a constant learning rate from now on (replaces any schedule)."""
         check_params(type(self).__name__, {"lr": ("float", 0.0, None, True)}, {"lr": value})
         self.schedule = _schedules.Constant(value)
 
-    def step(self, params, grads):
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Update every array in ``params`` in place using the matching array in ``grads``."""
         lr, state, l1 = self.lr, self.state, self.l1
         for i, (w, g) in enumerate(zip(params, grads)):
@@ -84,7 +88,7 @@ class Optimizer:
         if self.iterations % self.flush_every == 0:
             self.flush_subnormals()
 
-    def flush_subnormals(self):
+    def flush_subnormals(self) -> None:
         """Set state entries below the smallest normal number (subnormals) to exactly 0."""
         for bufs in self.state.values():
             for buf in bufs.values():
@@ -111,17 +115,17 @@ class Optimizer:
         return {"l1": self.l1} if self.l1 else {}
 
     # -- saving --------------------------------------------------------------------
-    def get_config(self):
+    def get_config(self) -> dict:
         return {}
 
-    def state_dict(self):
+    def state_dict(self) -> tuple[dict, dict[str, np.ndarray]]:
         """``(config, arrays)``: JSON-serialisable settings and the named state arrays."""
         config = {"type": type(self).__name__, "lr": _schedules.to_config(self.schedule),
                   "iterations": self.iterations, **self.get_config()}
         arrays = {f"{i}.{name}": buf.copy() for i, bufs in self.state.items() for name, buf in bufs.items()}
         return config, arrays
 
-    def load_state_dict(self, config, arrays):
+    def load_state_dict(self, config: Mapping[str, Any], arrays: Mapping[str, ArrayLike]) -> None:
         """Restore what ``state_dict`` returned (the optimizer type must match)."""
         if config.get("type") != type(self).__name__:
             raise ValueError(f"optimizer state is for {config.get('type')!r}, this optimizer is {type(self).__name__}")
@@ -158,7 +162,8 @@ class SGD(Optimizer):
         l1: L1 penalty coefficient (``l1 * sign(w)`` added to the weights' gradient; see :class:`Optimizer`).
     """
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, l1=0.0):
+    def __init__(self, lr: float | _schedules.Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, l1: float = 0.0) -> None:
         super().__init__(lr)
         self._set_l1(l1)
         check_params("SGD", _common, {"momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay})
@@ -167,7 +172,7 @@ class SGD(Optimizer):
         self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
         self.buffers = ("velocity",) if momentum > 0 else ()
 
-    def step(self, params, grads):
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """As :meth:`Optimizer.step`; when the parameters (and the gradients) are consecutive views of one
         array, as ``fit`` packs them, the update runs once over that whole array instead of once per
         parameter: the same element-wise formula, so the same numbers, with four NumPy calls in all
@@ -234,7 +239,7 @@ class SGD(Optimizer):
         step = np.multiply(g, lr, out=self._scratch(i, w))  # lr * step, in a reused array
         w -= step                                          # w = w - lr step
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay,
                 **self._l1_config()}
 
@@ -254,7 +259,8 @@ class Adam(Optimizer):
 
     buffers = ("m", "v")
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0):
+    def __init__(self, lr: float | _schedules.Schedule = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, l1: float = 0.0) -> None:
         super().__init__(lr)
         self._set_l1(l1)
         check_params(type(self).__name__, _common,
@@ -281,7 +287,7 @@ class Adam(Optimizer):
         v_hat = v / (1 - self.beta2 ** t)
         w -= (lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(w.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "weight_decay": self.weight_decay,
                 **self._l1_config()}
 
@@ -293,7 +299,8 @@ class AdamW(Adam):
     plain gradient (no L2 term in ``g``).
     """
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, l1=0.0):
+    def __init__(self, lr: float | _schedules.Schedule = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.01, l1: float = 0.0) -> None:
         super().__init__(lr, beta1, beta2, eps, weight_decay, l1)
 
     def _decay(self, w, g, lr):
@@ -302,7 +309,7 @@ class AdamW(Adam):
         return g
 
 
-def packed(arrays):
+def packed(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
     """The 1-D array whose consecutive pieces ``arrays`` are, in order and covering all of it, or None.
 
     ``fit`` packs a network's parameters (and gradients) this way (``glassnet.training``), so an optimizer
@@ -329,7 +336,7 @@ DEFAULT_LR = {"sgd": 0.1, "adam": 0.001, "adamw": 0.001}
 DEFAULT_WEIGHT_DECAY = {"sgd": 0.0, "adam": 0.0, "adamw": 0.01}
 
 
-def names():
+def names() -> tuple[str, ...]:
     """The optimizer names, in the order users see them.
 
     Example:
@@ -339,7 +346,7 @@ def names():
     return tuple(OPTIMIZERS)
 
 
-def canonical(name):
+def canonical(name: str) -> str:
     """The registry name of an optimizer (any case), or a ValueError naming the choices.
 
     Example:
@@ -352,8 +359,8 @@ def canonical(name):
     return key
 
 
-def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule="constant", epochs=None,
-          l1=0.0):
+def build(optimizer: str = "sgd", lr: float | None = None, *, momentum: float = 0.9, weight_decay: float | None = None,
+          schedule: str = "constant", epochs: int | None = None, l1: float = 0.0) -> Optimizer:
     """The one way to turn settings into an optimizer with its learning-rate schedule.
 
     The CLI, the estimators, ``lr_find`` and the app all call this, so a name and its defaults mean the
@@ -388,7 +395,7 @@ def build(optimizer="sgd", lr=None, *, momentum=0.9, weight_decay=None, schedule
     return OPTIMIZERS[key](rate, weight_decay=weight_decay, l1=l1)
 
 
-def get(optimizer, **kwargs):
+def get(optimizer: Optimizer | str, **kwargs: Any) -> Optimizer:
     """Return an optimizer from a name (``"sgd"``, ``"adam"``, ``"adamw"``) or an Optimizer."""
     if isinstance(optimizer, Optimizer):
         return optimizer
@@ -398,7 +405,7 @@ def get(optimizer, **kwargs):
     return OPTIMIZERS[key](**kwargs)
 
 
-def from_config(config, arrays):
+def from_config(config: Mapping[str, Any], arrays: Mapping[str, ArrayLike]) -> Optimizer:
     """Rebuild an optimizer and its state from ``state_dict()`` output."""
     kinds = {cls.__name__: cls for cls in OPTIMIZERS.values()}     # a new optimizer's checkpoints load too
     if config.get("type") not in kinds:
