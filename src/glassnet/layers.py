@@ -26,7 +26,13 @@ textbook line; the numbers are the same either way (``tests/test_fastpaths.py``)
 ``forward`` or ``backward`` takes no ``buffers`` argument simply runs its textbook line in ``fit``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Self
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import initializers
 from ._validation import as_generator, check_params
@@ -46,12 +52,12 @@ class Buffers:
         ((4, 3), True)
     """
 
-    def __init__(self, need_input_gradient=True):
-        self.arrays = {}
+    def __init__(self, need_input_gradient: bool = True) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
         self.need_input_gradient = need_input_gradient
-        self._views = {}         # name -> the view handed out last: every full batch asks for the same one
+        self._views: dict[str, np.ndarray] = {}  # name -> the view handed out last (every full batch asks for it)
 
-    def array(self, name, shape, dtype):
+    def array(self, name: str, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
         view = self._views.get(name)
         if view is not None and view.shape == shape and view.dtype == dtype:
             return view
@@ -71,38 +77,38 @@ class Layer:
     #: True for layers that behave differently while training (dropout).
     has_training_mode = False
 
-    def __init__(self):
-        self.params = {}
-        self.grads = {}
-        self.output = None  # the neurons' values from the last forward pass
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.output: np.ndarray | None = None  # the neurons' values from the last forward pass
 
     # -- the two passes -------------------------------------------------------------
-    def forward(self, x, training=False, buffers=None):
+    def forward(self, x: np.ndarray, training: bool = False, buffers: Buffers | None = None) -> np.ndarray:
         """``a`` for the input ``x``; ``buffers`` (fit's fast path) lends reusable output arrays."""
         raise NotImplementedError
 
-    def backward(self, delta, buffers=None):
+    def backward(self, delta: np.ndarray, buffers: Buffers | None = None) -> np.ndarray | None:
         """``dL/dx`` from ``delta = dL/da``, filling ``grads``; ``buffers`` as in ``forward``."""
         raise NotImplementedError
 
-    def infer(self, x):
+    def infer(self, x: np.ndarray) -> np.ndarray:
         """The forward pass for a prediction: the same numbers, nothing kept for ``backward``."""
         return self.forward(x, training=False)
 
     # -- description --------------------------------------------------------------
-    def output_size(self, n_in):
+    def output_size(self, n_in: int) -> int:
         """Number of neurons this layer outputs for ``n_in`` inputs (shape-preserving by default)."""
         return n_in
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
-    def get_config(self):
+    def get_config(self) -> dict:
         """The constructor arguments, as JSON-serialisable data."""
         return {}
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Self:
         """Convert parameters (and gradient buffers) to ``dtype`` in place; returns self."""
         for name, value in self.params.items():
             self.params[name] = value.astype(dtype)
@@ -113,7 +119,7 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
 
-    def summary_name(self):
+    def summary_name(self) -> str:
         """How ``summary()``, ``repr(network)`` and reports name this layer (``Dense(784 -> 128)``, ``ReLU()``)."""
         return repr(self)
 
@@ -143,7 +149,8 @@ class Dense(Layer):
 
     _limits = {"n_in": ("int", 1, 1 << 24, False), "n_out": ("int", 1, 1 << 24, False)}
 
-    def __init__(self, n_in, n_out, init="he", seed=None, dtype=np.float32):
+    def __init__(self, n_in: int, n_out: int, init: str | Callable[..., np.ndarray] = "he",
+                 seed: int | np.random.Generator | None = None, dtype: DTypeLike = np.float32) -> None:
         super().__init__()
         check_params("Dense", self._limits, {"n_in": n_in, "n_out": n_out})
         self.n_in, self.n_out = int(n_in), int(n_out)
@@ -154,25 +161,25 @@ class Dense(Layer):
             "biases": np.zeros(self.n_out, dtype=dtype),
         }
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
-        self.x = None
+        self.x: np.ndarray | None = None        # the inputs of the last forward pass (backward needs them)
 
     @property
-    def weights(self):
+    def weights(self) -> np.ndarray:
         return self.params["weights"]
 
     @weights.setter
-    def weights(self, value):
+    def weights(self, value: ArrayLike) -> None:
         self.params["weights"][...] = value
 
     @property
-    def biases(self):
+    def biases(self) -> np.ndarray:
         return self.params["biases"]
 
     @biases.setter
-    def biases(self, value):
+    def biases(self, value: ArrayLike) -> None:
         self.params["biases"][...] = value
 
-    def forward(self, x, training=False, buffers=None):
+    def forward(self, x: np.ndarray, training: bool = False, buffers: Buffers | None = None) -> np.ndarray:
         self.x = x                                   # backward needs the inputs for dW
         W, b = self.params["weights"], self.params["biases"]
         if buffers is None:
@@ -183,14 +190,15 @@ class Dense(Layer):
         self.output = z
         return z
 
-    def infer(self, x):
+    def infer(self, x: np.ndarray) -> np.ndarray:
         z = x @ self.params["weights"].T             # Z = X W^T + b, and nothing cached: a prediction
         z += self.params["biases"]
         return z
 
-    def backward(self, delta, buffers=None):
+    def backward(self, delta: np.ndarray, buffers: Buffers | None = None) -> np.ndarray | None:
         W = self.params["weights"]
-        np.matmul(delta.T, self.x, out=self.grads["weights"])  # dL/dW[j,i] = sum_n delta[n,j] x[n,i]
+        # dL/dW[j,i] = sum_n delta[n,j] x[n,i]; self.x is the array forward kept (None only before a forward)
+        np.matmul(delta.T, self.x, out=self.grads["weights"])  # type: ignore[arg-type]
         np.add.reduce(delta, axis=0, out=self.grads["biases"])  # dL/db[j] = sum_n delta[n,j] (delta.sum(axis=0))
         if buffers is None:
             return delta @ W                                    # dL/dx[n,i] = sum_j delta[n,j] W[j,i]
@@ -198,13 +206,13 @@ class Dense(Layer):
             return None          # first layer in fit: nobody needs dL/dX, skip a third of its work
         return np.matmul(delta, W, out=buffers.array("dx", (len(delta), self.n_in), W.dtype))  # fast path
 
-    def output_size(self, n_in):
+    def output_size(self, n_in: int) -> int:
         return self.n_out
 
-    def summary_name(self):
+    def summary_name(self) -> str:
         return f"Dense({self.n_in} -> {self.n_out})"
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init}
 
 
@@ -222,16 +230,16 @@ class Dropout(Layer):
     has_training_mode = True
     _limits = {"p": ("float", 0.0, 1.0, False)}
 
-    def __init__(self, p=0.5, seed=None):
+    def __init__(self, p: float = 0.5, seed: int | np.random.Generator | None = None) -> None:
         super().__init__()
         check_params("Dropout", self._limits, {"p": p})
         if p >= 1.0:
             raise ValueError(f"Dropout: p expected a value in [0, 1), received {p!r} (p=1 drops every neuron)")
         self.p = float(p)
         self.rng = as_generator(seed)
-        self.scaled_mask = None
+        self.scaled_mask: np.ndarray | None = None
 
-    def forward(self, x, training=False, buffers=None):
+    def forward(self, x: np.ndarray, training: bool = False, buffers: Buffers | None = None) -> np.ndarray:
         if not training or self.p == 0.0:
             self.scaled_mask = None
             self.output = x
@@ -248,12 +256,12 @@ class Dropout(Layer):
         self.output = np.multiply(x, self.scaled_mask, out=buffers.array("a", x.shape, x.dtype))
         return self.output
 
-    def backward(self, delta, buffers=None):
+    def backward(self, delta: np.ndarray, buffers: Buffers | None = None) -> np.ndarray | None:
         if self.scaled_mask is None:
             return delta
         if buffers is not None:                      # fast path: delta is a training buffer, scale it in place
             return np.multiply(delta, self.scaled_mask, out=delta)
         return delta * self.scaled_mask              # only the kept neurons pass gradient back
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"p": self.p}
