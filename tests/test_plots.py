@@ -246,8 +246,14 @@ def test_descent_lab_pictures(blobs, tmp_path):
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert any(label.startswith("backprop slope") for label in labels)
     assert any(label.startswith("finite difference") for label in labels)
-    assert len(fig.axes[1].get_lines()) == 1 + len(steps["paths"])          # the curve and one path per rate
+    assert len(fig.axes[1].get_lines()) == len(steps["paths"])              # the loss per step, one line per rate
+    assert len(fig.axes) == 2 + len(steps["paths"])                          # then each path on its own scale
+    assert [ax.get_title().split(",")[0] for ax in fig.axes[2:]] == [p["label"] for p in steps["paths"]]
     plots.plot_descent_1d(along)                                             # the curve alone draws too
+    line = descent.descend_gradient(net, X, y, steps=8)
+    fig = plots.plot_descent_line(line, path=tmp_path / "line.png")
+    check_png(tmp_path / "line.png", min_width=1000)
+    assert len(fig.axes) == 2 + len(line["paths"])
 
     plane = descent.descend_plane(net, X, y, steps=8, grid=9)
     fig = plots.plot_descent_2d(plane, path=tmp_path / "two.png")

@@ -70,6 +70,27 @@ def test_report_numbers_come_from_the_network(report):
         assert f"{record['loss']:.4f}" in page
 
 
+def test_report_shows_the_descent_labs_numbers(report):
+    """The descent lab in the report is the library's, on the report's 100 test examples: the same rates and
+    verdicts as descend_weight and descend_gradient give (and so as the app and the CLI's report)."""
+    import html
+
+    from glassnet.descent import descend_gradient, descend_weight
+    from glassnet.report import DESCENT_EXAMPLES
+
+    path, net, data = report
+    page = path.read_text(encoding="utf-8")
+    some = np.linspace(0, len(data.X_test) - 1, DESCENT_EXAMPLES).round().astype(int)
+    X, y = data.X_test[some], data.y_test[some]
+    for result in (descend_weight(net, X, y, steps=10), descend_gradient(net, X, y, steps=10)):
+        assert result["labels_hold"], result["note"]
+        for p in result["paths"]:
+            row = f"<td>{p['label']}</td><td>{p['lr']:.3g}</td><td class=\"l\">{html.escape(p['verdict'])}</td>"
+            assert row in page
+    assert ">The direction training takes: all the weights, downhill" in page
+    assert "pass lrs" not in page and "1 times" not in page
+
+
 def test_report_opens_in_headless_chromium(report):
     sync_api, executable = chromium()
     path, _, _ = report

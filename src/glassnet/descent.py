@@ -455,8 +455,9 @@ def descend_weight(net, X, y, *, param=None, index=None, lrs=None, steps=25, los
         (at the start), ``bottom`` (the lowest loss of this valley), ``rule`` (how the rates were chosen),
         ``labels_hold``, ``note`` (why another weight, or why the labels do not hold; else None), ``paths``
         (a list of ``{"label", "lr", "weights", "losses", "kind", "verdict", "steps_to_bottom", "progress",
-        "bounces", "loss_change", "distance", "as_labelled"}``) and ``curve`` (``{"weights", "losses"}``: the
-        loss along the weight over the range the paths visit).
+        "bounces", "loss_change", "distance", "as_labelled", "curve"}``: ``curve`` is the loss over the
+        stretch that path walks, to draw it on its own scale) and ``curve`` (``{"weights", "losses"}``: the
+        loss along the weight over the range all the paths visit while their loss is readable).
     """
     check_params("descend_weight", {"steps": ("int", 1, None, False)}, {"steps": steps})
     land = _Landscape(net, X, y, loss)
@@ -493,19 +494,22 @@ def _weight_result(land, slice_, paths, curvature, bottom, rule, failed, tried):
         note = ("the steepest weight" + (f"s could not show the three steps ({'; '.join(tried)})" if len(tried) > 1
                 else f" could not show the three steps ({tried[0]})") + "; this is the next steepest")
     curve = _curve(slice_, [p["weights"] for p in paths], [p["losses"] for p in paths], w0, loss0)
+    for p in paths:              # each path on its own scale: the curve over the stretch it walks
+        p["curve"] = _curve(slice_, [p["weights"]], [p["losses"]], w0, loss0, points=31, around=False)
     slice_.reset()
     return {**_weight_info(land, slice_.param, slice_.index), "w0": w0, "loss0": loss0, "slope": float(g0[0]),
             "curvature": curvature, "bottom": bottom, "rule": rule, "labels_hold": not failed, "note": note,
             "paths": paths, "curve": curve}
 
 
-def _curve(slice_, xs, losses, x0, loss0, points=81):
+def _curve(slice_, xs, losses, x0, loss0, points=81, around=True):
     """The loss along a 1-D slice over the range the paths visit while their loss is readable (a diverging
-    path's far points are left out, or they would flatten the curve into a line)."""
+    path's far points are left out, or they would flatten the curve into a line); ``around``: pad the range
+    by at least 1e-3 (else by a tenth of it, for a path that moves very little)."""
     readable = loss0 + 2 * max(abs(loss0), 1e-3)
     seen = [x for xs_, ls in zip(xs, losses) for x, v in zip(xs_, ls) if np.isfinite(v) and v <= readable]
     low, high = min(seen + [x0]), max(seen + [x0])
-    pad = 0.1 * (high - low) + 1e-3
+    pad = 0.1 * (high - low) + (1e-3 if around else 1e-9 * (1 + abs(x0)))
     grid = np.linspace(low - pad, high + pad, points)
     return {"weights": grid.tolist(), "losses": [slice_.value(np.array([x - x0])) for x in grid]}
 
@@ -704,6 +708,9 @@ def descend_gradient(net, X, y, *, lrs=None, steps=25, loss=None):
         p["distances"] = p.pop("positions")[:, 0].tolist()
     failed = _failed_labels(paths)
     curve = _curve(line, [p["distances"] for p in paths], [p["losses"] for p in paths], 0.0, loss0)
+    for p in paths:
+        own = _curve(line, [p["distances"]], [p["losses"]], 0.0, loss0, points=31, around=False)
+        p["curve"] = {"distances": own["weights"], "losses": own["losses"]}
     line.reset()
     return {"loss0": loss0, "gradient_norm": norm, "curvature": curvature, "bottom": bottom, "line_search": best,
             "rule": rule, "labels_hold": not failed,

@@ -15,7 +15,7 @@ What there is to see:
   :func:`plot_activations` (how the neurons' values are spread, and how many never fire),
   :func:`plot_weight_distribution` (the weights now against at initialisation);
 - one prediction: :func:`plot_explanation` (contribution map, saliency, top contributors);
-- the step and the direction: :func:`plot_descent_1d`, :func:`plot_descent_2d`;
+- the step and the direction: :func:`plot_descent_1d`, :func:`plot_descent_line`, :func:`plot_descent_2d`;
 - input: :func:`plot_preprocess_steps` (a user's picture becoming an MNIST-style input);
 - the plane: :func:`plot_plane` (a 2-input network: every neuron's picture, the decision boundary).
 
@@ -663,6 +663,51 @@ def _steps_panel(ax, paths):
     ax.legend(fontsize=7)
 
 
+def _path_panels(axes, paths, key, xlabel, loss0):
+    """One panel per path, each on its own scale: the loss over the stretch it walks, and its steps (a
+    diverging path's points past a readable loss are left out and the title says so)."""
+    readable = loss0 + 2 * max(abs(loss0), 1e-3)
+    for k, (ax, p) in enumerate(zip(axes, paths)):
+        curve = p.get("curve") or {}
+        cx, cl = _finite_xy(curve.get(key, []), curve.get("losses", []))
+        ax.plot(cx, cl, color="#222222", linewidth=1)
+        xs, ls = _finite_xy(p[key], p["losses"])
+        keep = ls <= readable
+        ax.plot(xs[keep], ls[keep], marker="o", markersize=3, linewidth=0.8, color=_path_colour(p["label"], k))
+        ax.plot(xs[:1], ls[:1], "o", color="#222222")
+        left = " (later steps leave the picture)" if not keep.all() or len(xs) < len(p["losses"]) else ""
+        ax.set_title(f"{p['label']}, lr {p['lr']:.3g}: {p['verdict'].split(':')[0]}{left}", fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("loss")
+        ax.grid(alpha=0.3)
+
+
+def plot_descent_line(result, path=None):
+    """Gradient descent along the gradient over all the weights (:func:`glassnet.descent.descend_gradient`):
+    the loss after each step of the three paths, then each path on its own scale."""
+    if not isinstance(result, dict) or "gradient_norm" not in result:
+        raise TypeError(f"plot_descent_line expected the result of descent.descend_gradient, received "
+                        f"{describe(result)}")
+    fig = _figure(13.8, 7.6)
+    top, bottom = fig.subfigures(2, 1)
+    ax, steps = top.subplots(1, 2)
+    cx, cl = _finite_xy(result["curve"]["distances"], result["curve"]["losses"])
+    ax.plot(cx, cl, color="#222222")
+    search = result["line_search"]
+    ax.plot([search["distance"]], [search["loss"]], "*", color="gold", markeredgecolor="black", markersize=12,
+            label=f"the lowest point on the line (lr {search['lr']:.3g} lands there in one step)")
+    ax.set_xlabel("distance along the downhill direction")
+    ax.set_ylabel("loss")
+    ax.set_title("the loss along the gradient, over all the weights", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    _steps_panel(steps, result["paths"])
+    _path_panels(bottom.subplots(1, len(result["paths"]), squeeze=False)[0], result["paths"], "distances",
+                 "distance along the gradient", float(result["loss0"]))
+    fig.suptitle("Steepest descent: every weight moves downhill together, as training moves them")
+    return _finish(fig, path)
+
+
 def plot_descent_1d(along, fd=None, descent=None, path=None):
     """The loss along one weight, the slope there, and gradient descent on that weight.
 
@@ -681,9 +726,12 @@ def plot_descent_1d(along, fd=None, descent=None, path=None):
         if _field(along, key) is None:
             raise TypeError(f"plot_descent_1d expected the result of descent.loss_along_weight (with {key!r}), "
                             f"received {describe(along)}")
-    panels = 1 + 2 * (descent is not None)
-    fig = _figure(4.6 * panels, 3.8)
-    axes = fig.subplots(1, panels, squeeze=False)[0]
+    fig = _figure(13.8 if descent is not None else 4.6, 7.6 if descent is not None else 3.8)
+    if descent is not None:
+        top, bottom = fig.subfigures(2, 1)
+        axes = list(top.subplots(1, 2)) + list(bottom.subplots(1, len(descent["paths"]), squeeze=False)[0])
+    else:
+        axes = fig.subplots(1, 1, squeeze=False)[0]
     ax = axes[0]
     w, L = np.asarray(along["weights"], dtype=float), np.asarray(along["losses"], dtype=float)
     w0, loss0, slope = float(along["w0"]), float(along["loss0"]), float(along["slope"])
@@ -706,26 +754,25 @@ def plot_descent_1d(along, fd=None, descent=None, path=None):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     if descent is not None:
-        ax = axes[1]
-        curve = descent["curve"]
-        cw, cl = _finite_xy(curve["weights"], curve["losses"])
-        ax.plot(cw, cl, color="#222222", linewidth=1)
-        for k, p in enumerate(descent["paths"]):
-            pw, pl = _finite_xy(p["weights"], p["losses"])
-            ax.plot(pw, pl, marker="o", markersize=3, linewidth=0.8, color=_path_colour(p["label"], k),
-                    label=f"{p['label']}: {p['verdict'].split(':')[0]}")
-        ax.set_xlim(cw.min(), cw.max())
-        if len(cl):
-            pad = 0.1 * max(cl.max() - cl.min(), 1e-9)
-            ax.set_ylim(cl.min() - pad, cl.max() + pad)
-        ax.set_title("gradient descent on that weight: w <- w - lr dL/dw", fontsize=9)
-        ax.set_xlabel("weight value w")
-        ax.set_ylabel("loss")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        _steps_panel(axes[2], descent["paths"])
+        _steps_panel(axes[1], descent["paths"])
+        _path_panels(axes[2:], descent["paths"], "weights", "weight value w", float(descent["loss0"]))
     fig.suptitle("The direction (the slope) and the step (the learning rate)")
     return _finish(fig, path)
+
+
+def _plane_path_panels(axes, paths, loss0):
+    """Each path in the plane on its own scale (a too-small path is a speck on the contour map's)."""
+    readable = loss0 + 2 * max(abs(loss0), 1e-3)
+    for k, (ax, p) in enumerate(zip(axes, paths)):
+        a, b = np.asarray(p["alphas"], dtype=float), np.asarray(p["betas"], dtype=float)
+        keep = np.isfinite(np.asarray(p["losses"], dtype=float)) & (np.asarray(p["losses"], dtype=float) <= readable)
+        ax.plot(a[keep], b[keep], marker="o", markersize=3, linewidth=0.8, color=_path_colour(p["label"], k))
+        ax.plot([0], [0], "o", color="white", markeredgecolor="black", markersize=6)
+        left = " (later steps leave the picture)" if not keep.all() else ""
+        ax.set_title(f"{p['label']}, lr {p['lr']:.3g}: {p['verdict'].split(':')[0]}{left}", fontsize=8)
+        ax.set_xlabel("alpha (downhill)")
+        ax.set_ylabel("beta")
+        ax.grid(alpha=0.3)
 
 
 def plot_descent_2d(result, surface=None, path=None):
@@ -746,8 +793,9 @@ def plot_descent_2d(result, surface=None, path=None):
     paths = result.get("paths") or []
     alphas, betas = np.asarray(surface["alphas"], dtype=float), np.asarray(surface["betas"], dtype=float)
     Z = np.asarray(surface["losses"], dtype=float)
-    fig = _figure(5.2 + 4.4 * bool(paths), 4.4)
-    axes = fig.subplots(1, 1 + bool(paths), squeeze=False)[0]
+    fig = _figure(5.2 + 4.4 * bool(paths), 8.4 if paths else 4.4)
+    top, bottom = fig.subfigures(2, 1) if paths else (fig, None)
+    axes = top.subplots(1, 1 + bool(paths), squeeze=False)[0]
     ax = axes[0]
     finite = Z[np.isfinite(Z)]
     Zc = np.where(np.isfinite(Z), Z, finite.max() if len(finite) else 0.0)
@@ -781,6 +829,7 @@ def plot_descent_2d(result, surface=None, path=None):
     ax.legend(fontsize=7, loc="best", framealpha=0.6)
     if paths:
         _steps_panel(axes[1], paths)
+        _plane_path_panels(bottom.subplots(1, len(paths), squeeze=False)[0], paths, float(result.get("loss0", 0)))
     fig.suptitle("Gradient descent on the loss landscape: a step too small, about right and too big")
     return _finish(fig, path)
 

@@ -25,7 +25,7 @@ from . import metrics
 from ._io import atomic_write_text
 from ._validation import as_generator, describe
 from ._version import __version__
-from .descent import descend_plane, descend_weight, finite_difference, loss_along_weight
+from .descent import descend_gradient, descend_plane, descend_weight, finite_difference, loss_along_weight
 from .diagnostics import diagnose
 from .errors import require
 from .explain import explain, explain_step
@@ -39,6 +39,7 @@ from .plots import (
     plot_confusion_matrix,
     plot_descent_1d,
     plot_descent_2d,
+    plot_descent_line,
     plot_explanation,
     plot_first_layer,
     plot_history,
@@ -310,28 +311,43 @@ def _section_descent(net, X, y, x_step, y_step, classes):
                 f'<p class="note">The descent lab could not run on this network: {_e(exc)}</p>')
 
 
+def _paths_table(result):
+    rows = [[p["label"], f"{p['lr']:.3g}", p["verdict"]] for p in result["paths"]]
+    rule = result.get("rule") and "how the steps were chosen: " + result["rule"]
+    notes = "".join(f'<p class="note">{_e(text[0].upper() + text[1:])}.</p>'
+                    for text in (result.get("note"), rule) if text)
+    return _table(["step", "learning rate", "what happened"], rows, left=(2,)) + notes
+
+
 def _descent_lab(net, X, y, x_step, y_step, classes):
 
     parts = ["<h2>The direction and the step</h2>",
              "<h3>One step of learning, number by number</h3>", _step_story(net, x_step, y_step, classes),
              "<h3>The loss along one weight</h3>",
-             f"<p>On {len(X):,} test examples: the loss as one weight (the one with the steepest slope) moves "
-             "while all others stay fixed. Backpropagation's slope and the finite difference "
+             f"<p>On {len(X):,} test examples: the loss as one weight (the steepest one that has a valley to walk "
+             "down) moves while all others stay fixed. Backpropagation's slope and the finite difference "
              "<code>(L(w+h) - L(w-h)) / 2h</code> agree. Gradient descent on that weight with a step too small "
-             "barely moves; about right goes to the bottom; too big overshoots and bounces.</p>"]
-    along = loss_along_weight(net, X, y, points=21)
-    where = {"param": along["param"], "index": along["index"]}
+             "crawls; about right reaches the bottom fastest; too big overshoots and bounces. Each path is drawn "
+             "again below on its own scale.</p>"]
+    steps = descend_weight(net, X, y, steps=10)
+    where = {"param": steps["param"], "index": tuple(steps["index"])}
+    along = loss_along_weight(net, X, y, points=21, **where)
     fd = finite_difference(net, X, y, **where)
-    steps = descend_weight(net, X, y, steps=10, **where)
     parts.append(f"<p class=\"note\">{_e(fd['text'])}.</p>")
-    parts.append(_figure_img(plot_descent_1d(along, fd, steps), "the loss along one weight"))
+    parts += [_figure_img(plot_descent_1d(along, fd, steps), "the loss along one weight"), _paths_table(steps)]
+    line = descend_gradient(net, X, y, steps=10)
+    search = line["line_search"]
+    parts += ["<h3>The direction training takes: all the weights, downhill</h3>",
+              f"<p>Training moves every weight at once, along minus the gradient (its length here is "
+              f"{line['gradient_norm']:.4g}). Along that line the loss is lowest ({search['loss']:.4g}) at a "
+              f"distance {search['distance']:.4g}: a step of learning rate {search['lr']:.3g} lands there at once. "
+              f"The three paths are gradient descent along it with the three step sizes.</p>",
+              _figure_img(plot_descent_line(line), "the loss along the gradient"), _paths_table(line)]
     plane = descend_plane(net, X, y, steps=10, grid=15, seed=0)   # its contour map stays readable
     parts += ["<h3>The loss landscape on a plane</h3>",
               "<p>All the weights move together along two directions: the downhill one (minus the gradient) and "
               "a random one. The three paths are gradient descent with the three step sizes.</p>",
-              _figure_img(plot_descent_2d(plane), "the loss on a plane of weight space"),
-              _table(["step", "learning rate", "what happened"],
-                     [[p["label"], f"{p['lr']:.3g}", p["verdict"]] for p in plane["paths"]], left=(2,))]
+              _figure_img(plot_descent_2d(plane), "the loss on a plane of weight space"), _paths_table(plane)]
     return "".join(parts)
 
 

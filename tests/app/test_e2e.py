@@ -248,7 +248,7 @@ def test_every_other_tab_shows_real_content(watched, artifacts, tmp_path):
     w.expect("[data-testid='descent-verdicts'] li").to_have_count(3)
     w.expect("[data-testid='descent-fd']").to_contain_text("backpropagation says")
     w.expect("#descent-chart").to_be_visible()
-    w.expect("#descent-chart path[data-series='descent-curve']").to_have_count(1)
+    w.expect("#descent-chart path[data-series='descent-steps-0']").to_have_count(1)
     w.shot(artifacts, "evaluate")
 
     # My handwriting: two labelled drawings, their preprocessing steps, the gallery, a fine-tune.

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import activations, losses
 from ..activations import Activation
-from ..descent import descend_weight, finite_difference
+from ..descent import descend_gradient, descend_plane, descend_weight, finite_difference
 from ..diagnostics import diagnose as run_diagnostics
 from ..explain import (
     activate,
@@ -386,21 +386,38 @@ def mistakes(net, data, limit):
     return {"items": _items(data, probabilities, idx[:limit]), "count": int(len(idx))}
 
 
-def descent(net, data, seed=0, n=256):
-    """The descent lab on ``n`` training examples: gradient descent along one weight with a step too
-    small, about right and too big, and the finite-difference check of that weight's slope."""
+def descent_examples(data, seed=0, n=256):
+    """The ``n`` training examples the descent lab computes its loss on (the seed picks them)."""
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(data.X_train), size=min(n, len(data.X_train)), replace=False))
-    X, y = np.asarray(data.X_train[idx]), np.asarray(data.y_train[idx])
-    lab = descend_weight(net, X, y)
-    fd = finite_difference(net, X, y, param=lab["param"], index=tuple(lab["index"]))
-    paths = [{"label": p["label"], "lr": p["lr"], "weights": p["weights"], "losses": p["losses"],
-              "verdict": p["verdict"]} for p in lab["paths"]]
-    return {"param": lab["param"], "index": list(lab["index"]), "layer": lab.get("layer"), "w0": lab["w0"],
-            "loss0": lab["loss0"], "slope": lab["slope"], "curvature": lab["curvature"], "rule": lab["rule"],
-            "curve": lab["curve"], "paths": paths, "examples": int(len(idx)),
-            "finite_difference": {k: fd[k] for k in ("h", "loss_plus", "loss_minus", "slope", "backprop",
-                                                     "abs_error", "rel_error") if k in fd}}
+    return np.asarray(data.X_train[idx]), np.asarray(data.y_train[idx])
+
+
+_PATH_KEYS = ("label", "lr", "losses", "verdict", "kind", "steps_to_bottom", "progress", "as_labelled", "curve",
+              "weights", "distances", "alphas", "betas")
+
+
+def descent(net, data, seed=0, n=256, space="weight"):
+    """The descent lab on ``n`` training examples: gradient descent with a step too small, about right and
+    too big in one slice: ``"weight"`` (one weight, with the finite-difference check of its slope),
+    ``"gradient"`` (all the weights along the gradient: the direction training takes) or ``"plane"``."""
+    X, y = descent_examples(data, seed, n)
+    lab = {"weight": descend_weight, "gradient": descend_gradient,
+           "plane": lambda *a: descend_plane(*a, seed=seed, grid=15)}[space](net, X, y)
+    out = {"space": space, "loss0": lab["loss0"], "curvature": lab["curvature"], "bottom": lab["bottom"],
+           "rule": lab["rule"], "note": lab["note"], "labels_hold": lab["labels_hold"], "examples": int(len(X)),
+           "paths": [{k: p[k] for k in _PATH_KEYS if k in p} for p in lab["paths"]]}
+    if space == "weight":
+        fd = finite_difference(net, X, y, param=lab["param"], index=tuple(lab["index"]))
+        out.update({"param": lab["param"], "index": list(lab["index"]), "layer": lab.get("layer"), "w0": lab["w0"],
+                    "slope": lab["slope"], "curve": lab["curve"],
+                    "finite_difference": {k: fd[k] for k in ("h", "loss_plus", "loss_minus", "slope", "backprop",
+                                                             "abs_error", "rel_error") if k in fd}})
+    elif space == "gradient":
+        out.update({"gradient_norm": lab["gradient_norm"], "line_search": lab["line_search"], "curve": lab["curve"]})
+    else:
+        out.update({"surface": lab["surface"], "minimum": lab["minimum"]})
+    return out
 
 
 # -- Train: the diagnostics ---------------------------------------------------------------------------

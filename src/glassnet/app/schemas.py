@@ -139,6 +139,7 @@ class Edit(Strict):
 
 class DescentRequest(Strict):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    space: Literal["weight", "gradient", "plane"] = "weight"
 
 
 class DrawingRequest(Strict):

@@ -1,5 +1,6 @@
 """The Evaluate view: the confusion matrix, the images of one cell, the most confident mistakes, and the
-descent lab (the loss along one weight, steps of three sizes, a finite-difference check)."""
+descent lab (the loss along one weight, along the gradient or on a plane, steps of three sizes, a
+finite-difference check)."""
 
 from typing import Annotated
 
@@ -35,6 +36,6 @@ def evaluate_mistakes(ws: CurrentWorkspace, limit: Annotated[int, Depends(item_l
 def descent(ws: CurrentWorkspace, body: DescentRequest):
     net = ws.view_network().copy()
     try:
-        return json_answer(analysis.descent(net, ws.data(), seed=body.seed))
+        return json_answer(analysis.descent(net, ws.data(), seed=body.seed, space=body.space))
     except ValueError as exc:        # e.g. a loss flat in every weight (every neuron of a layer switched off)
-        raise BadInput(f"descent lab: {exc}") from None
+        raise BadInput(f"The descent lab cannot run on this network: {exc}") from None

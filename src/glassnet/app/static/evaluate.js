@@ -1,8 +1,8 @@
 // Evaluate tab: test accuracy, the confusion matrix (click a cell to see its images),
-// the most confident mistakes, and the descent lab (the loss along one weight).
+// the most confident mistakes, and the descent lab (three step sizes, each path on its own chart).
 
 import { api, guard } from "./api.js";
-import { $, el, clear, figure, lineChart, num, pct, scrollHint, short } from "./widgets.js";
+import { $, el, svg, clear, figure, lineChart, num, pct, scrollHint, short } from "./widgets.js";
 import { on, emit, classes } from "./state.js";
 
 let stale = true;
@@ -87,36 +87,90 @@ async function mistakes() {
   }
 }
 
+// The descent lab: the three paths each on a chart of its own (its own scale: a too-big path's zig-zag
+// would hide the other two), then the loss after each step of all three (log scale when it spans decades).
+const SPACE_NAMES = { weight: "one weight", gradient: "the downhill direction over all the weights", plane: "a plane of two directions" };
+
+function readable(points, start) {
+  // a diverging path's far points would flatten the picture: keep the points whose loss is readable
+  const limit = start + 2 * Math.max(Math.abs(start), 1e-3);
+  const kept = points.filter((q) => Number.isFinite(q[0]) && Number.isFinite(q[1]) && q[2] <= limit);
+  return kept.length > 1 ? kept : points.slice(0, 2);
+}
+
+function pathPanel(r, p, k) {
+  const colour = PATH_COLOURS[k % PATH_COLOURS.length];
+  const chart = svg("svg", { "data-testid": `descent-panel-${k}`, role: "img", "aria-label": `the path with a step ${p.label}` });
+  const title = el("b", {}, `${p.label}, lr = ${short(p.lr)}`);
+  const box = el("figure", { class: "descent-panel" }, chart, el("figcaption", {}, title));
+  // set through the style objects: the page's Content-Security-Policy refuses style attributes
+  Object.assign(chart.style, { width: "100%", height: "auto", display: "block" });
+  title.style.color = colour;
+  box.style.margin = "0";
+  box.style.minWidth = "0";
+  if (r.space === "plane") {
+    const pts = readable(p.alphas.map((a, i) => [a, p.betas[i], p.losses[i]]), r.loss0);
+    lineChart(chart, { width: 360, height: 260, xLabel: "alpha (downhill)", yLabel: "beta",
+      series: [{ id: `descent-path-${k}`, label: p.label, colour, dots: true, width: 1.4, points: pts.map((q) => [q[0], q[1]]) }],
+      notes: [{ x: 0, y: 0, text: "start", colour: "#334155" }] });
+  } else {
+    const xs = p.weights || p.distances;
+    const curve = p.curve.weights || p.curve.distances;
+    const pts = readable(xs.map((x, i) => [x, p.losses[i], p.losses[i]]), r.loss0);
+    lineChart(chart, { width: 360, height: 260, xLabel: r.space === "weight" ? "weight value" : "distance along the gradient", yLabel: "loss",
+      series: [
+        { id: `descent-curve-${k}`, label: "loss", colour: "#334155", points: curve.map((x, i) => [x, p.curve.losses[i]]).filter((q) => Number.isFinite(q[1])) },
+        { id: `descent-path-${k}`, label: p.label, colour, dots: true, width: 1.2, dash: "4 3", points: pts.map((q) => [q[0], q[1]]) },
+      ] });
+  }
+  if (leavesPicture(r, p)) box.append(el("p", { class: "hint" }, "Its later steps leave the picture: the loss there is too high to draw on this scale."));
+  return box;
+}
+
+function leavesPicture(r, p) {
+  const limit = r.loss0 + 2 * Math.max(Math.abs(r.loss0), 1e-3);
+  return p.losses.some((v) => !Number.isFinite(v) || v > limit);
+}
+
 async function descent() {
-  const r = await api("POST", "api/descent", { seed: Math.round(Number($("descent-seed").value)) || 0 });
-  const weight = `${r.param}[${[].concat(r.index).join(", ")}]`;
+  const space = $("descent-space").value;
+  clear($("descent-panels"));
+  clear($("descent-text")).append(el("p", { class: "hint" }, `Running the lab in ${SPACE_NAMES[space]}: a few hundred gradient steps…`));
+  const r = await api("POST", "api/descent", { seed: Math.round(Number($("descent-seed").value)) || 0, space });
   const chart = $("descent-chart");
   chart.removeAttribute("hidden");   // an <svg> has no .hidden property
-  const curveLosses = r.curve.losses.filter(Number.isFinite);
-  const low = Math.min(...curveLosses);
-  const high = Math.max(...curveLosses);
+  const losses = r.paths.flatMap((p) => p.losses).filter((v) => Number.isFinite(v) && v > 0);
+  const spans = losses.length && Math.max(...losses) / Math.min(...losses) > 100;
   lineChart(chart, {
-    width: 900, height: 340, xLabel: `the weight ${weight}`, yLabel: "loss",
-    xDomain: [Math.min(...r.curve.weights), Math.max(...r.curve.weights)],
-    yDomain: [low - 0.05 * (high - low), high + 0.05 * (high - low)],
-    series: [
-      { id: "descent-curve", label: "loss along this weight", colour: "#334155", points: r.curve.weights.map((w, i) => [w, r.curve.losses[i]]) },
-      ...r.paths.map((p, k) => ({ id: `descent-path-${k}`, label: `${p.label} (lr ${short(p.lr)})`, colour: PATH_COLOURS[k % PATH_COLOURS.length],
-        dots: true, width: 1.2, dash: "4 3", points: p.weights.map((w, i) => [w, p.losses[i]]) })),
-    ],
-    notes: [{ x: r.w0, y: r.loss0, text: "start", colour: "#334155" }],
+    width: 900, height: 300, xLabel: "step", yLabel: spans ? "loss (log scale)" : "loss", integerX: true, yLog: spans,
+    series: r.paths.map((p, k) => ({ id: `descent-steps-${k}`, label: `${p.label} (lr ${short(p.lr)})`, colour: PATH_COLOURS[k % PATH_COLOURS.length],
+      dots: true, width: 1.4, points: p.losses.map((v, i) => [i, v]) })),
   });
+  const panels = clear($("descent-panels"));
+  panels.style.display = "grid";
+  panels.style.gridTemplateColumns = "repeat(auto-fit, minmax(min(100%, 240px), 1fr))";
+  panels.style.gap = "0.8rem";
+  r.paths.forEach((p, k) => panels.append(pathPanel(r, p, k)));
   const text = clear($("descent-text"));
-  text.append(el("p", { class: "explain" }, `The weight ${weight}${r.layer ? ` (${r.layer})` : ""} is ${num(r.w0)} now; the loss there is ${num(r.loss0)} and its slope ∂loss/∂w is ${num(r.slope)}. Each path starts there and takes steps w ← w − lr · slope:`));
+  if (r.space === "weight") {
+    const weight = `${r.param}[${[].concat(r.index).join(", ")}]`;
+    text.append(el("p", { class: "explain" }, `The weight ${weight}${r.layer ? ` (${r.layer})` : ""} is ${num(r.w0)} now; the loss there is ${num(r.loss0)} and its slope ∂loss/∂w is ${num(r.slope)}. Each path starts there and takes steps w ← w − lr · slope:`));
+  } else if (r.space === "gradient") {
+    text.append(el("p", { class: "explain" }, `All the weights move together along the gradient (its length is ${num(r.gradient_norm)}): the direction training takes. The loss is ${num(r.loss0)} now; the lowest on this line is ${num(r.line_search.loss)}, a step of lr = ${short(r.line_search.lr)} lands there at once. Each path takes steps w ← w − lr · gradient:`));
+  } else {
+    text.append(el("p", { class: "explain" }, `All the weights move in a plane of two directions, downhill (alpha) and a random one (beta); the loss is ${num(r.loss0)} now. Each path takes gradient-descent steps inside the plane:`));
+  }
   const list = el("ul", { testid: "descent-verdicts" });
   r.paths.forEach((p, k) => {
     const swatch = el("span", { class: "swatch" }, "●");
     swatch.style.color = PATH_COLOURS[k % PATH_COLOURS.length];
-    list.append(el("li", {}, swatch, " ", el("b", {}, `${p.label}, lr = ${short(p.lr)}: `), p.verdict));
+    list.append(el("li", { "data-kind": p.kind, "data-as-labelled": String(p.as_labelled) }, swatch, " ", el("b", {}, `${p.label}, lr = ${short(p.lr)}: `), p.verdict));
   });
   text.append(list);
-  if (r.rule) text.append(el("p", { class: "hint" }, r.rule));
+  if (r.note) text.append(el("p", { class: "hint", testid: "descent-note" }, r.note.charAt(0).toUpperCase() + r.note.slice(1) + "."));
+  if (r.rule) text.append(el("p", { class: "hint" }, `How the steps were chosen (in ${SPACE_NAMES[r.space]}): ${r.rule}.`));
   const fd = r.finite_difference;
+  if (!fd) return;
   const agree = fd.rel_error < 1e-3;
   text.append(el("p", { class: "formula", testid: "descent-fd" },
     `Check the slope by trying w + h and w − h: L(w+h) = ${num(fd.loss_plus, 7)}, L(w−h) = ${num(fd.loss_minus, 7)}, `,
