@@ -30,11 +30,12 @@ activation, and the float64 error function GELU needs, in one place.
 
 import inspect
 import math
+from typing import Any, Self
 
 import numpy as np
 
 from ._validation import check_params
-from .layers import Layer
+from .layers import Buffers, Layer
 
 
 class Activation(Layer):
@@ -72,42 +73,42 @@ class Activation(Layer):
     can_die = False
     output_range: tuple[float, float] | None = None
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.z = None                                # the input of the last forward pass: backward needs f'(z)
+        self.z: np.ndarray | None = None             # the input of the last forward pass: backward needs f'(z)
 
     # -- the definition: pure, any float dtype, reads only the settings ----------------------------------
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         """``a = f(z)``, element-wise, in ``z``'s dtype."""
         raise NotImplementedError
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         """``da/dz = f'(z)``, element-wise, in ``z``'s dtype; ``a``: ``f(z)`` when already known (saves work)."""
         raise NotImplementedError
 
-    def backprop(self, z, delta, a=None):
+    def backprop(self, z: np.ndarray, delta: np.ndarray, a: np.ndarray | None = None) -> np.ndarray:
         """``dL/dz`` from ``delta = dL/da`` at ``z``: ``delta * f'(z)`` (softmax: its Jacobian times delta). Pure."""
         return delta * self.derivative(z, a)
 
     # -- the layer: forward and backward, built from the definition -------------------------------------
-    def forward(self, x, training=False, buffers=None):
+    def forward(self, x: np.ndarray, training: bool = False, buffers: Buffers | None = None) -> np.ndarray:
         self.z = x                                   # backward needs f'(z)
         self.output = self.function(x)
         return self.output
 
-    def infer(self, x):
+    def infer(self, x: np.ndarray) -> np.ndarray:
         return self.function(x)                      # a prediction: a = f(z), nothing kept
 
-    def backward(self, delta, buffers=None):
-        return self.backprop(self.z, delta, self.output)
+    def backward(self, delta: np.ndarray, buffers: Buffers | None = None) -> np.ndarray:
+        return self.backprop(self.z, delta, self.output)  # type: ignore[arg-type]  # z: set by forward
 
     # -- what the explainers and the exporters need ------------------------------------------------------
-    def label(self):
+    def label(self) -> str | None:
         """Short name with the settings, as the app and ``explain`` show it: ``"relu"``, ``"leaky_relu(0.01)"``."""
         settings = ", ".join(f"{v:g}" for v in self.get_config().values())
         return f"{self.name}({settings})" if settings else self.name
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         """Emit the ONNX nodes computing ``a = f(x)`` through ``graph``; returns the output's name.
 
         ``graph`` is the exporter's small builder (this module never imports onnx):
@@ -116,12 +117,12 @@ class Activation(Layer):
         """
         raise NotImplementedError
 
-    def torch_module(self):
+    def torch_module(self) -> tuple[str | None, dict]:
         """``(torch.nn class name, keyword arguments)`` of the module computing the same function."""
         return self.torch_name, {}
 
     @classmethod
-    def from_torch_module(cls, module):
+    def from_torch_module(cls, module: Any) -> Self:
         """This activation for a ``torch.nn`` module of class ``torch_name``; ValueError (the reason) if it differs."""
         return cls()
 
@@ -231,13 +232,13 @@ class LeakyReLU(Activation):
         return cls(slope)
 
 
-def sigmoid(z):
+def sigmoid(z: np.ndarray) -> np.ndarray:
     """``1 / (1 + exp(-z))`` computed without overflow for large ``|z|``."""
     e = np.exp(-np.abs(z))                           # in (0, 1]: never overflows
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
 
 
-def softmax(z):
+def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise ``exp(z_k) / sum_j exp(z_j)``, shifted by the row maximum so ``exp`` never overflows."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
     e /= e.sum(axis=1, keepdims=True)
@@ -579,7 +580,7 @@ ALIASES = {"linear": "identity", "swish": "silu"}
 LAYER_TYPES = {cls.__name__: cls for cls in ACTIVATIONS.values()}
 
 
-def names(hidden=True):
+def names(hidden: bool = True) -> list[str]:
     """The activation names a user can pick: for hidden layers (default), or all of them (``hidden=False``).
 
     Examples:
@@ -589,7 +590,7 @@ def names(hidden=True):
     return [name for name, cls in ACTIVATIONS.items() if cls.hidden or not hidden]
 
 
-def canonical(name):
+def canonical(name: str) -> str:
     """The registry name for ``name`` (case, ``-`` or ``_``, and aliases do not matter); ValueError if unknown."""
     key = str(name).lower().replace("-", "_")
     key = ALIASES.get(key, key)
@@ -599,7 +600,7 @@ def canonical(name):
     return key
 
 
-def get(name, **settings):
+def get(name: str, **settings: float) -> Activation:
     """A new activation layer for ``name`` (``"relu"``, ``"tanh"``, ...), with its ``settings`` (``alpha=0.1``).
 
     Example:
@@ -618,7 +619,7 @@ def get(name, **settings):
     return cls(**settings)
 
 
-def default_init(name):
+def default_init(name: str) -> str:
     """The weight initializer that suits activation ``name`` (He for ReLU-like, Glorot for tanh/sigmoid)."""
     return ACTIVATIONS[canonical(name)].default_init
 
