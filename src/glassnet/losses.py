@@ -16,12 +16,13 @@ Not here: weighted classes, label smoothing, ranking or contrastive losses.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ._validation import check_targets
 from .activations import Activation, Sigmoid, Softmax, sigmoid, softmax
 
 
-def one_hot(labels, n_classes, dtype=np.float32):
+def one_hot(labels: np.ndarray, n_classes: int, dtype: DTypeLike = np.float32) -> np.ndarray:
     """Rows with a single 1 at each label: ``T[n, y_n] = 1``."""
     T = np.zeros((len(labels), n_classes), dtype=dtype)
     T[np.arange(len(labels)), labels] = 1
@@ -48,13 +49,14 @@ class Loss:
     formula = ""              # L as text, for the app's maths and the docs
     gradient_formula = ""     # dL/d(output) as text
 
-    def value(self, out, y):
+    def value(self, out: np.ndarray, y: np.ndarray) -> float:
         raise NotImplementedError
 
-    def gradient(self, out, y):
+    def gradient(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def value_and_gradient(self, out, y, grad_out=None):
+    def value_and_gradient(self, out: np.ndarray, y: np.ndarray,
+                           grad_out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """``(value, gradient)`` in one go; the training loop calls this.
 
         Subclasses may fuse the two (sharing work) and write the gradient into ``grad_out``
@@ -62,7 +64,7 @@ class Loss:
         """
         return self.value(out, y), self.gradient(out, y)
 
-    def prepare_targets(self, y, n_samples, n_outputs):
+    def prepare_targets(self, y: ArrayLike, n_samples: int, n_outputs: int) -> tuple[np.ndarray, bool]:
         """Validate the targets this loss takes; returns ``(targets, are_class_labels)``.
 
         The default (MSE and any loss that does not say otherwise): class labels when ``y`` is 1-D
@@ -72,7 +74,7 @@ class Loss:
             return check_targets(y, n_samples, n_outputs, kind="labels"), True
         return check_targets(y, n_samples, n_outputs, kind="values"), False
 
-    def __call__(self, out, y):
+    def __call__(self, out: np.ndarray, y: np.ndarray) -> float:
         return self.value(out, y)
 
     def __repr__(self):
@@ -199,7 +201,7 @@ LOSSES = {
 }
 
 
-def names():
+def names() -> list[str]:
     """The loss names a user can pick (one spelling each, as ``Loss.name``): ``["cross_entropy", "mse", ...]``.
 
     Example:
@@ -232,7 +234,7 @@ def prepare_targets(y, n_samples: int, n_outputs: int, loss: Loss) -> tuple[np.n
     return loss.prepare_targets(y, n_samples, n_outputs)
 
 
-def labels_from_outputs(out, probabilities=False):
+def labels_from_outputs(out: np.ndarray, probabilities: bool = False) -> np.ndarray:
     """Class predicted by each row of outputs: argmax, or for one output ``p >= 0.5`` (logit ``>= 0``)."""
     if out.shape[1] == 1:
         return (out[:, 0] >= (0.5 if probabilities else 0.0)).astype(np.int64)
