@@ -9,8 +9,10 @@ Not here: the loop itself, or anything that changes how a step is computed.
 """
 
 import math
+import os
 import sys
 import time
+from typing import Any, TextIO
 
 from . import views
 from ._validation import check_params
@@ -24,21 +26,21 @@ class Callback:
     ``run.stop()`` to end training after the current epoch.
     """
 
-    run = None
+    run: Any = None  # a glassnet.training.TrainingRun while fit runs (not imported: training imports this module)
 
-    def on_train_begin(self, logs):
+    def on_train_begin(self, logs: dict) -> None:
         pass
 
-    def on_epoch_begin(self, epoch, logs):
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
         pass
 
-    def on_batch_end(self, batch, logs):
+    def on_batch_end(self, batch: int, logs: dict) -> None:
         pass
 
-    def on_epoch_end(self, epoch, logs):
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
         pass
 
-    def on_train_end(self, logs):
+    def on_train_end(self, logs: dict) -> None:
         pass
 
 
@@ -52,23 +54,23 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.run = run
 
-    def on_train_begin(self, logs):
+    def on_train_begin(self, logs: dict) -> None:
         for cb in self.callbacks:
             cb.on_train_begin(logs)
 
-    def on_epoch_begin(self, epoch, logs):
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
         for cb in self.callbacks:
             cb.on_epoch_begin(epoch, logs)
 
-    def on_batch_end(self, batch, logs):
+    def on_batch_end(self, batch: int, logs: dict) -> None:
         for cb in self.callbacks:
             cb.on_batch_end(batch, logs)
 
-    def on_epoch_end(self, epoch, logs):
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
 
-    def on_train_end(self, logs):
+    def on_train_end(self, logs: dict) -> None:
         for cb in self.callbacks:
             cb.on_train_end(logs)
 
@@ -81,7 +83,7 @@ def _duration(seconds):
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
-def format_epoch(record, epochs):
+def format_epoch(record: dict, epochs: int) -> str:
     """One line for an epoch: ``epoch 3/10  loss 0.2345  accuracy 93.12%  ...  1.2s``."""
     parts = [f"epoch {record['epoch']}/{epochs}", f"loss {record['loss']:.4f}"]
     if record.get("accuracy") is not None:
@@ -111,10 +113,11 @@ class ProgressBar(Callback):
         'done\\n'
     """
 
-    def __init__(self, stream=None, width=30, interval=0.05):
+    def __init__(self, stream: TextIO | None = None, width: int = 30, interval: float = 0.05) -> None:
         self.stream, self.width, self.interval = stream, width, interval
         self.total = None
         self.loss_sum, self.seen = 0.0, 0
+        self.lines: list[str]
         self.handle, self.lines = None, []           # the notebook's display handle and the epochs' lines
 
     # -- drawing ----------------------------------------------------------------------------------
@@ -195,7 +198,8 @@ class EarlyStopping(Callback):
     _limits = {"patience": ("int", 0, None, False), "min_delta": ("float", 0.0, None, False),
                "restore_best_weights": ("bool", None, None, False)}
 
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best_weights=True):
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 restore_best_weights: bool = True) -> None:
         check_params("EarlyStopping", self._limits, {"patience": patience, "min_delta": min_delta,
                                                      "restore_best_weights": restore_best_weights})
         if monitor not in ("val_loss", "val_accuracy", "loss", "accuracy"):
@@ -247,7 +251,7 @@ class Checkpoint(Callback):
     leaves the previous checkpoint or the new one, and at most the epoch in progress is lost.
     """
 
-    def __init__(self, path, every=1):
+    def __init__(self, path: str | os.PathLike[str], every: int = 1) -> None:
         check_params("Checkpoint", {"every": ("int", 1, None, False)}, {"every": every})
         self.path, self.every = path, every
 
