@@ -172,3 +172,21 @@ def test_a_curve_too_short_to_read_is_flagged_instead_of_trusted(digits):
     assert short.to_dict()["warnings"] == short.warnings
     normal = lr_find(net, X, y, steps=30, seeds=[0, 1])
     assert normal.warnings == [] and "warning" not in str(normal)
+
+
+def test_a_trained_network_gets_a_useful_rate_or_a_stated_reason(digits):
+    """A trained network is near a minimum: its curve is flat until it rises. The finder says so plainly and
+    suggests a tenth of the rate where the loss starts to rise, never the first rate it tried."""
+    net = gn.Network.mlp([784, 16, 10], seed=0)
+    net.fit(digits.X_train, digits.y_train, epochs=8, batch_size=64, seed=0,
+            optimizer=gn.optimizers.build("sgd", 0.1, schedule="one-cycle", epochs=8))
+    result = lr_find(net, digits.X_train[:2000], digits.y_train[:2000], steps=80)
+    curve = result.curves[0]
+    assert result.suggestion != curve["lr"][0] and result.suggestion > 100 * curve["lr"][0]
+    assert not curve["readable"]
+    assert result.warnings and "cannot be read" in result.warnings[0] and "did not fall" in result.warnings[0]
+    assert result.to_dict()["warnings"] == result.warnings
+    assert 1e-3 < result.suggestion < curve["lr"][-1] / 5          # a tenth of where it rises: below divergence
+    assert "cannot be read" in str(result) and "rule 'steepest'" not in str(result)
+    fresh = lr_find(gn.Network.mlp([784, 16, 10], seed=0), digits.X_train[:2000], digits.y_train[:2000], steps=80)
+    assert fresh.curves[0]["readable"] and fresh.warnings == []

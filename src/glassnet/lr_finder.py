@@ -110,6 +110,9 @@ class LRFinderResult:
         if shortest < MIN_READABLE_STEPS:
             return [f"a run stopped after {shortest} mini-batches: too short a curve to read a rate from; "
                     f"start lower (--start) or raise the rate more slowly (more --steps)"]
+        flat = [c for c in self.curves if c.get("why")]
+        if flat:
+            return [(f"{len(flat)} of the {len(self.curves)} runs: " if len(self.curves) > 1 else "") + flat[0]["why"]]
         return []
 
     def to_dict(self):
@@ -126,7 +129,9 @@ class LRFinderResult:
             k = int(np.nanargmin(np.asarray(c["smoothed"], dtype=float)))
             lines.append(f"{c['seed']:>6}  {len(c['lr']):>5}  {c['smoothed'][k]:>11.4f}  {c['lr'][k]:>8.2g}  "
                          f"{c['suggestion']:>9.2g}  {c['stopped']}")
-        lines.append(f"suggested learning rate: {self.suggestion:.2g} (rule '{self.rule}': {self.rule_text}"
+        how = (f"rule '{self.rule}': {self.rule_text}" if any(c.get("readable", True) for c in self.curves) else
+               "the curve cannot be read: a tenth of the rate where the loss starts to rise; see the warning")
+        lines.append(f"suggested learning rate: {self.suggestion:.2g} ({how}"
                      + (", median over the seeds)" if len(self.curves) > 1 else ")"))
         if self.warnings:
             lines += [f"warning: {w}" for w in self.warnings]
@@ -293,8 +298,31 @@ def _one_run(net, X, y, loss, seed, start, end, steps, batch_size, optimizer, mo
     usable = usable[:-1] if stopped.startswith("diverged") and len(usable) > 2 else usable
     rule_lrs = np.array([lrs[i] for i in usable])
     rule_losses = np.array([smoothed[i] for i in usable])
-    return {"seed": seed, "lr": lrs, "loss": raw, "smoothed": smoothed, "stopped": stopped,
-            "suggestion": RULES[rule][0](rule_lrs, rule_losses)}
+    why, fallback = _unreadable(rule_lrs, rule_losses)
+    return {"seed": seed, "lr": lrs, "loss": raw, "smoothed": smoothed, "stopped": stopped, "readable": why is None,
+            "why": why, "suggestion": fallback if why else RULES[rule][0](rule_lrs, rule_losses)}
+
+
+def _unreadable(lrs, smoothed):
+    """``(None, None)`` when the curve falls somewhere (a rule can read it); else ``(why, rate)``: the reason in
+    words and a tenth of the rate where the loss starts to rise (a safe rate to go on training with).
+
+    A trained network is already near a minimum: its loss does not fall at any rate, the curve is flat (with
+    mini-batch noise) until the steps get too big, and "where it falls fastest" would be a wiggle of noise
+    at the first rates tried."""
+    skip = max(len(smoothed) // 10, 1)
+    early = float(np.median(smoothed[:skip + 1]))
+    lowest = int(np.argmin(smoothed))
+    if lowest > skip and float(smoothed[lowest]) < 0.99 * early:     # it falls, and its lowest point is past noise
+        return None, None
+    level = float(np.median(smoothed))
+    rising = np.flatnonzero(smoothed > 1.5 * level)
+    edge = float(lrs[rising[0]] if len(rising) else lrs[-1])
+    why = (f"the curve cannot be read: the loss did not fall anywhere in the range (it stayed near {level:.3g} "
+           f"from rate {lrs[0]:.2g} until it rose at {edge:.2g}), as for a network already near a minimum; so "
+           f"no downhill stretch shows a rate. Suggested instead: a tenth of the rate where the loss starts to "
+           f"rise, {edge / 10:.2g}, a safe rate to go on training with")
+    return why, edge / 10
 
 
 __all__ = ["LRFinderResult", "RULES", "lr_find", "minimum", "steepest", "valley"]
