@@ -28,9 +28,13 @@ figure helpers at the top, and the list above finds one by name; splitting them 
 helpers over several modules for no gain in reading.
 """
 
+from __future__ import annotations
+
 import io
 import math
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,6 +45,9 @@ from .activations import Activation
 from .errors import require
 from .layers import Dense
 from .preprocess import STEPS, to_mnist_steps
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TRAIN_COLOUR, VAL_COLOUR, INIT_COLOUR = "#1f6fb4", "#d1495b", "#999999"
 DPI = 100
@@ -56,7 +63,7 @@ def _figure(width, height):
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
-def to_png(fig, dpi=DPI):
+def to_png(fig: Figure, dpi: int = DPI) -> bytes:
     """The figure as PNG bytes (rendered with Agg)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
@@ -135,7 +142,7 @@ def _series(records, key):
     return np.array([np.nan if v is None else float(v) for v in values])
 
 
-def plot_history(history, path=None, title="Training"):
+def plot_history(history, path: str | os.PathLike[str] | None = None, title="Training") -> Figure:
     """Loss and accuracy per epoch, for the training set and (when recorded) the validation set.
 
     The training values are averages over each epoch's mini-batches (the network changed during
@@ -187,7 +194,8 @@ def _epoch_axis(ax):
 
 
 # -- results ------------------------------------------------------------------------------
-def plot_confusion_matrix(y_true, y_pred, classes=None, path=None, title="Confusion matrix"):
+def plot_confusion_matrix(y_true, y_pred, classes=None,
+                          path: str | os.PathLike[str] | None = None, title="Confusion matrix") -> Figure:
     """Rows: the true class; columns: the predicted class; the diagonal holds the right answers.
 
     Each cell shows a count; its colour is the share of its row (so a rare class is as visible
@@ -243,7 +251,8 @@ def most_confident_mistakes(net, X, y, n=12):
             for i in order]
 
 
-def plot_mistakes(net, X, y, n=12, classes=None, image_shape=None, path=None):
+def plot_mistakes(net, X, y, n=12, classes=None, image_shape=None,
+                  path: str | os.PathLike[str] | None = None) -> Figure:
     """The most confident mistakes as pictures: true class, predicted class and its probability."""
     mistakes = most_confident_mistakes(net, X, y, n)
     shape = _need_image_shape(net.n_features, image_shape, "plot_mistakes")
@@ -293,7 +302,7 @@ def mosaic(tiles, columns, gap=1):
     return out
 
 
-def plot_first_layer(net, n=None, image_shape=None, path=None):
+def plot_first_layer(net, n=None, image_shape=None, path: str | os.PathLike[str] | None = None) -> Figure:
     """What each first-layer neuron looks for: its weights ``W[j]`` drawn as a picture.
 
     Neuron ``j`` computes ``z_j = W[j]·x + b_j``: red pixels raise ``z_j`` when there is ink on
@@ -361,7 +370,7 @@ def activation_stats(net, X):
     return stats
 
 
-def plot_activations(net, X, bins=40, path=None):
+def plot_activations(net, X, bins=40, path: str | os.PathLike[str] | None = None) -> Figure:
     """A histogram of the hidden neurons' values per activation layer, and the share that never fire.
 
     A healthy ReLU layer has many zeros (off) and a spread of positive values; a layer whose
@@ -444,7 +453,7 @@ def plot_weight_distribution(weights, initial, path=None):
 
 
 # -- input ------------------------------------------------------------------------------------
-def plot_preprocess_steps(image, name="image", path=None):
+def plot_preprocess_steps(image, name="image", path: str | os.PathLike[str] | None = None) -> Figure:
     """The steps that turn a picture into an MNIST-style input, as a strip of pictures.
 
     Args:
@@ -486,7 +495,7 @@ def _field(obj, name, default=None):
     return getattr(obj, name, default)
 
 
-def plot_lr_find(result, path=None):
+def plot_lr_find(result, path: str | os.PathLike[str] | None = None) -> Figure:
     """The learning-rate range test: loss against a learning rate raised exponentially, per seed.
 
     Too small a rate and the loss barely moves; too big and it shoots up. The suggestion sits
@@ -561,7 +570,7 @@ def _class_name(classes, k):
     return str(classes[k]) if classes is not None and k < len(classes) else str(k)
 
 
-def plot_explanation(explanation, classes=None, top=12, path=None):
+def plot_explanation(explanation, classes=None, top=12, path: str | os.PathLike[str] | None = None) -> Figure:
     """One prediction explained: the input, its contribution map, its saliency and the top contributors.
 
     - contribution: ``x_i * W_eff[k, i]``, how much each input added to (red) or took from (blue)
@@ -682,7 +691,7 @@ def _path_panels(axes, paths, key, xlabel, loss0):
         ax.grid(alpha=0.3)
 
 
-def plot_descent_line(result, path=None):
+def plot_descent_line(result, path: str | os.PathLike[str] | None = None) -> Figure:
     """Gradient descent along the gradient over all the weights (:func:`glassnet.descent.descend_gradient`):
     the loss after each step of the three paths, then each path on its own scale."""
     if not isinstance(result, dict) or "gradient_norm" not in result:
@@ -708,7 +717,7 @@ def plot_descent_line(result, path=None):
     return _finish(fig, path)
 
 
-def plot_descent_1d(along, fd=None, descent=None, path=None):
+def plot_descent_1d(along, fd=None, descent=None, path: str | os.PathLike[str] | None = None) -> Figure:
     """The loss along one weight, the slope there, and gradient descent on that weight.
 
     Left: ``L(w)`` with everything else fixed, the backpropagation tangent at ``w0`` and the
@@ -844,7 +853,8 @@ def _plane_colours():
     return LinearSegmentedColormap.from_list("plane", [PLANE_NEGATIVE, "#e8eaed", PLANE_POSITIVE])
 
 
-def plot_plane(net, data=None, features=("x1", "x2"), size=40, path=None, title=None):
+def plot_plane(net, data=None, features=("x1", "x2"), size=40,
+               path: str | os.PathLike[str] | None = None, title=None) -> Figure:
     """Every neuron's picture over the plane, the connections and the output with the points.
 
     Left: the network as columns of pictures (inputs, hidden layers, output), each the neuron's value
