@@ -275,6 +275,7 @@ def _section_lr_find(result):
     text = getattr(result, "rule_text", None) or ""
     suggestion = getattr(result, "suggestion", None)
     head = f"<p>Suggested learning rate: <b>{_num(suggestion, 3)}</b>. {_e(text)}</p>" if suggestion else ""
+    head += "".join(f'<p class="note">Warning: {_e(w)}.</p>' for w in getattr(result, "warnings", None) or [])
     return ("<h2>Choosing the step: the learning-rate finder</h2>" + head +
             _figure_img(plot_lr_find(result), "learning-rate finder curve"))
 
