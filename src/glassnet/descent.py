@@ -31,11 +31,19 @@ Size: about 700 lines: five slices of one landscape share the rate choice and th
 would import the other's private helpers.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import losses, views
 from ._validation import as_generator, check_params, check_X, describe
-from .losses import prepare_targets
+from .losses import Loss, prepare_targets
+
+if TYPE_CHECKING:
+    from .network import Network
 
 
 # -- the loss and its gradient, on a float64 copy -------------------------------------------------
@@ -96,7 +104,8 @@ def _weight_info(land, param, index):
 
 # -- one weight ---------------------------------------------------------------------------------
 @views.shows_as("loss_along_weight")
-def loss_along_weight(net, X, y, *, param=None, index=None, span=1.0, points=41, loss=None):
+def loss_along_weight(net: Network, X: ArrayLike, y: ArrayLike, *,
+                      param=None, index=None, span=1.0, points=41, loss: Loss | str | None = None) -> dict:
     """The loss as one weight moves: ``L(w0 + t)`` for ``t`` in ``[-span, span]``, everything else fixed.
 
     Args:
@@ -131,7 +140,8 @@ def loss_along_weight(net, X, y, *, param=None, index=None, span=1.0, points=41,
 
 
 @views.shows_as("finite_difference")
-def finite_difference(net, X, y, *, param=None, index=None, h=1e-4, loss=None):
+def finite_difference(net: Network, X: ArrayLike, y: ArrayLike, *,
+                      param=None, index=None, h=1e-4, loss: Loss | str | None = None) -> dict:
     """"Try ``w + h`` and ``w - h``": the central difference ``(L(w+h) - L(w-h)) / 2h`` against backprop.
 
     Returns:
@@ -436,7 +446,8 @@ def _weight_candidates(land, param, index, tries=8):
 
 
 @views.shows_as("descend_weight")
-def descend_weight(net, X, y, *, param=None, index=None, lrs=None, steps=25, loss=None):
+def descend_weight(net: Network, X: ArrayLike, y: ArrayLike, *,
+                   param=None, index=None, lrs=None, steps=25, loss: Loss | str | None = None) -> dict:
     """Gradient descent on one weight, ``w <- w - lr * dL/dw``, for several step sizes.
 
     Args:
@@ -577,7 +588,8 @@ class _PlaneLandscape(_Slice):
 
 
 @views.shows_as("loss_surface")
-def loss_surface(net, X, y, *, directions="random", span=1.0, points=21, seed=0, loss=None):
+def loss_surface(net: Network, X: ArrayLike, y: ArrayLike, *,
+                 directions="random", span=1.0, points=21, seed=0, loss: Loss | str | None = None) -> dict:
     """The loss on a grid in a plane of weight space: ``L(theta0 + alpha d1 + beta d2)``.
 
     Args:
@@ -604,7 +616,8 @@ def loss_surface(net, X, y, *, directions="random", span=1.0, points=21, seed=0,
 
 
 @views.shows_as("descend_plane")
-def descend_plane(net, X, y, *, lrs=None, steps=25, directions="gradient", seed=0, grid=21, loss=None):
+def descend_plane(net: Network, X: ArrayLike, y: ArrayLike, *,
+                  lrs=None, steps=25, directions="gradient", seed=0, grid=21, loss: Loss | str | None = None) -> dict:
     """Gradient descent inside a plane: ``(alpha, beta) <- (alpha, beta) - lr * (g . d1, g . d2)``.
 
     The paths stay in the plane, so they can be drawn on its contour map (returned as well).
@@ -672,7 +685,8 @@ class _DirectionSlice(_Slice):
 
 
 @views.shows_as("descend_gradient")
-def descend_gradient(net, X, y, *, lrs=None, steps=25, loss=None):
+def descend_gradient(net: Network, X: ArrayLike, y: ArrayLike, *,
+                     lrs=None, steps=25, loss: Loss | str | None = None) -> dict:
     """Gradient descent along the direction training takes: all the weights at once, downhill.
 
     The slice is the line ``theta0 + t u`` with ``u = -g / |g|`` (``g`` the gradient over every weight and
@@ -719,7 +733,7 @@ def descend_gradient(net, X, y, *, lrs=None, steps=25, loss=None):
             "n_samples": len(land.X), "loss_name": land.loss.name}
 
 
-def descent_paths(net, X, y, *, space="weight", **kwargs):
+def descent_paths(net: Network, X: ArrayLike, y: ArrayLike, *, space="weight", **kwargs: Any) -> dict:
     """Gradient-descent paths with a step too small, about right and too big: in ``space="weight"``
     (one weight, :func:`descend_weight`) or ``space="plane"`` (two directions, :func:`descend_plane`)."""
     if space == "weight":

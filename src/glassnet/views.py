@@ -20,8 +20,12 @@ import math
 import struct
 import sys
 import zlib
+from collections.abc import Callable
+from typing import ParamSpec
 
 import numpy as np
+
+_P = ParamSpec("_P")  # the parameters of a function decorated by shows_as
 
 MAX_TEXT = 2000                 # no text/plain view of a glassnet object is longer than this
 MAX_ROWS = 12                   # table rows shown before the rest are folded away
@@ -433,7 +437,7 @@ class Record(dict):
         return record_html(self.view_name, self)
 
 
-def shows_as(name):
+def shows_as(name: str) -> Callable[[Callable[_P, dict]], Callable[_P, Record]]:
     """Decorator: the function's dict result comes back as a :class:`Record` named ``name`` (the same dict,
     which a notebook shows as a table). The descent lab's functions wear it.
 
@@ -444,9 +448,9 @@ def shows_as(name):
         >>> slope(), slope() == {"slope": 0.5}
         (Slope(slope=0.5), True)
     """
-    def decorate(function):
+    def decorate(function: Callable[_P, dict]) -> Callable[_P, Record]:
         @functools.wraps(function)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Record:
             return Record(function(*args, **kwargs), name=name)
         return wrapper
     return decorate
