@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy as _copy
 import os
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,8 +95,8 @@ class Network:
         if len(dtypes) > 1:
             raise ValueError(f"Network: all layers must share one dtype, received {sorted(map(str, dtypes))}")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
-        self.history_ = None
-        self.loss_ = None
+        self.history_: History | None = None    # set by fit (and load)
+        self.loss_: Loss | None = None          # the loss fit trained with (and load read)
 
     def _chain_sizes(self):
         """Neurons after each layer, checking that Dense sizes chain."""
@@ -141,7 +141,8 @@ class Network:
         return cls(layers)
 
     # -- the two passes -------------------------------------------------------------
-    def forward(self, X, training=False, upto=None, buffers=None):
+    def forward(self, X: np.ndarray, training: bool = False, upto: int | None = None,
+                buffers: StepBuffers | None = None) -> np.ndarray:
         """Run ``X`` through the layers (the first ``upto`` of them) and return the last output.
 
         Each layer keeps what ``backward`` needs. ``buffers`` (a :class:`~glassnet.training.StepBuffers`,
@@ -154,13 +155,14 @@ class Network:
 
     __call__ = forward
 
-    def backward(self, delta, upto=None, buffers=None):
+    def backward(self, delta: np.ndarray, upto: int | None = None,
+                 buffers: StepBuffers | None = None) -> np.ndarray | None:
         """Backpropagate ``delta = dL/d(output)`` through the first ``upto`` layers; returns ``dL/dX``."""
         for layer, own in reversed(list(zip(self.layers[:upto], _per_layer(buffers, self.layers)))):
             delta = layer.backward(delta) if own is None else layer.backward(delta, buffers=own)
         return delta
 
-    def body(self, loss):
+    def body(self, loss: Loss) -> int:
         """How many layers feed ``loss``: a final Softmax/Sigmoid is left out when the loss fuses it
         (cross-entropy computes the softmax itself from the logits, exactly)."""
         head = loss.fused_head
@@ -194,34 +196,34 @@ class Network:
         value, _, out = self.loss_and_gradients(X, y, loss, training=True, buffers=buffers)
         return value, out
 
-    def outputs_probabilities(self, upto=None):
+    def outputs_probabilities(self, upto: int | None = None) -> bool:
         """Whether the output of the first ``upto`` layers is already a probability (ends in softmax/sigmoid)."""
         return getattr(self.layers[:upto][-1], "outputs_probabilities", False)
 
     # -- parameters -----------------------------------------------------------------
-    def named_parameters(self):
+    def named_parameters(self) -> list[tuple[str, np.ndarray]]:
         """``[("0.weights", array), ("0.biases", array), ...]``: layer index and parameter name."""
         return [(f"{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.params.items()]
 
-    def parameters(self):
+    def parameters(self) -> list[np.ndarray]:
         return [p for _, p in self.named_parameters()]
 
-    def gradients(self):
+    def gradients(self) -> list[np.ndarray]:
         return [layer.grads[name] for layer in self.layers for name in layer.params]
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return sum(layer.n_params for layer in self.layers)
 
     @property
-    def n_outputs(self):
+    def n_outputs(self) -> int:
         return self.sizes[-1]
 
-    def get_weights(self):
+    def get_weights(self) -> dict[str, np.ndarray]:
         """A copy of every parameter, by name."""
         return {name: p.copy() for name, p in self.named_parameters()}
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Mapping[str, ArrayLike]) -> None:
         """Copy ``weights`` (as from ``get_weights``) into the network, checking names and shapes first."""
         own = dict(self.named_parameters())
         if not isinstance(weights, dict) or set(weights) != set(own):
@@ -240,11 +242,11 @@ class Network:
         for name, value in checked.items():
             own[name][...] = value
 
-    def copy(self):
+    def copy(self) -> Network:
         """An independent deep copy (weights, layers, history)."""
         return _copy.deepcopy(self)
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Network:
         """A copy of the network with every parameter in ``dtype`` (e.g. ``np.float64`` for gradcheck)."""
         net = self.copy()
         for layer in net.layers:
@@ -260,7 +262,7 @@ class Network:
         """
         return check_X(X, self.n_features, dtype=self.dtype)
 
-    def infer(self, X, upto=None):
+    def infer(self, X: np.ndarray, upto: int | None = None) -> np.ndarray:
         """The pass for predictions: the output of the first ``upto`` layers, the same numbers as ``forward``.
 
         Each layer's ``infer`` keeps nothing for ``backward``, and big inputs go through in chunks so they
@@ -334,7 +336,7 @@ class Network:
         return cls.from_saved(*modelfile.read_model(path))
 
     @classmethod
-    def from_saved(cls, doc, tensors, source="model"):
+    def from_saved(cls, doc: dict, tensors: Mapping[str, np.ndarray], source: str = "model") -> Network:
         """A network from a model document and its tensors (as ``glassnet.modelfile.read_model`` reads them).
 
         Checks the declared sizes against the tensors before building anything, then the weights
@@ -358,7 +360,7 @@ class Network:
         return net
 
     @classmethod
-    def from_config(cls, config, source="model"):
+    def from_config(cls, config: dict, source: str = "model") -> Network:
         """A network (fresh weights) from ``get_config()``'s dict; ModelFileError (naming ``source``) if malformed."""
         layers_spec = config.get("layers")
         if not isinstance(layers_spec, list) or not layers_spec:
@@ -380,7 +382,7 @@ class Network:
             raise ModelFileError(f"{source}: inconsistent architecture: {exc}") from None
 
     # -- showing itself -------------------------------------------------------------
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"n_features": self.n_features,
                 "layers": [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]}
 
