@@ -24,7 +24,9 @@ picture, to show what happened. The steps are NumPy only; Pillow is needed only 
 Not here: deskewing, stroke thickening, splitting a picture holding several digits.
 """
 
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +50,7 @@ STEPS = (
 )
 
 
-def to_mnist(image, name="image"):
+def to_mnist(image: Any, name: str = "image") -> np.ndarray:
     """An image of one digit as an MNIST input: float32 ``(28, 28)`` in [0, 1], ink = 1.
 
     Args:
@@ -70,7 +72,7 @@ def to_mnist(image, name="image"):
     return to_mnist_steps(image, name=name)[-1][1]
 
 
-def to_mnist_steps(image, name="image"):
+def to_mnist_steps(image: Any, name: str = "image") -> list[tuple[str, np.ndarray]]:
     """Every stage of :func:`to_mnist`: a list of ``(step name, 2-D float32 array)`` pairs.
 
     The names are those in :data:`STEPS`, in order; the last array is ``to_mnist(image)``.
@@ -209,7 +211,7 @@ def _centre(x):
 
 
 # -- reading files ------------------------------------------------------------------
-def load_image(path):
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a PNG or JPEG file into a NumPy array for :func:`to_mnist` (needs Pillow).
 
     Returns ``(H, W)`` uint8 for grayscale, ``(H, W, 3)`` for colour, ``(H, W, 4)`` when the

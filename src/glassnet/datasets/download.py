@@ -40,7 +40,7 @@ MAX_DOWNLOAD = 1024 ** 3 #: bytes one download may bring when no size is expecte
 USER_AGENT = f"glassnet/{__version__} (+https://github.com/glassnet/glassnet)"
 
 
-def cache_dir():
+def cache_dir() -> Path:
     """Where downloaded datasets are kept (created on first download, not here)."""
     if os.environ.get("GLASSNET_DATA"):
         return Path(os.environ["GLASSNET_DATA"]).expanduser()

@@ -18,7 +18,7 @@ def folder_for(entry, cache_dir=None):
     return Path(cache_dir if cache_dir is not None else download.cache_dir()) / entry.name
 
 
-def is_cached(name, cache_dir=None):
+def is_cached(name: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
     """True if all of the dataset's files are in the cache (sizes checked, not checksums: that is cheap)."""
     entry = _entry(name)
     folder = folder_for(entry, cache_dir)
@@ -30,8 +30,8 @@ def is_cached(name, cache_dir=None):
     return True
 
 
-def fetch(name, *, cache_dir=None, progress=True, timeout=download.TIMEOUT, retries=download.RETRIES,
-          mirrors=None):
+def fetch(name: str, *, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
+          timeout: float = download.TIMEOUT, retries: int = download.RETRIES, mirrors: list[str] | None = None) -> Path:
     """Make sure a named dataset's files are in the cache, verified; returns their folder.
 
     Args:

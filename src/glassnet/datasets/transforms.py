@@ -11,13 +11,18 @@ All NumPy, vectorised over the batch: no per-pixel Python loops.
 Not here: colour images, elastic distortions, cut-out; augmenting a whole dataset ahead of time.
 """
 
+from collections.abc import Mapping
+from typing import Any, Self
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .._validation import check_params, describe
 
 
 # -- splitting ------------------------------------------------------------------------------
-def validation_split(X, y, fraction=0.1, *, seed=0):
+def validation_split(X: np.ndarray, y: ArrayLike, fraction: float = 0.1, *, seed: int | np.random.Generator | None = 0
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split ``(X, y)`` into training and validation parts with the same share of each class.
 
     Within each class, ``round(fraction * n_class)`` examples chosen at random (seeded) go to
@@ -53,7 +58,7 @@ def validation_split(X, y, fraction=0.1, *, seed=0):
 
 
 # -- rescaling ------------------------------------------------------------------------------
-def scale(X, maximum=None):
+def scale(X: np.ndarray, maximum: float | None = None) -> np.ndarray:
     """Pixels to float32 in [0, 1]: ``x / maximum`` (default 255 for 8-bit integers, the data's max otherwise).
 
     Example:
@@ -68,7 +73,7 @@ def scale(X, maximum=None):
     return X.astype(np.float32) / np.float32(maximum)
 
 
-def standardise(X_train, *others, eps=1e-8):
+def standardise(X_train: ArrayLike, *others: ArrayLike, eps: float = 1e-8) -> tuple:
     """Zero mean and unit variance per feature, with the training data's statistics: ``(x - mean) / std``.
 
     The same mean and std are applied to ``others`` (validation and test data), which must never
@@ -90,13 +95,13 @@ def standardise(X_train, *others, eps=1e-8):
     return (*out, (mean.astype(np.float32), std.astype(np.float32)))
 
 
-def flatten(X):
+def flatten(X: np.ndarray) -> np.ndarray:
     """Images ``(n, h, w)`` to rows ``(n, h * w)`` (rows are samples)."""
     X = np.asarray(X)
     return X.reshape(len(X), -1)
 
 
-def one_hot(y, n_classes=None, dtype=np.float32):
+def one_hot(y: ArrayLike, n_classes: int | None = None, dtype: DTypeLike = np.float32) -> np.ndarray:
     """Integer labels to one-hot rows: ``Y[i, y[i]] = 1``.
 
     Example:
@@ -156,8 +161,9 @@ class Augment:
         (4, 784)
     """
 
-    def __init__(self, shape=(28, 28), *, shift=2.0, rotate=10.0, zoom=0.0, noise=0.0, interpolation="bilinear",
-                 fill=0.0, clip=None):
+    def __init__(self, shape: tuple[int, int] = (28, 28), *, shift: float = 2.0, rotate: float = 10.0,
+                 zoom: float = 0.0, noise: float = 0.0, interpolation: str = "bilinear", fill: float = 0.0,
+                 clip: tuple[float, float] | None = None) -> None:
         if (not isinstance(shape, (tuple, list)) or len(shape) != 2
                 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape)):
             raise ValueError(f"Augment: shape expected (height, width) of positive integers, received {shape!r}")
@@ -179,11 +185,11 @@ class Augment:
         self._dc = (cols - self._centre[1]).reshape(1, -1)
 
     @property
-    def moves(self):
+    def moves(self) -> bool:
         """True if it changes the geometry (shift, rotation or zoom)."""
         return self.shift > 0 or self.rotate > 0 or self.zoom > 0
 
-    def __call__(self, X, rng):
+    def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"Augment expected a numpy.random.Generator as rng, received {describe(rng)}")
         X = np.asarray(X)
@@ -202,7 +208,7 @@ class Augment:
             out = X.copy()
         if self.noise > 0:
             noise = rng.standard_normal(size=out.shape, dtype=np.float32 if out.dtype == np.float32 else np.float64)
-            out += np.asarray(self.noise, dtype=noise.dtype) * noise
+            out += np.asarray(self.noise, dtype=noise.dtype) * noise  # type: ignore[attr-defined]  # NumPy stubs: an array
         if self.clip is not None:
             np.clip(out, self.clip[0], self.clip[1], out=out)
         return out
@@ -250,14 +256,14 @@ class Augment:
         bottom = c + fc * (d - c)
         return (top + fr * (bottom - top)).astype(X.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         """The settings as a JSON-friendly dict; ``Augment(**config)`` rebuilds it."""
         return {"shape": list(self.shape), "shift": self.shift, "rotate": self.rotate, "zoom": self.zoom,
                 "noise": self.noise, "interpolation": self.interpolation, "fill": self.fill,
                 "clip": None if self.clip is None else list(self.clip)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
         config = dict(config)
         return cls(tuple(config.pop("shape")), **config)
 
