@@ -5,9 +5,10 @@ headless Chromium like a learner would (train a network, draw a 7, open a neuron
 docs/app/<view>.png, 1200 px wide. With Pillow installed the PNGs are reduced to 256 colours (a few
 times smaller, no visible change for a page of flat colours). ``--views watch`` makes only the pictures
 of watching it learn (the live filters and gallery, the diagnostics, an exploded loss), at desktop
-width and on a 390 px phone: docs/app/watch-*.png; ``--views train`` only the Train view's.
+width and on a 390 px phone: docs/app/watch-*.png; ``--views lab`` the descent lab's (docs/app/lab-*.png);
+``--views train`` only the Train view's.
 
-    python docs/app_screenshots.py [--out docs/app] [--chromium /usr/bin/chromium] [--views all|tour|train|watch]
+    python docs/app_screenshots.py [--out docs/app] [--chromium /usr/bin/chromium] [--views all|tour|train|watch|lab]
 
 Needs the app and dev extras (fastapi, uvicorn, playwright) and a Chromium (Debian: apt install chromium).
 """
@@ -223,13 +224,28 @@ def run_watch(page, phone, url, out):
     element_shot(phone, "#watch-card", out, "watch-phone")
 
 
+def run_lab(page, url, out):
+    """The descent lab (Evaluate) on a network trained 2 epochs, one weight and all weights downhill, at
+    desktop width: docs/app/lab-*.png (on a phone the lab is a long column; its test checks it there)."""
+    expect = __import__("playwright.sync_api", fromlist=["expect"]).expect
+    page.goto(f"{url}/#train", wait_until="load")
+    expect(page.locator("#net-summary")).to_contain_text("network 784")
+    train(page, "64", 2, "0.05")
+    page.click("#tab-evaluate")
+    for space in ("weight", "gradient"):
+        page.select_option("#descent-space", space)
+        page.click("#descent-run")
+        expect(page.locator("[data-testid='descent-verdicts'] li")).to_have_count(3, timeout=WAIT_MS)
+        element_shot(page, ".card:has(#descent-panels)", out, f"lab-{space}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "app")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the Chromium to drive")
-    parser.add_argument("--views", choices=["all", "tour", "train", "watch"], default="all",
+    parser.add_argument("--views", choices=["all", "tour", "train", "watch", "lab"], default="all",
                         help="the tour of every view, its Train picture only, the pictures of watching it "
-                             "learn, or the tour and those (default)")
+                             "learn, the descent lab's, or all of them (default)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -251,6 +267,8 @@ def main(argv=None):
                 run(pages[0], server.url, args.out, train_only=args.views == "train")
             if args.views in ("all", "watch"):
                 run_watch(*pages, server.url, args.out)
+            if args.views in ("all", "lab"):
+                run_lab(pages[0], server.url, args.out)
         finally:
             browser.close()
     if problems:
