@@ -136,16 +136,16 @@ class Identity(Activation):
     default_init = "lecun"
     torch_name = "Identity"
 
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         return z
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         return np.ones_like(z)
 
-    def backprop(self, z, delta, a=None):
+    def backprop(self, z: np.ndarray, delta: np.ndarray, a: np.ndarray | None = None) -> np.ndarray:
         return delta                                 # delta * 1
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         return graph.node("Identity", [x])
 
 
@@ -165,13 +165,13 @@ class ReLU(Activation):
     default_init = "he"
     torch_name = "ReLU"
 
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         return np.maximum(z, 0)
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         return (z > 0).astype(z.dtype)
 
-    def forward(self, x, training=False, buffers=None):
+    def forward(self, x: np.ndarray, training: bool = False, buffers: Buffers | None = None) -> np.ndarray:
         if buffers is None:
             self.active = x > 0                      # f'(z) as a mask: which neurons fired
             self.output = self.function(x)
@@ -180,12 +180,12 @@ class ReLU(Activation):
             self.output = np.maximum(x, 0, out=buffers.array("a", x.shape, x.dtype))
         return self.output
 
-    def backward(self, delta, buffers=None):
+    def backward(self, delta: np.ndarray, buffers: Buffers | None = None) -> np.ndarray:
         if buffers is None:
             return delta * self.active               # delta * f'(z)
         return np.multiply(delta, self.active, out=delta)  # fast path: delta is a training buffer, in place
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         return graph.node("Relu", [x])
 
 
@@ -204,28 +204,28 @@ class LeakyReLU(Activation):
     torch_name = "LeakyReLU"
     _limits = {"alpha": ("float", 0.0, 1.0, False)}
 
-    def __init__(self, alpha=0.01):
+    def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
         check_params("LeakyReLU", self._limits, {"alpha": alpha})
         self.alpha = float(alpha)
 
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         return z * self.derivative(z)                # z * 1 or z * alpha
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         return np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"alpha": self.alpha}
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         return graph.node("LeakyRelu", [x], alpha=self.alpha)
 
-    def torch_module(self):
+    def torch_module(self) -> tuple[str | None, dict]:
         return self.torch_name, {"negative_slope": self.alpha}
 
     @classmethod
-    def from_torch_module(cls, module):
+    def from_torch_module(cls, module: Any) -> Self:
         slope = float(module.negative_slope)
         if not 0.0 <= slope <= 1.0:
             raise ValueError(f"glassnet's LeakyReLU expected a slope in [0, 1], received negative_slope={slope}")
@@ -256,14 +256,14 @@ class Sigmoid(Activation):
     outputs_probabilities = True
     torch_name = "Sigmoid"
 
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         return sigmoid(z)
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         a = sigmoid(z) if a is None else a
         return a * (1 - a)
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         return graph.node("Sigmoid", [x])
 
 
@@ -277,14 +277,14 @@ class Tanh(Activation):
     default_init = "glorot"
     torch_name = "Tanh"
 
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         return np.tanh(z)
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         a = np.tanh(z) if a is None else a
         return 1 - a * a
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         return graph.node("Tanh", [x])
 
 
@@ -306,24 +306,24 @@ class Softmax(Activation):
     outputs_probabilities = True
     torch_name = "Softmax"
 
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         return softmax(z)
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         return None                                  # not element-wise: see backprop
 
-    def backprop(self, z, delta, a=None):
+    def backprop(self, z: np.ndarray, delta: np.ndarray, a: np.ndarray | None = None) -> np.ndarray:
         a = softmax(z) if a is None else a
         return a * (delta - np.sum(delta * a, axis=1, keepdims=True))
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         return graph.node("Softmax", [x], axis=-1)  # per row (the meaning since opset 13)
 
-    def torch_module(self):
+    def torch_module(self) -> tuple[str | None, dict]:
         return self.torch_name, {"dim": 1}
 
     @classmethod
-    def from_torch_module(cls, module):
+    def from_torch_module(cls, module: Any) -> Self:
         if module.dim not in (1, -1, None):
             raise ValueError(f"expected Softmax over the features (dim=1 or -1), received dim={module.dim}")
         return cls()
@@ -463,19 +463,19 @@ class GELU(Activation):
         """``Phi(z) = erfc(-z / sqrt 2) / 2`` in float64 (erfc keeps the digits of the tiny left tail)."""
         return 0.5 * erfc(np.asarray(z, dtype=np.float64) * -math.sqrt(0.5))
 
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         a = self._cdf(z)
         np.multiply(a, z, out=a, where=a != 0)       # z Phi(z); where Phi is 0 (z = -inf too) a stays 0
         return a.astype(np.result_type(z), copy=False)
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         x = np.clip(np.asarray(z, dtype=np.float64), -40.0, 40.0)   # beyond +-40 z phi(z) is 0 in float64
         d = np.exp(-0.5 * x * x)
         d *= x / math.sqrt(2 * math.pi)              # z phi(z)
         d += self._cdf(z)                            #   + Phi(z)
         return d.astype(np.result_type(z), copy=False)
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         if graph.opset >= 20:                        # ONNX has the exact GELU as one operator since opset 20
             return graph.node("Gelu", [x], approximate="none")
         t = graph.node("Mul", [x, graph.constant(math.sqrt(0.5))])      # z / sqrt 2
@@ -484,11 +484,11 @@ class GELU(Activation):
         t = graph.node("Mul", [x, t])
         return graph.node("Mul", [t, graph.constant(0.5)])
 
-    def torch_module(self):
+    def torch_module(self) -> tuple[str | None, dict]:
         return self.torch_name, {"approximate": "none"}
 
     @classmethod
-    def from_torch_module(cls, module):
+    def from_torch_module(cls, module: Any) -> Self:
         if module.approximate != "none":
             raise ValueError(f"glassnet's GELU is the exact one, z (1 + erf(z / sqrt 2)) / 2: expected "
                              f"approximate='none', received approximate={module.approximate!r}")
@@ -512,19 +512,19 @@ class SiLU(Activation):
     default_init = "he"
     torch_name = "SiLU"
 
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         a = sigmoid(z)
         np.multiply(a, z, out=a, where=a != 0)       # z sigmoid(z); where sigmoid is 0 (z = -inf too) a stays 0
         return a
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         s = sigmoid(z)
         a = self.function(z) if a is None else a
         t = 1 - s
         np.multiply(t, a, out=t, where=t != 0)       # a (1 - s); where s is 1 (z = +inf too) the term is 0
         return s + t                                 # d(z s)/dz = s + z s (1 - s)
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         return graph.node("Mul", [x, graph.node("Sigmoid", [x])])
 
 
@@ -548,20 +548,20 @@ class Softplus(Activation):
     default_init = "he"
     torch_name = "Softplus"
 
-    def function(self, z):
+    def function(self, z: np.ndarray) -> np.ndarray:
         return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
-    def derivative(self, z, a=None):
+    def derivative(self, z: np.ndarray, a: np.ndarray | None = None) -> np.ndarray | None:
         return sigmoid(z)
 
-    def onnx(self, graph, x):
+    def onnx(self, graph: Any, x: str) -> str:
         return graph.node("Softplus", [x])
 
-    def torch_module(self):
+    def torch_module(self) -> tuple[str | None, dict]:
         return self.torch_name, {"beta": 1.0, "threshold": 20.0}
 
     @classmethod
-    def from_torch_module(cls, module):
+    def from_torch_module(cls, module: Any) -> Self:
         if module.beta != 1 or module.threshold < 20:
             raise ValueError(f"glassnet's Softplus is log(1 + exp(z)): expected beta=1 and threshold >= 20 (above "
                              f"which torch returns z, within 2.1e-9 of it), received beta={module.beta}, "
