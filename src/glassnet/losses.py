@@ -93,11 +93,11 @@ class MeanSquaredError(Loss):
     formula = "L = mean over samples and outputs of (a - t)^2"
     gradient_formula = "dL/da = 2 (a - t) / (n k)"
 
-    def value(self, out, y):
+    def value(self, out: np.ndarray, y: np.ndarray) -> float:
         diff = out - _as_matrix(y, out)
         return float(np.mean(diff * diff))
 
-    def gradient(self, out, y):
+    def gradient(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         diff = out - _as_matrix(y, out)
         return diff * out.dtype.type(2.0 / diff.size)
 
@@ -117,7 +117,7 @@ class CrossEntropy(Loss):
     formula = "L = mean_n [log sum_k exp(z_nk) - z_n,y_n]  (softmax cross-entropy from the logits z)"
     gradient_formula = "dL/dz = (softmax(z) - onehot(y)) / n"
 
-    def value(self, out, y):
+    def value(self, out: np.ndarray, y: np.ndarray) -> float:
         z = out - out.max(axis=1, keepdims=True)            # shift: exp never overflows
         log_sum_exp = np.log(np.exp(z).sum(axis=1))
         y = np.asarray(y)
@@ -127,7 +127,7 @@ class CrossEntropy(Loss):
             picked = (z * _as_matrix(y, out)).sum(axis=1)
         return float(np.mean(log_sum_exp - picked))
 
-    def gradient(self, out, y):
+    def gradient(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         grad = softmax(out)
         y = np.asarray(y)
         if y.ndim == 1:
@@ -137,7 +137,8 @@ class CrossEntropy(Loss):
         grad *= out.dtype.type(1.0 / len(out))
         return grad
 
-    def value_and_gradient(self, out, y, grad_out=None):
+    def value_and_gradient(self, out: np.ndarray, y: np.ndarray,
+                           grad_out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Both from one softmax (the fused fast path): the same numbers as ``value`` and ``gradient``.
 
         ``z = out - max``; ``e = exp(z)``; ``L = mean(log(sum e) - z[y])``; ``dL/dz = (e / sum e - onehot(y)) / n``.
@@ -157,7 +158,7 @@ class CrossEntropy(Loss):
         e *= out.dtype.type(1.0 / len(out))                                  #   / n
         return value, e
 
-    def prepare_targets(self, y, n_samples, n_outputs):
+    def prepare_targets(self, y: ArrayLike, n_samples: int, n_outputs: int) -> tuple[np.ndarray, bool]:
         """Class labels ``(n_samples,)`` or one-hot rows."""
         return check_targets(y, n_samples, n_outputs, kind="labels"), True
 
@@ -174,15 +175,15 @@ class BinaryCrossEntropy(Loss):
     formula = "L = mean[max(z, 0) - z t + log(1 + exp(-|z|))]  (sigmoid cross-entropy from the logits z)"
     gradient_formula = "dL/dz = (sigmoid(z) - t) / (n k)"
 
-    def value(self, out, y):
+    def value(self, out: np.ndarray, y: np.ndarray) -> float:
         t = _as_matrix(y, out)
         return float(np.mean(np.maximum(out, 0) - out * t + np.log1p(np.exp(-np.abs(out)))))
 
-    def gradient(self, out, y):
+    def gradient(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         t = _as_matrix(y, out)
         return (sigmoid(out) - t) * out.dtype.type(1.0 / out.size)
 
-    def prepare_targets(self, y, n_samples, n_outputs):
+    def prepare_targets(self, y: ArrayLike, n_samples: int, n_outputs: int) -> tuple[np.ndarray, bool]:
         """0/1 labels for one output; a matrix of targets in [0, 1] for several (multi-label)."""
         if n_outputs == 1:
             return check_targets(y, n_samples, n_outputs, kind="labels"), True
