@@ -43,7 +43,7 @@ class Finding:
     evidence: dict = field(default_factory=dict)
     fix: str = ""
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"name": self.name, "message": self.message, "evidence": _plain(self.evidence), "fix": self.fix}
 
     def __str__(self):

@@ -24,7 +24,7 @@ class TrainingDiverged(GlassnetError, ArithmeticError):
         loss: the offending loss value.
     """
 
-    def __init__(self, message, *, epoch, batch, lr, loss):
+    def __init__(self, message: str, *, epoch: int, batch: int, lr: float, loss: float) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch

@@ -52,20 +52,20 @@ class GradcheckReport:
     tolerance: float = 1e-6
 
     @property
-    def max_relative_error(self):
+    def max_relative_error(self) -> float:
         return max((t.relative_error for t in self.tensors), default=0.0)
 
     @property
-    def per_layer(self):
+    def per_layer(self) -> dict[str, float]:
         """Maximum relative error per layer, keyed ``"<index>: <layer>"`` (and ``"input"``)."""
-        result = {}
+        result: dict[str, float] = {}
         for t in self.tensors:
             key = t.layer if t.name == "input" else f"{t.name.split('.')[0]}: {t.layer}"
             result[key] = max(result.get(key, 0.0), t.relative_error)
         return result
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return self.max_relative_error < self.tolerance
 
     def __str__(self):

@@ -28,6 +28,7 @@ into a document and its tensors. Building a network from them is ``Network.load`
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,7 @@ def model_document(net, metadata=None):
     return doc
 
 
-def save(net, path, metadata=None):
+def save(net, path: str | os.PathLike[str], metadata: dict | None = None) -> Path:
     """Save ``net`` to ``path`` (a directory, or one ``.safetensors`` file); returns the path.
 
     ``metadata``: optional JSON-serialisable dict kept in ``model.json`` (dataset name, notes...).
