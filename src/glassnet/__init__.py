@@ -12,7 +12,15 @@ from . import activations, datasets, export, initializers, losses, metrics, opti
 from ._version import __version__
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
-from .descent import descend_plane, descend_weight, descent_paths, finite_difference, loss_along_weight, loss_surface
+from .descent import (
+    descend_gradient,
+    descend_plane,
+    descend_weight,
+    descent_paths,
+    finite_difference,
+    loss_along_weight,
+    loss_surface,
+)
 from .diagnostics import Finding, diagnose
 from .errors import GlassnetError, MissingExtraError, ModelFileError, TrainingDiverged
 from .explain import explain, explain_step
@@ -35,7 +43,7 @@ __all__ = [
     "Callback", "History", "ProgressBar", "EarlyStopping", "Checkpoint", "LivePlot",
     "gradcheck", "GradcheckReport", "save", "load", "datasets", "export", "initializers", "losses", "optimizers",
     "explain", "explain_step", "lr_find", "diagnose", "Finding", "loss_along_weight", "finite_difference",
-    "loss_surface", "descend_weight", "descend_plane", "descent_paths",
+    "loss_surface", "descend_weight", "descend_plane", "descend_gradient", "descent_paths",
     "schedules", "metrics", "activations", "GlassnetError", "ModelFileError", "TrainingDiverged", "MissingExtraError",
     "__version__",
 ]

@@ -360,13 +360,17 @@ def _default_rates(slice_, steps):
         described[lr] = _describe({"positions": runs[lr][0], "losses": runs[lr][1]}, start, bottom, steps)
         if described[lr]["kind"] in ("reaches", "converges") and _speed(described[lr]) < _speed(described[right]):
             right = lr
-    small = big = None
-    for k in _BIG:
+    small = big = lenient = None
+    for k in _BIG:           # the first that bounces without settling, or diverges; else one that settles late
         big = right * k
         runs[big] = _run_path(slice_, big, steps)
         tried = _describe({"positions": runs[big][0], "losses": runs[big][1]}, start, bottom, steps)
-        if _agrees("too big", tried, described[right]):
+        if tried["kind"] in ("diverges", "bounces"):
             break
+        if lenient is None and _agrees("too big", tried, described[right]):
+            lenient = big
+    else:
+        big = lenient or big
     for k in _SMALL:
         small = right / k
         runs[small] = _run_path(slice_, small, steps)
