@@ -63,7 +63,7 @@ def trial(data, out, signals, rng, expected):
     code = proc.returncode
     if "Traceback" in stderr:
         return "stopped", f"traceback: {stderr[-300:]}"
-    stopped = code != 0
+    stopped = code != 0 and not finished_before(code, out)
     if stopped:
         if signals[0] == signal.SIGKILL:
             if code != -signal.SIGKILL:
@@ -85,6 +85,14 @@ def trial(data, out, signals, rng, expected):
     if extra:
         return ("stopped" if stopped else "finished first"), f"left behind: {sorted(extra)}"
     return ("stopped" if stopped else "finished first"), None
+
+
+def finished_before(code, out):
+    """Whether the run had written its final model when the signal killed it (as the process was exiting)."""
+    try:
+        return code < 0 and not gn.load(out / "model").history_.interrupted
+    except gn.ModelFileError:
+        return False
 
 
 def soak(minutes, seed=15):

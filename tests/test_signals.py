@@ -88,7 +88,7 @@ def interrupt(data, out, signals, rng):
 def check_interrupted_run(name, code, stderr, out):
     """What a stopped run must have left; returns whether it was stopped before the end."""
     assert "Traceback" not in stderr, stderr
-    if code == 0:                                    # the signal came after the last batch
+    if code == 0 or finished_before(code, out):      # the signal came after the last batch, or after the end
         return False
     if name == "SIGKILL":
         assert code == -signal.SIGKILL
@@ -99,6 +99,14 @@ def check_interrupted_run(name, code, stderr, out):
     assert len(hints) == 1, stderr
     assert gn.load(out / "model").history_.interrupted
     return True
+
+
+def finished_before(code, out):
+    """Whether the run had written its final model when the signal killed it (as the process was exiting)."""
+    try:
+        return code < 0 and not gn.load(out / "model").history_.interrupted
+    except gn.ModelFileError:
+        return False
 
 
 @pytest.mark.parametrize("name", list(SIGNALS))
@@ -130,3 +138,19 @@ def test_overwrite_starts_an_interrupted_run_over(reference, tmp_path):
     assert all(np.array_equal(weights[k], v) for k, v in expected.items())
     code, err = quietly(["train", "--resume", out, "--overwrite"])
     assert code == 2 and "give one of them" in err
+
+
+def test_a_run_killed_after_its_last_epoch_but_before_model_is_written_is_finished_by_resume(reference, tmp_path):
+    data, expected = reference
+    out = tmp_path / "run"
+    code, err = quietly(["train", *flags(data), "--out", out])
+    assert code == 0, err
+    import shutil
+
+    shutil.rmtree(out / "model")                     # as if killed between the last checkpoint and model/
+    refused, err = quietly(["train", *flags(data), "--out", out])
+    assert refused == 2 and "--resume" in err, err
+    code, err = quietly(["train", "--resume", out, "--threads", "1", "--quiet"])
+    assert code == 0, err
+    weights = gn.load(out / "model").get_weights()
+    assert all(np.array_equal(weights[k], v) for k, v in expected.items())

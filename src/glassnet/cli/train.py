@@ -232,7 +232,8 @@ def check_not_interrupted(run_dir, checkpoint):
     try:
         training = json.loads((checkpoint / "training.json").read_text(encoding="utf-8"))
         epochs, done = training["run"]["epochs"], len(training["history"]["epochs"])
-        interrupted = training["history"].get("interrupted") or done < epochs
+        # killed after its last epoch but before model/ was written: interrupted too (--resume writes model/)
+        interrupted = training["history"].get("interrupted") or done < epochs or not (run_dir / "model").is_dir()
     except FileNotFoundError:
         return
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -282,7 +283,7 @@ def resume_plan(args):
     planned, target = settings["epochs"], args.epochs if args.epochs is not None else settings["epochs"]
     if target < done:
         raise GlassnetError(f"--epochs {target} is fewer than the {done} epochs {run_dir} has already trained")
-    if done >= target and not net.history_.interrupted:
+    if done >= target and not net.history_.interrupted and (run_dir / "model").is_dir():
         raise GlassnetError(f"{run_dir} already finished its {done} epochs; to train longer, add --epochs N "
                             f"with N > {done}")
     if target > planned and settings["schedule"] != "constant" and not (args.quiet or args.json):
