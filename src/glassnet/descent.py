@@ -33,6 +33,7 @@ would import the other's private helpers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -104,8 +105,9 @@ def _weight_info(land, param, index):
 
 # -- one weight ---------------------------------------------------------------------------------
 @views.shows_as("loss_along_weight")
-def loss_along_weight(net: Network, X: ArrayLike, y: ArrayLike, *,
-                      param=None, index=None, span=1.0, points=41, loss: Loss | str | None = None) -> dict:
+def loss_along_weight(net: Network, X: ArrayLike, y: ArrayLike, *, param: str | None = None,
+                      index: Sequence[int] | None = None, span: float = 1.0, points: int = 41,
+                      loss: Loss | str | None = None) -> dict:
     """The loss as one weight moves: ``L(w0 + t)`` for ``t`` in ``[-span, span]``, everything else fixed.
 
     Args:
@@ -140,8 +142,8 @@ def loss_along_weight(net: Network, X: ArrayLike, y: ArrayLike, *,
 
 
 @views.shows_as("finite_difference")
-def finite_difference(net: Network, X: ArrayLike, y: ArrayLike, *,
-                      param=None, index=None, h=1e-4, loss: Loss | str | None = None) -> dict:
+def finite_difference(net: Network, X: ArrayLike, y: ArrayLike, *, param: str | None = None,
+                      index: Sequence[int] | None = None, h: float = 1e-4, loss: Loss | str | None = None) -> dict:
     """"Try ``w + h`` and ``w - h``": the central difference ``(L(w+h) - L(w-h)) / 2h`` against backprop.
 
     Returns:
@@ -450,8 +452,9 @@ def _weight_candidates(land, param, index, tries=8):
 
 
 @views.shows_as("descend_weight")
-def descend_weight(net: Network, X: ArrayLike, y: ArrayLike, *,
-                   param=None, index=None, lrs=None, steps=25, loss: Loss | str | None = None) -> dict:
+def descend_weight(net: Network, X: ArrayLike, y: ArrayLike, *, param: str | None = None,
+                   index: Sequence[int] | None = None, lrs: Mapping[str, float] | None = None, steps: int = 25,
+                   loss: Loss | str | None = None) -> dict:
     """Gradient descent on one weight, ``w <- w - lr * dL/dw``, for several step sizes.
 
     Args:
@@ -592,8 +595,8 @@ class _PlaneLandscape(_Slice):
 
 
 @views.shows_as("loss_surface")
-def loss_surface(net: Network, X: ArrayLike, y: ArrayLike, *,
-                 directions="random", span=1.0, points=21, seed=0, loss: Loss | str | None = None) -> dict:
+def loss_surface(net: Network, X: ArrayLike, y: ArrayLike, *, directions: str = "random", span: float = 1.0,
+                 points: int = 21, seed: int = 0, loss: Loss | str | None = None) -> dict:
     """The loss on a grid in a plane of weight space: ``L(theta0 + alpha d1 + beta d2)``.
 
     Args:
@@ -620,8 +623,8 @@ def loss_surface(net: Network, X: ArrayLike, y: ArrayLike, *,
 
 
 @views.shows_as("descend_plane")
-def descend_plane(net: Network, X: ArrayLike, y: ArrayLike, *,
-                  lrs=None, steps=25, directions="gradient", seed=0, grid=21, loss: Loss | str | None = None) -> dict:
+def descend_plane(net: Network, X: ArrayLike, y: ArrayLike, *, lrs: Mapping[str, float] | None = None, steps: int = 25,
+                  directions: str = "gradient", seed: int = 0, grid: int = 21, loss: Loss | str | None = None) -> dict:
     """Gradient descent inside a plane: ``(alpha, beta) <- (alpha, beta) - lr * (g . d1, g . d2)``.
 
     The paths stay in the plane, so they can be drawn on its contour map (returned as well).
@@ -689,8 +692,8 @@ class _DirectionSlice(_Slice):
 
 
 @views.shows_as("descend_gradient")
-def descend_gradient(net: Network, X: ArrayLike, y: ArrayLike, *,
-                     lrs=None, steps=25, loss: Loss | str | None = None) -> dict:
+def descend_gradient(net: Network, X: ArrayLike, y: ArrayLike, *, lrs: Mapping[str, float] | None = None,
+                     steps: int = 25, loss: Loss | str | None = None) -> dict:
     """Gradient descent along the direction training takes: all the weights at once, downhill.
 
     The slice is the line ``theta0 + t u`` with ``u = -g / |g|`` (``g`` the gradient over every weight and
@@ -737,7 +740,15 @@ def descend_gradient(net: Network, X: ArrayLike, y: ArrayLike, *,
             "n_samples": len(land.X), "loss_name": land.loss.name}
 
 
-def descent_paths(net: Network, X: ArrayLike, y: ArrayLike, *, space="weight", **kwargs: Any) -> dict:
+def lab_examples(X: ArrayLike, y: ArrayLike, seed: int = 0, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` examples of ``(X, y)`` the lab computes its loss on, picked by ``seed`` (sorted, no repeats):
+    the app's Evaluate view and ``glassnet descent`` use the same, so they show the same numbers."""
+    X, y = np.asarray(X), np.asarray(y)
+    idx = np.sort(as_generator(seed).choice(len(X), size=min(n, len(X)), replace=False))
+    return X[idx], y[idx]
+
+
+def descent_paths(net: Network, X: ArrayLike, y: ArrayLike, *, space: str = "weight", **kwargs: Any) -> dict:
     """Gradient-descent paths with a step too small, about right and too big: in ``space="weight"``
     (one weight, :func:`descend_weight`) or ``space="plane"`` (two directions, :func:`descend_plane`)."""
     if space == "weight":
@@ -750,4 +761,4 @@ def descent_paths(net: Network, X: ArrayLike, y: ArrayLike, *, space="weight", *
 
 
 __all__ = ["descend_gradient", "descend_plane", "descend_weight", "descent_paths", "finite_difference",
-           "loss_along_weight", "loss_surface"]
+           "lab_examples", "loss_along_weight", "loss_surface"]

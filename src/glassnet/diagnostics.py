@@ -25,13 +25,22 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._validation import check_params, check_X, describe
 from .activations import Activation
 from .explain import forward_values, neuron_groups
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .errors import TrainingDiverged
+    from .history import History
+    from .network import Network
 
 
 @dataclass
@@ -78,7 +87,9 @@ _limits = {"max_samples": ("int", 1, None, False), "rise": ("float", 1.0, None, 
            "overfit_gap": ("float", 0.0, 1.0, False), "dead_share": ("float", 0.0, 1.0, False)}
 
 
-def diagnose(history, net=None, X=None, *, diverged=None, validation=None, max_samples: int = 1000,
+def diagnose(history: History | Mapping[str, Any] | Sequence[Mapping[str, Any]], net: Network | None = None,
+             X: ArrayLike | None = None, *, diverged: TrainingDiverged | str | None = None,
+             validation: tuple[ArrayLike, ArrayLike] | None = None, max_samples: int = 1000,
              rise: float = 1.5, flat: float = 0.05, overfit_rise: float = 0.1, overfit_gap: float = 0.1,
              dead_share: float = 0.25, audience: str = "cli") -> list[Finding]:
     """Read a training run and return the problems found, as a list of :class:`Finding` (empty if healthy).

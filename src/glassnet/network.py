@@ -170,7 +170,8 @@ class Network:
             return len(self.layers) - 1
         return len(self.layers)
 
-    def loss_and_gradients(self, X, y, loss, training=True, buffers=None):
+    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray, loss: Loss, training: bool = True,
+                           buffers: StepBuffers | None = None) -> tuple[float, np.ndarray | None, np.ndarray]:
         """Forward, loss and backward for one batch; fills every layer's ``grads``.
 
         Returns ``(loss value, dL/dX, output fed to the loss)``; ``dL/dX`` is None on the fast path
@@ -186,7 +187,7 @@ class Network:
         value, delta = loss.value_and_gradient(out, y, grad_out)      # one softmax for both
         return value, self.backward(delta, upto=upto, buffers=buffers), out
 
-    def train_step(self, X, y, loss, buffers):
+    def train_step(self, X: np.ndarray, y: np.ndarray, loss: Loss, buffers: StepBuffers) -> tuple[float, np.ndarray]:
         """``loss_and_gradients`` for ``fit`` (the fast path): the same numbers, in ``buffers`` reused across batches.
 
         ``buffers`` is the :class:`~glassnet.training.StepBuffers` that ``fit`` creates once and passes to every step;
