@@ -183,3 +183,25 @@ def test_the_slope_is_backprop_for_every_registered_activation(activation):
     assert curve["loss0"] == pytest.approx(net.evaluate(X, y).loss, rel=1e-12)
     result = descend_weight(net, X, y, param="2.weights", index=(1, 1), steps=5)
     assert {p["label"] for p in result["paths"]} == {"too small", "about right", "too big"}
+
+
+def test_the_cli_shows_the_library_numbers_on_the_apps_examples(three_networks, digits, tmp_path, capsys):
+    """``glassnet descent`` computes on lab_examples (the app's Evaluate view uses the same): same rates,
+    same verdicts as the library."""
+    import json
+
+    from glassnet.cli import main
+    from glassnet.descent import lab_examples
+
+    net = three_networks["trained 2 epochs"]
+    gn.save(net, tmp_path / "model")
+    X, y = lab_examples(digits.X_train, digits.y_train, seed=4)
+    for space, lab in (("weight", descend_weight(net, X, y)), ("gradient", descend_gradient(net, X, y))):
+        assert main(["descent", str(tmp_path / "model"), "--space", space, "--seed", "4", "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert shown["examples"] == len(X) and shown["labels_hold"] == lab["labels_hold"] is True
+        assert [(p["label"], p["lr"], p["verdict"]) for p in shown["paths"]] == \
+            [(p["label"], p["lr"], p["verdict"]) for p in lab["paths"]]
+    assert main(["descent", str(tmp_path / "model")]) == 0
+    out = capsys.readouterr().out
+    assert "about right" in out and "backpropagation says" in out and "pass lrs" not in out

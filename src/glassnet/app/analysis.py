@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import activations, losses
 from ..activations import Activation
-from ..descent import descend_gradient, descend_plane, descend_weight, finite_difference
+from ..descent import descend_gradient, descend_plane, descend_weight, finite_difference, lab_examples
 from ..diagnostics import diagnose as run_diagnostics
 from ..explain import (
     activate,
@@ -387,10 +387,9 @@ def mistakes(net, data, limit):
 
 
 def descent_examples(data, seed=0, n=256):
-    """The ``n`` training examples the descent lab computes its loss on (the seed picks them)."""
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(data.X_train), size=min(n, len(data.X_train)), replace=False))
-    return np.asarray(data.X_train[idx]), np.asarray(data.y_train[idx])
+    """The ``n`` training examples the descent lab computes its loss on (the seed picks them, as for
+    ``glassnet descent``)."""
+    return lab_examples(data.X_train, data.y_train, seed, n)
 
 
 _PATH_KEYS = ("label", "lr", "losses", "verdict", "kind", "steps_to_bottom", "progress", "as_labelled", "curve",

@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from .._version import __version__
 from ..errors import GlassnetError
 from ..metrics import confusion_matrix  # its home is glassnet.metrics; importable from here as before
-from . import app, datasets, evaluate, explain, export, gradcheck, info, lr_find, predict, report, train
+from . import app, datasets, descent, evaluate, explain, export, gradcheck, info, lr_find, predict, report, train
 from .common import ACTIVATIONS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, LOSSES, Parser, usage_error
 from .train import AUGMENT, DEFAULT_OUT, DEFAULTS  # the command's settings, importable from glassnet.cli as before
 
 #: The commands in the order ``glassnet --help`` lists them: learn, see through it, data in and models out, the app.
-COMMANDS = (train, evaluate, predict, explain, report, lr_find, gradcheck, info, datasets, export, app)
+COMMANDS = (train, evaluate, predict, explain, report, lr_find, descent, gradcheck, info, datasets, export, app)
 
 
 def build_parser() -> argparse.ArgumentParser:
