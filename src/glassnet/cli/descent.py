@@ -42,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset)
     check_fits(net, data, args.model)
     X, y = lab_examples(data.X_train, data.y_train, args.seed)
-    lab = {"weight": descend_weight, "gradient": descend_gradient,
-           "plane": lambda *a: descend_plane(*a, seed=args.seed, grid=15)}[args.space](net, X, y)
+    if args.space == "plane":
+        lab = descend_plane(net, X, y, seed=args.seed, grid=15)
+    else:
+        lab = (descend_weight if args.space == "weight" else descend_gradient)(net, X, y)
     fd = finite_difference(net, X, y, param=lab["param"], index=tuple(lab["index"])) if args.space == "weight" else None
     if args.json:
         keys = ("label", "lr", "kind", "verdict", "steps_to_bottom", "progress", "as_labelled", "losses")
