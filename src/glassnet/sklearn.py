@@ -76,11 +76,12 @@ class _GlassnetEstimator(_base.BaseEstimator):
         tags.input_tags.allow_nan = False       # NaN in X is refused by fit and predict
         return tags
 
-    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu", optimizer: str = "adam",
-                 learning_rate: float = 0.001, momentum: float = 0.9, schedule: str = "constant", batch_size: int = 32,
-                 epochs: int = 50, dropout: float = 0.0, weight_decay: float = 0.0, early_stopping: bool = False,
-                 validation_fraction: float = 0.1, patience: int = 10,
-                 random_state: int | np.random.RandomState | None = None, verbose: int = 0) -> None:
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu",
+                 optimizer: str = "adam", learning_rate: float = 0.001, momentum: float = 0.9,
+                 schedule: str = "constant", batch_size: int = 32, epochs: int = 50, dropout: float = 0.0,
+                 weight_decay: float = 0.0, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 patience: int = 10, random_state: int | np.random.RandomState | None = None,
+                 verbose: int = 0) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
