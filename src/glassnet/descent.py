@@ -494,8 +494,10 @@ def descend_weight(net: Network, X: ArrayLike, y: ArrayLike, *, param: str | Non
             break
         tried.append(f"{param_}{list(index_)}: {failed}")
     if first is None:
+        reasons = {t.split(": ", 1)[1] for t in tried}
         raise ValueError("descend_weight: no weight tried can show a step too small, about right and too big ("
-                         + "; ".join(tried) + ")")
+                         + (f"along each of the {len(tried)} steepest weights, {reasons.pop()}" if len(reasons) == 1
+                            else "; ".join(tried)) + ")")
     slice_, paths, curvature, bottom, rule, failed = first
     return _weight_result(land, slice_, paths, curvature, bottom, rule, failed, tried)
 
@@ -570,6 +572,9 @@ def _plane(land, directions, seed):
     _, g = land.gradient()
     d1 = _filter_normalised(land, {n: -v for n, v in g.items()})   # downhill, scaled like the weights
     d2 = random[0]
+    if not _dot(d1, d1) > 0:
+        raise ValueError("the weights' gradient is zero here (no neuron passes anything on: e.g. every neuron of a "
+                         "layer is switched off), so there is no downhill direction to make a plane with")
     along = _dot(d2, d1) / _dot(d1, d1)
     d2 = {n: d2[n] - along * d1[n] for n in d2}                     # orthogonal to d1 ...
     scale = np.sqrt(_dot(d1, d1) / _dot(d2, d2))

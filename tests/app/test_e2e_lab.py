@@ -39,6 +39,19 @@ def test_the_app_shows_the_library_numbers(app, client, space):
     assert body["rule"] == lab["rule"] and "pass lrs" not in body["rule"]
 
 
+def test_a_flat_network_is_refused_in_a_plain_sentence(client):
+    """Every neuron of the hidden layer off: the loss is flat in every weight; the page says so in words."""
+    assert client.post("/api/network", json={"layers": [4], "seed": 0}).status_code == 200
+    for j in range(4):
+        assert client.post("/api/edits", json={"layer": 1, "neuron": j, "off": True}).status_code == 200
+    for space in ("weight", "plane"):
+        r = client.post("/api/descent", json={"seed": 0, "space": space})
+        assert r.status_code == 422, r.text
+        detail = r.json()["detail"]
+        assert detail.startswith("The descent lab cannot run on this network: ")
+        assert not any(code in detail for code in ("descend_", "lrs", "{", "=", "Error"))
+
+
 def test_a_bad_space_is_refused_in_words(client):
     r = client.post("/api/descent", json={"seed": 0, "space": "3d"})
     assert r.status_code == 422

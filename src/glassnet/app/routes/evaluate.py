@@ -38,4 +38,5 @@ def descent(ws: CurrentWorkspace, body: DescentRequest):
     try:
         return json_answer(analysis.descent(net, ws.data(), seed=body.seed, space=body.space))
     except ValueError as exc:        # e.g. a loss flat in every weight (every neuron of a layer switched off)
-        raise BadInput(f"The descent lab cannot run on this network: {exc}") from None
+        reason = str(exc).split(": ", 1)[1] if str(exc).startswith("desc") else str(exc)   # no function name
+        raise BadInput(f"The descent lab cannot run on this network: {reason}") from None
