@@ -89,7 +89,7 @@ def test_the_lab_draws_three_readable_paths_with_true_labels(browser, live_serve
         page.click("#new-network")
         expect(page.locator("#net-summary")).to_contain_text("784–16–10")
         page.click("#tab-evaluate")
-        for space in (["weight", "gradient"] if not phone else ["weight"]):
+        for space in (["weight", "gradient", "plane"] if not phone else ["weight"]):
             page.select_option("#descent-space", space)
             page.click("#descent-run")
             items = page.locator("[data-testid='descent-verdicts'] li")
@@ -98,7 +98,7 @@ def test_the_lab_draws_three_readable_paths_with_true_labels(browser, live_serve
             except AssertionError:
                 raise AssertionError(f"{problems} {page.locator('#messages').inner_text()}") from None
             expect(page.locator("[data-testid='descent-text']")).to_contain_text(
-                "one weight" if space == "weight" else "downhill direction")
+                {"weight": "one weight", "gradient": "downhill direction", "plane": "a plane"}[space])
             for k, label in enumerate(("too small", "about right", "too big")):
                 item = items.nth(k)
                 expect(item).to_contain_text(f"{label}, lr = ")
