@@ -115,7 +115,7 @@ class LRFinderResult:
             return [(f"{len(flat)} of the {len(self.curves)} runs: " if len(self.curves) > 1 else "") + flat[0]["why"]]
         return []
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"suggestion": self.suggestion, "rule": self.rule, "rule_text": self.rule_text,
                 "suggestions": list(self.suggestions), "spread": self.spread, "curves": self.curves,
                 "settings": dict(self.settings), "warnings": self.warnings}

@@ -47,7 +47,7 @@ class OutputNudge:
     def move(self):
         return -self.delta
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"k": self.k, "value": self.value, "target": self.target, "delta": self.delta, "move": self.move}
 
 
@@ -65,7 +65,7 @@ class NeuronNudge:
     def direction(self):
         return "up" if self.delta < 0 else "down" if self.delta > 0 else "stay"
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"layer": self.layer, "j": self.j, "delta": self.delta, "z": self.z, "a": self.a,
                 "direction": self.direction}
 
@@ -84,7 +84,7 @@ class WeightNudge:
     update: float
     pixel: tuple | None = None
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"layer": self.layer, "j": self.j, "i": self.i, "x": self.x, "delta": self.delta, "dW": self.dW,
                 "update": self.update, "pixel": None if self.pixel is None else list(self.pixel)}
 
@@ -106,7 +106,7 @@ class LayerNudges:
     def __repr__(self):
         return f"LayerNudges({self.name}, {self.activation}: {len(self.delta)} neurons; top {len(self.neurons)} ranked)"
 
-    def to_dict(self, full=False):
+    def to_dict(self, full: bool = False) -> dict:
         d = {"index": self.index, "name": self.name, "activation": self.activation, "delta": self.delta.tolist(),
              "db": self.db.tolist(), "neurons": [n.to_dict() for n in self.neurons],
              "weights": [w.to_dict() for w in self.weights]}
@@ -137,7 +137,7 @@ class Nudges:
     def loss_change(self):
         return self.loss_after - self.loss_before
 
-    def to_dict(self, full=False):
+    def to_dict(self, full: bool = False) -> dict:
         return {"label": self.label, "lr": self.lr, "loss_name": self.loss_name, "head": self.head,
                 "loss_before": self.loss_before, "loss_after": self.loss_after, "loss_change": self.loss_change,
                 "linear_change": self.linear_change, "p_label": self.p_label, "p_others": self.p_others,

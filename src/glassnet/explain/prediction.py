@@ -42,7 +42,7 @@ class Margin:
     for_winner: list
     for_runner_up: list
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"winner": self.winner, "runner_up": self.runner_up, "difference": self.difference,
                 "bias": self.bias, "positive": self.positive, "negative": self.negative,
                 "for_winner": [t.to_dict() for t in self.for_winner],
@@ -77,7 +77,7 @@ class Explanation:
     def output(self):
         return self.layers[-1]
 
-    def to_dict(self, full=False):
+    def to_dict(self, full: bool = False) -> dict:
         """JSON-ready: lists and numbers. ``full=True`` adds every layer's full term matrix."""
         return {
             "prediction": self.prediction, "runner_up": self.runner_up, "label": self.label, "correct": self.correct,

@@ -67,7 +67,7 @@ class LayerStep:
         return (f"LayerStep(layer {self.layer} {self.name}, {self.activation}: dW {self.dW.shape}, "
                 f"largest |dW| {views.number(float(abs(self.dW).max(initial=0.0)))}, lr {self.lr:g})")
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"layer": self.layer, "name": self.name, "activation": self.activation, "x": self.x.tolist(),
                 "z": self.z.tolist(), "a": self.a.tolist(), "delta": self.delta.tolist(), "dW": self.dW.tolist(),
                 "db": self.db.tolist(), "update_W": self.update_W.tolist(), "update_b": self.update_b.tolist()}
@@ -94,7 +94,7 @@ class StepTrace:
             layer.params["biases"][...] = step.new_b
         return net
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"loss_name": self.loss_name, "loss": self.loss, "lr": self.lr, "y": self.y.tolist(),
                 "outputs": self.outputs.tolist(), "output_delta": self.output_delta.tolist(), "head": self.head,
                 "layers": [s.to_dict() for s in self.layers]}

@@ -36,7 +36,7 @@ class Term:
     w: float
     term: float
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"input": self.input, "x": self.x, "w": self.w, "term": self.term}
 
     def __str__(self):
@@ -65,7 +65,7 @@ class NeuronTrace:
     up: list
     down: list
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"neuron": self.neuron, "z": self.z, "a": self.a, "bias": self.bias, "positive": self.positive,
                 "negative": self.negative, "up": [t.to_dict() for t in self.up],
                 "down": [t.to_dict() for t in self.down]}
@@ -160,7 +160,7 @@ class LayerTrace:
     def _repr_html_(self):
         return views.box(f"{self.name}: {self.n} neurons, {self.activation}", views.layer_table(self))
 
-    def to_dict(self, full=False):
+    def to_dict(self, full: bool = False) -> dict:
         d = {"index": self.index, "name": self.name, "activation": self.activation, "n": self.n,
              "layers": list(self.layers), "a": self.a.tolist(),
              "z": None if self.z is None else self.z.tolist(),

@@ -81,7 +81,7 @@ class ParityReport:
     def passed(self):
         return bool(self.max_abs_diff <= self.allowed)
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"target": self.target, "inputs": self.inputs, "n_samples": self.n_samples,
                 "max_abs_diff": self.max_abs_diff, "max_abs_output": self.max_abs_output,
                 "tolerance": self.tolerance, "allowed": self.allowed, "passed": self.passed, "path": self.path}
