@@ -16,7 +16,10 @@ column 0 the left (``x1`` = low), as an image is drawn.
 Not here: the data sets (``glassnet.datasets.plane``), drawing (``glassnet.plots.plot_plane``), the app.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -31,7 +34,8 @@ DEFAULT_EXTENT = (-6.0, 6.0)
 _CHUNK = 4096                           # grid points per pass, as Network.infer chunks a prediction
 
 
-def grid(extent=DEFAULT_EXTENT, size=40):
+def grid(extent: tuple[float, float] = DEFAULT_EXTENT,
+         size: int = 40) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """The grid's points ``(size*size, 2)`` float64, row by row from the top left, and its axes ``(x1s, x2s)``.
 
     Example:
@@ -47,7 +51,8 @@ def grid(extent=DEFAULT_EXTENT, size=40):
     return np.stack([a.ravel(), b.ravel()], axis=1), (x1s, x2s)
 
 
-def neuron_pictures(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=40, output=True):
+def neuron_pictures(net, features: Sequence[str] = ("x1", "x2"),
+                    extent: tuple[float, float] = DEFAULT_EXTENT, size: int = 40, output: bool = True) -> dict:
     """Every neuron's value over the plane, from the network's own prediction pass.
 
     The grid goes once through the layers, each layer's own ``infer`` in order (what ``Network.infer``
@@ -105,7 +110,8 @@ def _layer_outputs(net, X):
     return [np.concatenate(parts) if len(parts) > 1 else parts[0] for parts in zip(*chunks)]
 
 
-def output_picture(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=80):
+def output_picture(net, features: Sequence[str] = ("x1", "x2"), extent: tuple[float, float] = DEFAULT_EXTENT,
+                   size: int = 80) -> np.ndarray:
     """The output alone over the grid, ``(size, size)``: the probability of class 1 (``predict_proba``) or the
     network's value (one real output); ``neuron_pictures``'s ``output``, at another size."""
     P, _ = grid(extent, size)
@@ -114,7 +120,8 @@ def output_picture(net, features=("x1", "x2"), extent=DEFAULT_EXTENT, size=80):
     return values.reshape(size, size)
 
 
-def curve(net, features=("x1",), extent=DEFAULT_EXTENT, size=200):
+def curve(net, features: Sequence[str] = ("x1",), extent: tuple[float, float] = DEFAULT_EXTENT,
+          size: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """A one-input network's output along ``x1`` (``x2 = 0``): ``(x1s, values)``, for regression pictures."""
     features = check_features(features)
     lo, hi = _check_extent(extent)
@@ -200,7 +207,7 @@ def set_weight(net, layer, to, frm, value):
     return old
 
 
-def default_loss(net):
+def default_loss(net) -> losses.Loss:
     """Cross-entropy for several outputs (classes), MSE for one real output."""
     return losses.get("cross_entropy" if net.n_outputs > 1 else "mse")
 
