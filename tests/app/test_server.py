@@ -588,6 +588,19 @@ def test_snapshots_beyond_the_budget_are_thinned_keeping_first_and_last(tmp_path
 
 
 # -- models --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("crafted", ["[" * 100000 + "]" * 100000, '{"format": "glassnet-model", "metadata": []}',
+                                     "\x00\xff not json", '{"format": "glassnet-model", "architecture": [[]]}'])
+def test_a_crafted_model_in_the_folder_is_left_out_of_the_listing(client, tmp_path, crafted):
+    """Issue 15: one crafted model.json in the models folder made GET /api/models a 500 for every browser."""
+    gn.Network.mlp([784, 12, 10], seed=1).save(tmp_path / "models" / "teacher")
+    (tmp_path / "models" / "crafted").mkdir()
+    (tmp_path / "models" / "crafted" / "model.json").write_text(crafted, encoding="utf-8")
+    response = client.get("/api/models")
+    assert response.status_code == 200, response.text
+    assert [m["name"] for m in response.json()["items"]] == ["teacher"]
+    assert_4xx(client.post("/api/models/load", json={"name": "crafted"}), 404, "crafted")
+
+
 def test_save_list_load_download_upload(app, client, tmp_path):
     ws = trained(client, app, layers=(16,), epochs=1)
     r = client.post("/api/models/save", json={"name": "first-try"})

@@ -8,13 +8,12 @@ their metadata, as ``glassnet.save`` writes them), read and written in a tempora
 Not here: which network a workspace uses (``Workspace.adopt``, ``Workspace.save``) or HTTP.
 """
 
-import json
 import tempfile
 import time
 from pathlib import Path
 
-from .. import serialization
-from ..errors import ModelFileError
+from .. import modelfile, serialization
+from ..errors import GlassnetError, ModelFileError
 from .errors import BadInput, BadState, NotFound
 
 MAX_LISTED = 500                  # entries of the folder looked at for one listing, at most
@@ -86,12 +85,19 @@ def file_bytes(net, dataset):
 
 
 def model_doc(path):
-    """The ``model.json`` of a saved model folder as a dict, or None when it is not one."""
+    """The ``model.json`` of a saved model folder as a dict, or None when it is not one.
+
+    Read by the library's bounded reader (:func:`glassnet.modelfile.read_document`: size, nesting depth,
+    checksum and architecture checked before use), so one crafted or damaged folder is left out of the
+    listing instead of failing it for every browser.
+    """
     try:
-        doc = json.loads((Path(path) / "model.json").read_text(encoding="utf-8"))
-        return doc if isinstance(doc, dict) else None
-    except (OSError, ValueError):
+        doc = modelfile.read_document(Path(path) / "model.json")
+    except (OSError, GlassnetError, ValueError, RecursionError):
         return None
+    if not isinstance(doc.get("metadata", {}), (dict, type(None))):
+        return None
+    return doc
 
 
 def sizes(architecture):
