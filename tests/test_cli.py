@@ -85,6 +85,15 @@ def test_default_demo_reaches_97_5_percent(default_run):
     assert result["seconds"] > 0
 
 
+@pytest.mark.parametrize("name", ["sine", "plane"])
+def test_a_regression_plane_set_is_refused_with_what_to_do_instead(tmp_path, capsys, name):
+    """The plane's regression sets have no classes; glassnet train (a classifier) says so before writing anything."""
+    code, out, err = run(capsys, "train", "--dataset", name, "--out", tmp_path / "run", *SMALL)
+    assert_one_line_error(code, err)
+    assert f"{name!r} is a regression data set" in err and "loss='mse'" in err and "Plane view" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_no_augment_is_recorded_and_repeated_in_the_command_line(tmp_path, capsys):
     code, out, _ = run(capsys, "train", *SMALL, "--no-augment", "--out", tmp_path / "run", "--json")
     assert code == 0 and last_json(out)["settings"]["augment"] is False

@@ -159,6 +159,11 @@ def _run(args, shutdown):
         if not args.overwrite:
             check_not_interrupted(run_dir, checkpoint)
     data = load_dataset(settings["dataset"])
+    if not data.classes:
+        raise GlassnetError(
+            f"glassnet train trains classifiers, and {data.name!r} is a regression data set (real-valued targets, "
+            f"no classes); train it in Python (e.g. gn.Network.mlp([{data.n_features}, 8, 8, 1], activation='tanh')"
+            f".fit(data.X_train, data.y_train, loss='mse')) or in the app's Plane view")
     if settings.get("augment") and len(data.shape) != 2:
         if args.resume is None and args.augment:
             raise GlassnetError(f"--augment needs image data; {data.name} holds examples of shape {data.shape}")
