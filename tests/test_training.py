@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 
@@ -5,7 +6,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import optimizers
+from glassnet import optimizers, training
 from glassnet.callbacks import Callback
 from optional import need
 
@@ -196,6 +197,25 @@ def test_resumed_run_equals_uninterrupted_run(blobs, tmp_path, stop):
     assert _weights_equal(reference, resumed)
     assert history.loss == pytest.approx(ref_history.loss, rel=1e-6)
     assert history["epoch"] == [1, 2, 3, 4] and not history.interrupted
+
+
+def test_a_resumed_run_takes_the_thread_count_its_checkpoint_recorded(blobs, tmp_path, monkeypatch):
+    """OpenBLAS sums the 784-long products in another order on 1 and 2 threads: a resumed run must not
+    re-measure (the load may have changed) but use the count the interrupted run used."""
+    X, y = blobs
+    ckpt = tmp_path / "ckpt"
+    first = _net().fit(X, y, epochs=3, batch_size=32, seed=1, threads=1,
+                       callbacks=[gn.Checkpoint(ckpt), InterruptAt(2, 3)])
+    assert first.interrupted
+    assert json.loads((ckpt / "training.json").read_text())["run"]["threads"] == 1
+    asked = []
+    real = training.blas_threads_for
+    monkeypatch.setattr(training, "blas_threads_for", lambda net, bs, threads=None: asked.append(threads)
+                        or real(net, bs, threads))
+    _net(seed=5).fit(X, y, epochs=3, batch_size=32, resume_from=ckpt)
+    assert asked == [1]
+    _net(seed=5).fit(X, y, epochs=3, batch_size=32, seed=1)        # a new run measures again
+    assert asked == [1, None]
 
 
 def test_resume_rejects_other_data_or_settings(blobs, tmp_path):

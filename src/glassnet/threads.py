@@ -20,6 +20,10 @@ the faster setting, cached per shape (:func:`cached`). The rule, in full:
    ``MARGIN`` (10%), since a gain smaller than that is within the noise and can turn into a loss when
    load arrives. The decision is cached for the process per (shapes, batch, dtype, threads).
 
+The thread count changes the last bits of some sums (OpenBLAS adds a 784-long product in another order on
+one and on two threads), so runs with the same seed are equal number for number only on the same thread
+count: ``threads=`` repeats a run exactly, and a resumed run takes the count its checkpoint recorded.
+
 The thread count is set through OpenBLAS's own ``openblas_set_num_threads``, found with ``ctypes``
 in the library NumPy has loaded (:func:`blas_library`), so the default install (NumPy only) gets it;
 with another BLAS (MKL, BLIS, Accelerate) threadpoolctl is used when installed, else nothing is

@@ -104,7 +104,8 @@ class TrainingRun:
 
     def config(self):
         return {"epochs": self.epochs, "batch_size": self.batch_size, "n_samples": self.n_samples,
-                "seed": self.seed, "loss": self.loss.name, "shuffle": self.shuffle, "augment": self.augment is not None}
+                "seed": self.seed, "loss": self.loss.name, "shuffle": self.shuffle, "augment": self.augment is not None,
+                "threads": self.threads}
 
 
 class _DeferredInterrupt:
@@ -171,6 +172,10 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     if threads is not None:
         check_params("fit", {"threads": ("int", 1, None, False)}, {"threads": threads})
     _start(run)                     # everything is valid: from here on, state changes
+    if threads is None and run.resumed is not None:
+        # OpenBLAS adds the 784-long sums of the first layer in another order on 1 and on 2 threads, so a
+        # resumed run takes the thread count its checkpoint recorded: it goes on bit for bit.
+        threads = run.resumed["run"].get("threads")
     run.threads = blas_threads_for(net, batch_size, threads)
     with _DeferredInterrupt() as run.interrupt, limit_blas_threads(run.threads), \
             _random_access(run.X, shuffle):
@@ -292,7 +297,7 @@ def _train(run):
     """The epochs, between ``on_train_begin`` and ``on_train_end``; Ctrl-C ends them keeping the history."""
     cbs, history = run.callbacks, run.history
     cbs.on_train_begin({"epochs": run.epochs, "steps_per_epoch": run.steps_per_epoch, "seed": run.seed,
-                        "validation": run.validation_data is not None})
+                        "validation": run.validation_data is not None, "threads": run.threads})
     run.network.loss_, run.network.history_ = run.loss, history
     end_logs = {}
     try:
