@@ -78,6 +78,12 @@ def test_the_readme_shown_on_the_package_index_has_no_relative_links():
     targets = re.findall(r"\]\(([^)\s]+)[^)]*\)", text) + re.findall(r'src="([^"]+)"', text)
     relative = [t for t in targets if not re.match(r"(https?:|mailto:|#)", t)]
     assert not relative, f"relative links in README.md break on the package index: {relative[:10]}"
+    # the repository's own files it points at exist in this checkout (a renamed picture would break the page)
+    ours = re.findall(r"https://(?:raw\.githubusercontent\.com/glassnet/glassnet/main|"
+                      r"github\.com/glassnet/glassnet/blob/main)/([^)\s\"#]+)", text)
+    assert ours, "expected the README's pictures as absolute URLs of the repository"
+    missing = sorted({path for path in ours if not (ROOT / path).exists()})
+    assert not missing, f"README.md points at files the repository lacks: {missing}"
 
 
 def _chapter_one_code():
