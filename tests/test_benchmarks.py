@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import glassnet as gn
 
@@ -13,6 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import __main__ as bench  # noqa: E402
 from benchmarks import report, workers  # noqa: E402
 from benchmarks.textbook import TextbookMLP  # noqa: E402
+
+from optional import need  # noqa: E402
 
 
 def _glassnet_epoch(X, y, sizes, batch):
@@ -33,7 +34,7 @@ def test_the_textbook_loop_trains_like_glassnet(blobs):
 
 
 def test_the_peer_library_trains_like_glassnet(blobs):
-    pytest.importorskip("nn_digits")                  # the bench extra: neural-network-digits
+    need("nn_digits")                  # neural-network-digits (the dev and bench extras)
     X, y = blobs
     start, trained = _glassnet_epoch(X, y, [5, 16, 8, 3], 32)
     peer = workers.PeerWorker(threads=1)

@@ -14,13 +14,10 @@ arrays a training step reuses from mini-batch to mini-batch: each layer's
 formulas into that memory; their textbook line stands beside each fast line. Called outside
 ``fit``, every layer runs its textbook line and returns new arrays.
 
-Work is never lost: a NaN/inf loss stops training with :class:`TrainingDiverged` and
-keeps the last good weights; Ctrl-C stops cleanly at the end of the current batch
-(press it twice to stop at once) and keeps the weights and history so far; a
-``Checkpoint`` makes ``fit(..., resume_from=...)`` continue exactly where it stopped.
-
-Randomness is derived from ``seed`` and the epoch number (shuffle, dropout masks), so the
-same seed gives the same weights and a resumed run equals an uninterrupted one.
+Work is never lost: a NaN/inf loss stops training with :class:`TrainingDiverged` and keeps the last good
+weights; Ctrl-C stops cleanly at the end of the current batch (twice: at once) keeping the weights and history;
+a ``Checkpoint`` makes ``fit(..., resume_from=...)`` continue exactly where it stopped. Randomness comes from
+``seed`` and the epoch (shuffle, dropout masks): the same seed and BLAS thread count give the same weights.
 Not here: the callbacks (``glassnet.callbacks``), the record of epochs (``glassnet.history``),
 the checkpoint files (``glassnet.modelfile``), the network's passes (``glassnet.network``).
 """
@@ -172,9 +169,7 @@ def fit(net, X, y, *, epochs=10, batch_size=32, optimizer=None, loss="cross_entr
     if threads is not None:
         check_params("fit", {"threads": ("int", 1, None, False)}, {"threads": threads})
     _start(run)                     # everything is valid: from here on, state changes
-    if threads is None and run.resumed is not None:
-        # OpenBLAS adds the 784-long sums of the first layer in another order on 1 and on 2 threads, so a
-        # resumed run takes the thread count its checkpoint recorded: it goes on bit for bit.
+    if threads is None and run.resumed is not None:   # the sums' order depends on it: resume bit for bit
         threads = run.resumed["run"].get("threads")
     run.threads = blas_threads_for(net, batch_size, threads)
     with _DeferredInterrupt() as run.interrupt, limit_blas_threads(run.threads), \

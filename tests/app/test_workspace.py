@@ -164,6 +164,18 @@ def test_the_viewed_network_is_the_past_epoch_with_the_edits(ws):
     assert ws.edit(1, 3)["edits"] == [] and ws.clear_edits()["edits"] == []
 
 
+def test_while_it_trains_a_view_reads_a_copy_of_the_weights(ws, monkeypatch):
+    """CI's load test: a prediction's explain read the live weights while a step changed them in another
+    thread, and its trace then differed from predict_proba on the same object (a 500)."""
+    assert ws.view_network() is ws.net                   # idle: the network itself, nothing copied
+    monkeypatch.setattr(type(ws), "busy", lambda self: True)
+    seen = ws.view_network()
+    assert seen is not ws.net
+    for mine, theirs in zip(seen.parameters(), ws.net.parameters()):
+        np.testing.assert_array_equal(mine, theirs)
+        assert not np.shares_memory(mine, theirs)
+
+
 def test_edits_of_neurons_that_do_not_exist_are_refused(ws):
     with pytest.raises(BadInput, match="layer: expected 1 to 2"):
         ws.edit(3, 0, off=True)

@@ -286,9 +286,14 @@ class Workspace:
 
     # what the Draw, Inside and Evaluate views look at: the viewed epoch with the edits ------------
     def view_network(self):
-        """The network at the viewed epoch with the neuron edits applied (a copy when either is set)."""
+        """The network at the viewed epoch with the neuron edits applied (a copy when either is set).
+
+        While a training or a fine-tuning changes the weights in place in another thread, a copy too: a view
+        reads one set of weights from start to end (``explain`` checks its trace against ``predict_proba`` on
+        the same object, and a step landing in between made them differ).
+        """
         if self.view_epoch is None and not self.edits:
-            return self.net
+            return self.net.copy() if self.busy() else self.net
         cached = self._view_cache
         if cached is not None and cached[0] == self.version and not self.busy():
             return cached[1]
