@@ -7,6 +7,7 @@ shutdown (what kill -9 leaves is only what was already written). Real processes 
 test_app_kill.py."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import pytest
 import glassnet as gn
 from app.test_server import assert_4xx, bar_drawing, browser, trained
 from appserver import LiveServer, make_app, workspace_of
+from glassnet.app import plane as plane_module
 from glassnet.app import workspace as workspace_module
 from glassnet.app.database import Database, decode, encode
 from glassnet.app.jobs import wait_for
@@ -204,6 +206,26 @@ def test_the_plane_views_state_comes_back_after_a_restart(tmp_path):
         after = c2.get("/api/plane").json()
     assert {k: v for k, v in after.items() if not k.endswith("version")} == \
         {k: v for k, v in before.items() if not k.endswith("version")}
+
+
+def test_a_live_plane_run_is_written_while_it_trains(tmp_path, monkeypatch):
+    """A crash in the middle of a Plane run loses at most SAVE_SECONDS of it, not the whole run."""
+    monkeypatch.setattr(plane_module, "SAVE_SECONDS", 0.2)
+    app = make_app(tmp_path)
+    c = browser(app)
+    c.get("/api/session")
+    assert c.post("/api/plane/train/start").status_code == 200
+    try:
+        saved, deadline = 0, time.monotonic() + 30
+        while saved == 0 and time.monotonic() < deadline:
+            time.sleep(0.3)
+            c.get("/api/plane/frame")                       # someone is watching
+            with returning(make_app(tmp_path), c.cookies[WORKSPACE]) as c2:   # what a restart would find
+                saved = c2.get("/api/plane").json()["steps"]
+        assert saved > 0, "nothing of the live run was written in 30 s"
+        assert c.get("/api/plane").json()["running"] is True     # written while it still trains
+    finally:
+        c.post("/api/plane/train/pause")
 
 
 def test_in_the_browser_the_page_says_what_was_restored_and_asks_before_replacing(tmp_path):

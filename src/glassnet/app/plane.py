@@ -49,6 +49,7 @@ TRAINING_KEYS = ("optimizer", "lr", "momentum", "batch_size", "l2", "l1")
 MAX_LAYERS, MAX_WIDTH, MAX_POINTS = 6, 8, 2000
 MAX_EPOCHS = 20_000                               # a run stops here (a page left open does not train forever)
 UNWATCHED_SECONDS = 30.0                          # a run nobody watches pauses itself after this long
+SAVE_SECONDS = 5.0                                # a live run is written to the database this often
 MAX_REPLAY_STEPS = 50_000                         # a replay runs in the request: about a minute at most
 MAX_SNAPSHOTS = 400                               # time travel: older epochs thinned beyond this
 PICTURE_SIZE = 40
@@ -369,6 +370,7 @@ class PlaneSession:
         return status
 
     def _run(self, closing):
+        saved = time.monotonic()
         try:
             while True:
                 with self.lock:
@@ -381,6 +383,11 @@ class PlaneSession:
                         self.running, self.message = False, f"paused at epoch {MAX_EPOCHS}, this view's limit"
                     elif time.monotonic() - self.seen > UNWATCHED_SECONDS:
                         self.running, self.message = False, "paused: nobody was watching"
+                if time.monotonic() - saved > SAVE_SECONDS:   # a crash loses at most these seconds of a run
+                    with self.lock:
+                        self._flush()
+                    self._notify()
+                    saved = time.monotonic()
                 time.sleep(0)                             # let a request in between two mini-batches
         except FloatingPointError as exc:
             self.message = str(exc)
