@@ -5,7 +5,7 @@ The helpers live in tests/appserver.py (importable from every test: ``from appse
 import pytest
 
 from appserver import ARTIFACTS, LiveServer, make_app
-from optional import need
+from optional import CHROMIUM_ARGS, chromium, need
 
 
 @pytest.fixture
@@ -31,6 +31,18 @@ def live_server(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium through Playwright, one per test module: ``(sync_api, browser)``."""
+    sync_api, executable = chromium()
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield sync_api, b
+        finally:
+            b.close()
 
 
 @pytest.fixture

@@ -10,21 +10,8 @@ import re
 
 import pytest
 
-from optional import CHROMIUM_ARGS, chromium
-
 WAIT_MS = 60_000      # upper bound for a training to finish on a slow, shared CI machine
 VIEWPORT = {"width": 1200, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api, executable = chromium()
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield sync_api, b
-        finally:
-            b.close()
 
 
 class Watched:

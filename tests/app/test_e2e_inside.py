@@ -17,21 +17,9 @@ import numpy as np
 import pytest
 
 from glassnet.explain import explain, explain_step, nudges
-from optional import CHROMIUM_ARGS, chromium
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "app"
 ONE = [(0.5, 0.15), (0.5, 0.35), (0.5, 0.55), (0.5, 0.75), (0.5, 0.88)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api, executable = chromium()
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield sync_api, b
-        finally:
-            b.close()
 
 
 class Page:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from appserver import workspace_of
-from optional import CHROMIUM_ARGS, chromium
 
 LAB_MS = 180_000      # the lab runs a few hundred gradient steps: seconds, more on a slow, shared CI machine
 AGREES = {"too small": ("crawls",), "about right": ("reaches", "converges"), "too big": ("diverges", "bounces")}
@@ -56,17 +55,6 @@ def test_a_bad_space_is_refused_in_words(client):
     r = client.post("/api/descent", json={"seed": 0, "space": "3d"})
     assert r.status_code == 422
     assert "{" not in r.json()["detail"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api, executable = chromium()
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield sync_api, b
-        finally:
-            b.close()
 
 
 @pytest.mark.parametrize("width", [1280, 390])

@@ -5,22 +5,9 @@ error, no failed request, no request outside the server, and no sideways scrolli
 
 import pytest
 
-from optional import CHROMIUM_ARGS, chromium
-
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 PICTURES = """() => Object.fromEntries([...document.querySelectorAll('#plane-diagram canvas.plane-neuron')]
     .map((c) => [c.dataset.layer + '.' + c.dataset.neuron, c.toDataURL()]))"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api, executable = chromium()
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield sync_api, b
-        finally:
-            b.close()
 
 
 def frames(page):

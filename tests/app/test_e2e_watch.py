@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from app.test_e2e import WAIT_MS, Watched, browser, train  # noqa: F401  (browser: that module's fixture)
+from app.test_e2e import WAIT_MS, Watched, train
 from glassnet import serialization
 
 DESKTOP = {"width": 1280, "height": 900}
