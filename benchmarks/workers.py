@@ -39,14 +39,25 @@ def epoch_order(seed, n):
 
 
 def memory():
-    """``(peak RSS, current RSS)`` of this process in bytes."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    current = 0
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                current = int(line.split()[1]) * 1024
-    return peak, current
+    """``(peak RSS, current RSS)`` of this process in bytes.
+
+    The peak is the kernel's high-water mark of this process's own memory (``VmHWM``), not
+    ``getrusage``'s ``ru_maxrss``: a worker is started by fork and exec from the parent, and Linux
+    carries the larger of the two across exec into ``ru_maxrss``, so every worker used to report
+    the parent's peak (the same number for every library). ``ru_maxrss`` only where there is no
+    ``/proc`` (not Linux).
+    """
+    status = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmHWM", "VmRSS"):
+                    status[key] = int(value.split()[0]) * 1024
+    except OSError:
+        pass
+    peak = status.get("VmHWM", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return peak, status.get("VmRSS", 0)
 
 
 def _latency(predict, x_one, x_batch, seconds=0.5):

