@@ -56,7 +56,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="a short smoke run on tiny sizes (about a minute)")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for results.json and results.md")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs per configuration (default 4, the first not timed; quick 2)")
+                        help="epochs per configuration and pass (default 3, the first not timed; quick 2)")
+    parser.add_argument("--passes", type=int, default=None,
+                        help="alone mode: how many times every library runs, the order reversed each time "
+                             "(default 2; quick 1): the median is over all passes, so a machine whose speed "
+                             "drifts during the run favours nobody")
     parser.add_argument("--threads", type=int, default=None, help="thread budget for every library (default: cores)")
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
     parser.add_argument("--libraries", default=",".join(workers.WORKERS),
@@ -72,12 +76,13 @@ def main(argv=None):
     parser.add_argument("--memory-limit-gib", type=float, default=2.0, help="memory limit for that run (default 2)")
     args = parser.parse_args(argv)
     threads = args.threads or len(os.sched_getaffinity(0))
-    epochs = args.epochs or (2 if args.quick else 4)
+    epochs = args.epochs or (2 if args.quick else 3)
+    passes = args.passes or (1 if args.quick else 2)
     dataset = FASHION if Path(FASHION, "train-images-idx3-ubyte.gz").exists() else "digits"
 
     results = {"machine": machine(threads), "settings": {
         "quick": args.quick, "epochs": epochs, "threads": threads, "lr": LR, "momentum": 0.9, "dtype": "float32",
-        "mode": args.mode,
+        "mode": args.mode, "passes": passes if args.mode == "alone" else 1,
         "dataset": "fashion-mnist" if dataset == FASHION else "digits",
         "removed_env": REMOVED_ENV, "command": " ".join(["python -m benchmarks", *(argv or sys.argv[1:])])}}
     say(f"machine: {results['machine']['cpu']}, {threads} threads; BLAS {results['machine']['blas']}")
@@ -100,7 +105,7 @@ def main(argv=None):
             batches = [int(b) for b in args.batches.split(",")]
             plan = [("digits", "A", 64)] * ("A" in nets) + [(dataset, net, bs) for net in nets for bs in batches]
         results["training"], results["latency"], results["memory"] = train_all(
-            plan, libraries, threads, epochs, quick=args.quick, skip=args.skip, mode=args.mode)
+            plan, libraries, threads, epochs, quick=args.quick, skip=args.skip, mode=args.mode, passes=passes)
     if "scaling" not in args.skip:
         results["scaling"] = scaling(dataset, threads, quick=args.quick)
     if "memmap" not in args.skip:
@@ -242,17 +247,19 @@ def _configs_for(entry, configs):
     return [c for c in configs if entry not in ONE_THREAD or (c[0], c[1]) in TARGETS]
 
 
-def _result(runs, n, flops, accuracy):
+def _result(runs, n, flops, accuracy, passes=None):
+    """Statistics of one library on one row. ``runs``: its epochs in order; ``passes``: the same epochs split
+    by pass (alone mode), each pass's first epoch a warm-up; the median is over every pass's timed epochs."""
     seconds = [r["seconds"] for r in runs]
-    timed = seconds[1:] if len(seconds) > 2 else seconds
+    timed = [r["seconds"] for p in (passes or [runs]) for r in (p[1:] if len(p) > 2 else p)]
     median = float(np.median(timed))
     return {"epoch_seconds": seconds, "median": median, "min": min(timed), "max": max(timed),
             "samples_per_s": n / median, "gflops": flops / median / 1e9, "threads": runs[-1].get("threads"),
             "accuracy": accuracy, "fit_wall": [r["wall"] for r in runs], "dtype": runs[-1].get("dtype"),
-            "load": [r["load"] for r in runs]}
+            "load": [r["load"] for r in runs], "passes": len(passes or [runs])}
 
 
-def train_all(plan, libraries, threads, epochs, quick=False, skip=(), mode="alone"):
+def train_all(plan, libraries, threads, epochs, quick=False, skip=(), mode="alone", passes=2):
     """Train every configuration of ``plan`` with every library; returns ``(training, latency, memory)``.
 
     ``mode="alone"``: one library at a time, in its own process, with no other worker alive (what a user
@@ -267,8 +274,9 @@ def train_all(plan, libraries, threads, epochs, quick=False, skip=(), mode="alon
         n_train = 1000 if quick else None
         entries = _entries(libraries, threads, quick)
         X, y, _, _ = workers.load_data(dataset, n_train)
-        run = _train_alone if mode == "alone" else _train_interleaved
-        results, lat, mem = run(entries, configs, (dataset, n_train, len(X)), epochs, skip)
+        results, lat, mem = (_train_alone(entries, configs, (dataset, n_train, len(X)), epochs, skip, passes)
+                             if mode == "alone" else
+                             _train_interleaved(entries, configs, (dataset, n_train, len(X)), epochs, skip))
         memory[name] = mem
         for net_name, batch in configs:
             if (net_name, batch) in results:
@@ -290,25 +298,38 @@ def _initial_weights(net_name):
     return [p for _, p in gn.Network.mlp(NETWORKS[net_name], seed=0).named_parameters()]
 
 
-def _train_alone(entries, configs, data, epochs, skip):
-    """Each entry in its own process, started after the previous one has exited."""
-    (dataset, n_train, n), results, latency, memory = data, {}, {}, {}
-    for entry, (kind, threads) in entries.items():
-        worker = Worker(kind, threads, dataset, n_train)
-        try:
-            for net_name, batch in _configs_for(entry, configs):
-                worker("setup", NETWORKS[net_name], _initial_weights(net_name), LR, batch)
-                if "train" not in skip:
-                    runs = [worker("epoch", 1000 + epoch) for epoch in range(1, epochs + 1)]
-                    results.setdefault((net_name, batch), {})[entry] = _result(
-                        runs, n, train_flops(NETWORKS[net_name], n), worker("accuracy"))
-                if "latency" not in skip and entry not in ONE_THREAD and entry not in latency.get(net_name, {}):
-                    latency.setdefault(net_name, {})[entry] = worker("latency")
-            peak, current = worker("memory")
-            memory[entry] = {"peak_rss": peak, "rss": current}
-        finally:
-            worker.stop()
-    return results, latency, memory
+def _train_alone(entries, configs, data, epochs, skip, passes=2):
+    """Each entry in its own process, started after the previous one has exited; ``passes`` times, the
+    entries in the given order and then in reverse (and so on), so that a machine that gets slower or
+    faster during the run does not favour whoever ran first: every row is the median over all passes."""
+    (dataset, n_train, n), latency, memory = data, {}, {}
+    runs, accuracy = {}, {}                                    # (row, entry) -> [epochs of each pass]
+    order = list(entries)
+    for p in range(passes):
+        for entry in (order if p % 2 == 0 else order[::-1]):
+            kind, threads = entries[entry]
+            worker = Worker(kind, threads, dataset, n_train)
+            try:
+                for net_name, batch in _configs_for(entry, configs):
+                    worker("setup", NETWORKS[net_name], _initial_weights(net_name), LR, batch)
+                    if "train" not in skip:
+                        key = ((net_name, batch), entry)
+                        runs.setdefault(key, []).append([worker("epoch", 1000 + e) for e in range(1, epochs + 1)])
+                        accuracy.setdefault(key, worker("accuracy"))        # the same batches every pass
+                    if ("latency" not in skip and p == passes - 1 and entry not in ONE_THREAD
+                            and entry not in latency.get(net_name, {})):
+                        latency.setdefault(net_name, {})[entry] = worker("latency")
+                peak, current = worker("memory")
+                old = memory.get(entry, {"peak_rss": 0, "rss": 0})
+                memory[entry] = {"peak_rss": max(peak, old["peak_rss"]), "rss": max(current, old["rss"])}
+            finally:
+                worker.stop()
+    results = {}
+    for ((net_name, batch), entry), by_pass in runs.items():
+        flops = train_flops(NETWORKS[net_name], n)
+        results.setdefault((net_name, batch), {})[entry] = _result(
+            [r for p in by_pass for r in p], n, flops, accuracy[((net_name, batch), entry)], passes=by_pass)
+    return {row: {e: results[row][e] for e in order if e in results[row]} for row in results}, latency, memory
 
 
 def _train_interleaved(entries, configs, data, epochs, skip):

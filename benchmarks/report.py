@@ -78,9 +78,12 @@ def markdown(results):
              f"Settings: SGD lr {s['lr']}, momentum {s['momentum']}, {s['dtype']}, {s['epochs']} epochs; glassnet "
              "and PyTorch start from the same weights and see the same batches in the same order; "
              "scikit-learn uses its own initialisation and shuffling. Seconds per epoch: median of epochs 2.."
-             f"{s['epochs']} (the first warms up), with min-max; glassnet's is the epoch time `fit` reports "
-             "(History.seconds), the others' the loop itself. "
-             + ("Each library ran alone: one worker process at a time, no other worker alive."
+             f"{s['epochs']} (the first warms up) of each pass, with min-max; glassnet's is the epoch time "
+             "`fit` reports (History.seconds), the others' the loop itself. "
+             + ("Each library ran alone: one worker process at a time, no other worker alive"
+                + (f"; {s['passes']} passes, the libraries' order reversed in each, and every row's median is "
+                   "over the timed epochs of all passes (a machine whose speed drifts favours no library)."
+                   if s.get("passes", 1) > 1 else ".")
                 if s.get("mode", "interleaved") == "alone" else
                 "Libraries ran in separate worker processes, all alive, epochs interleaved with alternating order, "
                 "so they share the machine's load."),

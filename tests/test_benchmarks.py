@@ -96,3 +96,14 @@ def test_a_worker_reports_its_own_peak_memory_not_its_parents():
     finally:
         child.join(60)
     assert 0 < current <= peak < ballast.nbytes          # a bare interpreter with NumPy, far below the parent
+
+
+def test_alone_mode_takes_the_median_over_every_pass_without_warm_ups():
+    def epoch(seconds):
+        return {"seconds": seconds, "wall": seconds, "load": 0.0, "threads": 2, "dtype": "float32"}
+
+    passes = [[epoch(9.0), epoch(1.0), epoch(2.0)], [epoch(8.0), epoch(4.0), epoch(3.0)]]   # 9, 8: warm-ups
+    result = bench._result([e for p in passes for e in p], 100, 1e9, 0.5, passes=passes)
+    assert result["median"] == 2.5 and (result["min"], result["max"]) == (1.0, 4.0) and result["passes"] == 2
+    single = bench._result(passes[0], 100, 1e9, 0.5)
+    assert single["median"] == 1.5 and single["passes"] == 1
