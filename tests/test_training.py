@@ -361,3 +361,37 @@ def test_fit_packs_parameters_and_gradients_into_one_array_each_and_keeps_them_t
         np.testing.assert_allclose(value, before[name], rtol=1e-6, atol=1e-20)
     net.fit(X, y, epochs=1, batch_size=8, seed=0)
     assert all(a is b for a, b in zip(net.parameters(), params))           # packed once: the same arrays
+
+
+def test_a_memory_mapped_X_is_advised_random_while_training_and_normal_after(tmp_path):
+    import mmap
+
+    from glassnet.training import _random_access
+
+    if not hasattr(mmap, "MADV_RANDOM"):
+        return
+    path = tmp_path / "X.npy"
+    np.save(path, np.random.default_rng(0).random((64, 4)).astype(np.float32))
+    X = np.load(path, mmap_mode="r")
+
+    class Recording:
+        def __init__(self, fail=False):
+            self.calls, self.fail = [], fail
+
+        def madvise(self, advice):
+            self.calls.append(advice)
+            if self.fail:
+                raise OSError("not supported here")
+
+    X._mmap = Recording()
+    with _random_access(X, shuffle=True):
+        assert X._mmap.calls == [mmap.MADV_RANDOM]
+    assert X._mmap.calls == [mmap.MADV_RANDOM, mmap.MADV_NORMAL]
+    X._mmap = Recording(fail=True)                       # refused: nothing to restore, training goes on
+    with _random_access(X, shuffle=True):
+        pass
+    assert X._mmap.calls == [mmap.MADV_RANDOM]
+    X._mmap = Recording()
+    with _random_access(X, shuffle=False):               # read in order: the default read-ahead suits it
+        pass
+    assert X._mmap.calls == []

@@ -59,8 +59,8 @@ class Buffers:
 
     def array(self, name: str, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
         view = self._views.get(name)
-        if view is not None and view.shape == shape and view.dtype == dtype:
-            return view
+        if view is not None and view.shape == shape and (view.dtype is dtype or view.dtype == dtype):
+            return view                              # ("is": a dtype object, as fit passes, compares at once)
         buf = self.arrays.get(name)
         if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]) or buf.dtype != dtype:
             buf = self.arrays[name] = np.empty(shape, dtype)

@@ -87,13 +87,19 @@ class TrainingRun:
         self.seed, self.history, self.shuffle = seed, history, shuffle
         self.augment = augment
         self.epoch = 0
-        self.position = None            # where training stands, for mid-epoch checkpoints
+        self._at = None                 # (the epoch in progress, batches done): read as ``position``
         self.stop_requested = False
         self.X = self.y = self.validation_data = self.resumed = self.buffers = self.interrupt = None
         self.l1 = None                  # fit(l1=...): set on the optimizer by _start
         self.threads = None             # the BLAS threads the run uses (glassnet.threads)
         self.is_labels = False
         self.callbacks = CallbackList(())
+
+    @property
+    def position(self):
+        """Where training stands, for mid-epoch checkpoints (None before the first batch): built when read
+        (a checkpoint, an interrupt), not after every batch."""
+        return None if self._at is None else self._at[0].position(self._at[1])
 
     def stop(self):
         """Ask training to stop after the current epoch (used by EarlyStopping)."""
@@ -342,7 +348,7 @@ def _run_epoch(run, epoch):
             _diverged(state, b + 1, lr, value)               # checked before the step: it is never applied
         optimizer.step(params, grads)
         logs = state.count(value, len(idx), lr, out, yb)
-        run.position = state.position(b + 1)
+        run._at = (state, b + 1)                             # run.position, built only when read
         cbs.on_batch_end(b + 1, logs)
         if run.interrupt.requested:
             raise KeyboardInterrupt
@@ -457,21 +463,15 @@ def _random_access(X, shuffle):
     than they use. ``MADV_RANDOM`` reads only the pages needed; the default is restored afterwards.
     """
     mapping = getattr(X, "_mmap", None) if isinstance(X, np.memmap) else None
-    if not shuffle or mapping is None or not hasattr(mapping, "madvise") or not hasattr(mmap, "MADV_RANDOM"):
-        yield
-        return
-    try:
-        mapping.madvise(mmap.MADV_RANDOM)
-    except (OSError, ValueError):
-        yield
-        return
+    wanted, advised = shuffle and mapping is not None and hasattr(mmap, "MADV_RANDOM"), False
+    with contextlib.suppress(OSError, ValueError, AttributeError):    # (no madvise: Python before 3.8)
+        advised = wanted and mapping.madvise(mmap.MADV_RANDOM) is None
     try:
         yield
     finally:
-        try:
-            mapping.madvise(mmap.MADV_NORMAL)
-        except (OSError, ValueError):
-            pass
+        if advised:
+            with contextlib.suppress(OSError, ValueError):
+                mapping.madvise(mmap.MADV_NORMAL)
 
 
 def _check_training_X(net, X):
@@ -570,7 +570,7 @@ def _all_finite(arrays):
     1e19 in size; the rare finite-but-huge case is treated as diverged, which it is in practice.
     """
     for a in arrays:
-        flat = a.reshape(-1)
+        flat = a if a.ndim == 1 else a.reshape(-1)
         if not math.isfinite(np.dot(flat, flat)):
             return False
     return True
