@@ -107,3 +107,29 @@ def test_alone_mode_takes_the_median_over_every_pass_without_warm_ups():
     assert result["median"] == 2.5 and (result["min"], result["max"]) == (1.0, 4.0) and result["passes"] == 2
     single = bench._result(passes[0], 100, 1e9, 0.5)
     assert single["median"] == 1.5 and single["passes"] == 1
+
+
+def test_gemm_check_times_every_product_of_a_step_and_writes_the_ceilings(tmp_path):
+    """The products of one step are the ones the layers compute (shapes, count), and the report renders."""
+    import json
+
+    need("torch")
+    need("threadpoolctl")
+    from benchmarks import gemm_check
+
+    products = gemm_check.step_products([784, 128, 64, 10], 32, np.random.default_rng(0))
+    assert len(products) == 3 + 3 + 2                     # forward and dW per layer, dX but for the first
+    for name, a, b, out in products:
+        assert (a @ b).shape == out.shape and out.dtype == np.float32, name
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"training": [{"dataset": "fashion-mnist", "network": "A", "batch": 256,
+                                                 "n_train": 60_000, "results": {
+                                                     "glassnet": {"median": 0.5}, "textbook": {"median": 0.6}}}]}))
+    gemm_check.main(["--networks", "A", "--batches", "256", "--out", str(tmp_path), "--results", str(results)])
+    report = json.loads((tmp_path / "gemm-check.json").read_text())
+    row = report["rows"][0]
+    assert row["numpy_epoch"] > 0 and row["pytorch_epoch"] > 0 and set(row["per_threads"]) >= {"1"}
+    ceiling = report["ceilings"][0]["libraries"]["textbook"]["ceiling"]
+    assert abs(ceiling - 0.6 / row["numpy_epoch"]) < 1e-9
+    text = (tmp_path / "gemm-check.md").read_text()
+    assert "| A | 256 |" in text and "## Ceilings" in text
