@@ -57,15 +57,15 @@ def _all_finite(arr):
     every entry is: a NaN or inf entry makes it NaN or inf); 1000 images of 784 pixels take about
     0.15 ms this way, against 0.6 ms for a float64 sum. Anything else is summed in float64.
     """
-    if arr.dtype.itemsize < 8 and not (arr.dtype == np.float32 and arr.flags.c_contiguous):
+    if arr.dtype in _BLAS_DTYPES and arr.flags.c_contiguous:
+        flat = arr.reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore"):         # x · x may overflow on finite entries
+            total = np.dot(flat, flat)
+    elif arr.dtype.itemsize < 8:
         total = np.add.reduce(arr, axis=None, dtype=np.float64)    # float16/32 summed in float64: no overflow
     else:
-        with np.errstate(over="ignore", invalid="ignore"):         # x · x may overflow on finite entries
-            if arr.dtype in _BLAS_DTYPES and arr.flags.c_contiguous:
-                flat = arr.reshape(-1)
-                total = np.dot(flat, flat)
-            else:
-                total = np.add.reduce(arr, axis=None)
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(arr, axis=None)
     return math.isfinite(total) or bool(np.isfinite(arr).all())
 
 

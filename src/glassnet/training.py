@@ -464,7 +464,7 @@ def _random_access(X, shuffle):
     """
     mapping = getattr(X, "_mmap", None) if isinstance(X, np.memmap) else None
     wanted, advised = shuffle and mapping is not None and hasattr(mmap, "MADV_RANDOM"), False
-    with contextlib.suppress(OSError, ValueError, AttributeError):    # (no madvise: Python before 3.8)
+    with contextlib.suppress(OSError, ValueError, AttributeError):    # AttributeError: no madvise here
         advised = wanted and mapping.madvise(mmap.MADV_RANDOM) is None
     try:
         yield
