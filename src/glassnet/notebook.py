@@ -301,7 +301,7 @@ class LivePlot(Callback):
         if self.batch_loss:
             ax.plot(self.batch_x, self.batch_loss, color="#1f6fb4", alpha=0.25, linewidth=0.8,
                     label="train (each mini-batch)")
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="best")   # given, not defaulted: no timing warning (plots.py)
         return fig
 
     def redraw(self):

@@ -174,7 +174,9 @@ def plot_history(history, path: str | os.PathLike[str] | None = None, title="Tra
                     label=f"best validation (epoch {int(epochs[i])})")
         _epoch_axis(ax)
         ax.set_ylabel(label)
-        ax.legend(fontsize=8)
+        # loc="best" given, not defaulted: matplotlib then places the legend the same way but does not warn
+        # "can be slow with large amounts of data" whenever placing it took over a second (a busy machine).
+        ax.legend(fontsize=8, loc="best")
     if lr is not None:
         ax = axes[-1]
         ax.plot(epochs, lr, marker=marker, markersize=3, color="#444444")
@@ -446,7 +448,7 @@ def plot_weight_distribution(weights, initial, path=None):
                      f"moved {100 * moved:.0f}% of their initial size", fontsize=9)
         ax.set_xlabel("weight value")
         ax.set_ylabel("count")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3)
     fig.suptitle("Weights now against at initialisation")
     return _finish(fig, path)
@@ -540,7 +542,7 @@ def plot_lr_find(result, path: str | os.PathLike[str] | None = None) -> Figure:
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best")
     return _finish(fig, path)
 
 
@@ -669,7 +671,7 @@ def _steps_panel(ax, paths):
     ax.set_ylabel("loss")
     ax.set_title("the loss after each step", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="best")
 
 
 def _path_panels(axes, paths, key, xlabel, loss0):
@@ -709,7 +711,7 @@ def plot_descent_line(result, path: str | os.PathLike[str] | None = None) -> Fig
     ax.set_ylabel("loss")
     ax.set_title("the loss along the gradient, over all the weights", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="best")
     _steps_panel(steps, result["paths"])
     _path_panels(bottom.subplots(1, len(result["paths"]), squeeze=False)[0], result["paths"], "distances",
                  "distance along the gradient", float(result["loss0"]))
@@ -761,7 +763,7 @@ def plot_descent_1d(along, fd=None, descent=None, path: str | os.PathLike[str] |
     ax.set_xlabel("weight value w")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="best")
     if descent is not None:
         _steps_panel(axes[1], descent["paths"])
         _path_panels(axes[2:], descent["paths"], "weights", "weight value w", float(descent["loss0"]))
