@@ -70,11 +70,16 @@ def test_finite_check_in_float64_with_an_overflowing_sum():
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, None])
 def test_finite_check_fast_line_agrees_with_the_textbook_line(dtype, layout, bad):
     """x · x (BLAS, contiguous float32/64) or a float64 sum (anything else) against np.isfinite(X).all()."""
-    from glassnet._validation import _all_finite
+    from glassnet._validation import SMALL_FINITE_CHECK, _all_finite
     rng = np.random.default_rng(0)
-    base = rng.normal(size=(40, 30)).astype(dtype) * np.asarray(np.finfo(dtype).max / 4, dtype)  # x·x overflows
+    big = np.asarray(np.finfo(dtype).max / 4, dtype)
+    base = rng.uniform(-1, 1, size=(1000, 60)).astype(dtype) * big      # finite entries, x·x overflows
     X = {"C": base, "F": np.asfortranarray(base), "strided": base[::2, ::3]}[layout]
     if bad is not None:
         X[len(X) // 2, 1] = bad
     assert _all_finite(X) == bool(np.isfinite(X).all()) == (bad is None)
     assert _all_finite(X[:0]) is True
+    assert X.size >= SMALL_FINITE_CHECK                      # the fast lines above; the textbook line below
+    small = X[len(X) // 2 - 1:len(X) // 2 + 2]
+    assert small.size < SMALL_FINITE_CHECK
+    assert _all_finite(small) == bool(np.isfinite(small).all()) == (bad is None)
