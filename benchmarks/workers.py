@@ -246,6 +246,7 @@ class SklearnWorker:
     def setup(self, sizes, weights, lr, batch_size):
         from sklearn.neural_network import MLPClassifier
 
+        self.n_classes = sizes[-1]
         # One epoch per fit call (max_iter=1, warm_start); no L2 penalty and plain momentum, like the others.
         self.model = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), solver="sgd", learning_rate_init=lr,
                                    momentum=0.9, nesterovs_momentum=False, alpha=0.0, batch_size=batch_size,
@@ -266,6 +267,13 @@ class SklearnWorker:
         return float(np.mean(self.model.predict(X) == y))
 
     def latency(self, X):
+        if not hasattr(self.model, "coefs_"):
+            # No epoch ran (``--skip train``): scikit-learn predicts only once fitted. One epoch on a few
+            # images with every class, so the network has its final shape; the time to predict does
+            # not depend on the weights' values.
+            n_classes = self.n_classes
+            few = X[:max(n_classes, 64)]
+            self.epoch(few, np.arange(len(few)) % n_classes, 0)
         return _latency(self.model.predict, X[:1], X[:1000])
 
 

@@ -133,3 +133,24 @@ def test_gemm_check_times_every_product_of_a_step_and_writes_the_ceilings(tmp_pa
     assert abs(ceiling - 0.6 / row["numpy_epoch"]) < 1e-9
     text = (tmp_path / "gemm-check.md").read_text()
     assert "| A | 256 |" in text and "## Ceilings" in text
+
+
+def test_every_worker_measures_latency_without_training_first(blobs, monkeypatch):
+    """``python -m benchmarks --skip train``: latency right after setup (scikit-learn predicts only once fitted)."""
+    X, _ = blobs
+    quick = workers._latency
+    monkeypatch.setattr(workers, "_latency", lambda predict, one, batch: quick(predict, one, batch, seconds=0.01))
+    sizes = [5, 16, 8, 3]
+    start = [p for _, p in gn.Network.mlp(sizes, seed=0).named_parameters()]
+    for kind, cls in workers.WORKERS.items():
+        if kind != "textbook" and kind != "glassnet" and not _available(workers.MODULES[kind]):
+            continue
+        worker = cls(threads=1)
+        worker.setup(sizes, start, 0.05, 32)
+        times = worker.latency(X)
+        assert set(times) == {"single", "batch1000"} and all(t > 0 for t in times.values()), kind
+
+
+def _available(module):
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
