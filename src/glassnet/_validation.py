@@ -100,6 +100,9 @@ def as_float_array(X, *, name="X", dtype=np.float32) -> np.ndarray:
 
 def check_X(X, n_features, *, name="X", dtype=np.float32) -> np.ndarray:
     """Validate a batch of samples: 2-D ``(n_samples, n_features)``, numeric, finite, not empty."""
+    if (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.shape[1] == n_features
+            and X.shape[0] and _all_finite(X)):
+        return X          # already what is asked for (one image to predict: a few microseconds saved)
     arr = as_float_array(X, name=name, dtype=dtype)
     if arr.ndim == 1 and arr.shape[0] == n_features:
         raise ValueError(f"{name} expected a 2-D array of shape (n_samples, {n_features}), received one sample "
