@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import schedules as _schedules
+from ._memory import ALIGN, address, aligned_zeros
 from ._validation import check_params
 
 _common = {"momentum": ("float", 0.0, 1.0, False), "weight_decay": ("float", 0.0, None, False),
@@ -224,21 +225,23 @@ class SGD(Optimizer):
         self._flat = None
         if self.l1 or type(self)._update is not SGD._update:
             return None
-        P, G = packed(params), packed(grads)
-        if P is None or G is None or P.dtype != G.dtype:
+        layout, grad_layout = packed_offsets(params), packed_offsets(grads)
+        if layout is None or grad_layout is None:
+            return None
+        (P, offsets), (G, grad_offsets) = layout, grad_layout
+        if P.dtype != G.dtype or offsets != grad_offsets:   # the same layout: element i of G is P[i]'s gradient
             return None
         V = None
         if self.momentum:
-            V = np.zeros_like(P)
-            offset = 0
-            for i, w in enumerate(params):
+            V = aligned_zeros(P.shape, P.dtype, phase=address(P) % ALIGN)   # the same cache-line layout as P
+            for i, (w, offset) in enumerate(zip(params, offsets)):
                 view = V[offset:offset + w.size].reshape(w.shape)
                 old = self.state.get(i, {}).get("velocity")
                 if old is not None:
                     view[...] = old
                 self.state[i] = {"velocity": view}
-                offset += w.size
-        self._flat = (tuple(params), tuple(grads), P, G, V, np.empty_like(P))
+        S = aligned_zeros(P.shape, P.dtype, phase=address(P) % ALIGN)
+        self._flat = (tuple(params), tuple(grads), P, G, V, S)
         return self._flat[2:]
 
     def _update(self, i, w, g, lr):
@@ -327,21 +330,33 @@ class AdamW(Adam):
 
 
 def packed(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
-    """The 1-D array whose consecutive pieces ``arrays`` are, in order and covering all of it, or None.
+    """The 1-D array whose pieces ``arrays`` are, in order and covering all of it, or None.
 
     ``fit`` packs a network's parameters (and gradients) this way (``glassnet.training``), so an optimizer
-    can update all of them with one pass per operation.
+    can update all of them with one pass per operation. Each piece starts right where the previous one
+    ends or on the next cache line (:data:`glassnet._memory.ALIGN` bytes), and the array ends right after
+    the last piece or on the next cache line: the few numbers in between belong to no parameter (``fit``
+    keeps them 0, and an update leaves 0 there). A piece left out of ``arrays`` makes it None.
     """
+    layout = packed_offsets(arrays)
+    return None if layout is None else layout[0]
+
+
+def packed_offsets(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]] | None:
+    """``(base, offsets)``: the array :func:`packed` finds and where each piece starts in it, or None."""
     base = arrays[0].base if arrays else None
-    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous:
         return None
-    address, offset = base.__array_interface__["data"][0], 0
+    start, size = address(base), base.itemsize
+    end, offsets = start, []  # type: tuple[int, list[int]]
     for a in arrays:
-        if (a.base is not base or not a.flags.c_contiguous
-                or a.__array_interface__["data"][0] != address + offset * base.itemsize):
+        at = address(a)
+        allowed = (end,) if not offsets else (end, end + (-end % ALIGN))    # the first piece: at the start
+        if a.base is not base or not a.flags.c_contiguous or at not in allowed:
             return None
-        offset += a.size
-    return base if offset == base.size else None
+        offsets.append((at - start) // size)
+        end = at + a.size * size
+    return (base, offsets) if start + base.size * size in (end, end + (-end % ALIGN)) else None
 
 
 #: The optimizers a user can name (``--optimizer``, the estimators, the app).

@@ -35,6 +35,7 @@ import numpy as np
 
 from . import losses, optimizers
 from . import threads as _threads
+from ._memory import ALIGN, aligned_zeros
 from ._validation import check_params, describe
 from .callbacks import Callback, CallbackList, ProgressBar
 from .errors import TrainingDiverged
@@ -534,13 +535,13 @@ def _pack(layers, attr):
     arrays = [owner[name] for owner, name in owners]
     if not arrays or optimizers.packed(arrays) is not None or len({a.dtype for a in arrays}) != 1:
         return
-    flat = np.empty(sum(a.size for a in arrays), arrays[0].dtype)
-    offset = 0
-    for (owner, name), a in zip(owners, arrays):
+    step = max(1, ALIGN // arrays[0].itemsize)          # each array starts on a cache line (glassnet._memory)
+    offsets = np.cumsum([0] + [-(-a.size // step) * step for a in arrays])
+    flat = aligned_zeros(int(offsets[-1]), arrays[0].dtype)   # the numbers between arrays stay 0
+    for (owner, name), a, offset in zip(owners, arrays, offsets):
         view = flat[offset:offset + a.size].reshape(a.shape)
         view[...] = a
         owner[name] = view
-        offset += a.size
 
 
 def _finite_sentinels(net):
