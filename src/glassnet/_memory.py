@@ -22,7 +22,7 @@ ALIGN = 64
 
 def address(a: np.ndarray) -> int:
     """The address of ``a``'s first element."""
-    return int(a.__array_interface__["data"][0])
+    return int(a.ctypes.data)
 
 
 def aligned_zeros(shape, dtype, phase: int = 0) -> np.ndarray:
@@ -47,8 +47,15 @@ def aligned_zeros(shape, dtype, phase: int = 0) -> np.ndarray:
 
 
 def aligned_copy(a) -> np.ndarray:
-    """A copy of the array ``a`` (same shape, dtype and numbers) that starts on a cache line."""
+    """A copy of the array ``a`` (same shape, dtype and numbers) that starts on a cache line.
+
+    A view of a slightly larger array from NumPy's own allocator (quicker than :func:`aligned_zeros` for
+    one image: nothing to fill with zeros first).
+    """
     a = np.asarray(a)
-    out = aligned_zeros(a.shape, a.dtype)
-    out[...] = a
+    spare = -(-ALIGN // a.itemsize)
+    raw = np.empty(a.size + spare, a.dtype)
+    start = (-address(raw) % ALIGN) // a.itemsize
+    out = raw[start:start + a.size].reshape(a.shape)
+    np.copyto(out, a)
     return out
