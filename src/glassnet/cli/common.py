@@ -19,6 +19,7 @@ import numpy as np
 from .. import activations, losses, metrics
 from ..datasets.loader import NAMES as DATASETS
 from ..datasets.loader import check as check_dataset
+from ..datasets.loader import load as load_dataset
 from ..errors import GlassnetError
 
 #: Exit codes: success; training diverged or a check failed; a usage error; interrupted (Ctrl-C).
@@ -28,8 +29,8 @@ ACTIVATIONS = tuple(activations.names())
 #: Losses ``glassnet gradcheck --loss`` can differentiate: the registry's.
 LOSSES = tuple(losses.names())
 __all__ = ["ACTIVATIONS", "DATASETS", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "LOSSES", "Parser",
-           "activation_name", "check_fits", "dataset", "evaluate_test_set", "finite", "json_default", "layer_sizes",
-           "number", "number_text", "percent", "plural", "print_json", "subcommand", "usage_error"]
+           "activation_name", "check_fits", "dataset", "evaluate_test_set", "finite", "fitting_dataset", "json_default",
+           "layer_sizes", "number", "number_text", "percent", "plural", "print_json", "subcommand", "usage_error"]
 
 
 # -- argument types: each rejects a bad value with "expected ..., received ..." ----------------
@@ -134,6 +135,13 @@ def number_text(value):
 
 
 # -- test-set results, shared by train and evaluate ---------------------------------------
+def fitting_dataset(net, name, source):
+    """The dataset ``name``, loaded and checked to fit the model ``net`` (read from ``source``)."""
+    data = load_dataset(name)
+    check_fits(net, data, source)
+    return data
+
+
 def check_fits(net, data, source):
     """The model must take the dataset's inputs and give one output per class."""
     if net.n_features != data.n_features:

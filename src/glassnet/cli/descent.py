@@ -9,10 +9,9 @@ Not here: the lab itself (:mod:`glassnet.descent`).
 
 import argparse
 
-from ..datasets.loader import load as load_dataset
 from ..descent import descend_gradient, descend_plane, descend_weight, finite_difference, lab_examples
 from ..serialization import load
-from .common import EXIT_OK, check_fits, dataset, number, print_json, subcommand
+from .common import EXIT_OK, dataset, fitting_dataset, number, print_json, subcommand
 
 SPACES = {"weight": "one weight (the steepest that has a valley)",
           "gradient": "all the weights along the gradient (the direction training takes)",
@@ -39,8 +38,7 @@ def add(subparsers):
 def run(args: argparse.Namespace) -> int:
     """``glassnet descent``: the three paths and their verdicts."""
     net = load(args.model)
-    data = load_dataset(args.dataset)
-    check_fits(net, data, args.model)
+    data = fitting_dataset(net, args.dataset, args.model)
     X, y = lab_examples(data.X_train, data.y_train, args.seed)
     if args.space == "plane":
         lab = descend_plane(net, X, y, seed=args.seed, grid=15)

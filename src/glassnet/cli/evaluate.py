@@ -6,9 +6,8 @@ Not here: the numbers themselves (``Network.evaluate`` and :mod:`glassnet.metric
 
 import argparse
 
-from ..datasets.loader import load as load_dataset
 from ..serialization import load
-from .common import EXIT_OK, check_fits, dataset, evaluate_test_set, number_text, percent, print_json, subcommand
+from .common import EXIT_OK, dataset, evaluate_test_set, fitting_dataset, number_text, percent, print_json, subcommand
 
 
 def add(subparsers):
@@ -25,8 +24,7 @@ def add(subparsers):
 def run(args: argparse.Namespace) -> int:
     """``glassnet evaluate``: test loss, accuracy and per-class accuracy of a saved model."""
     net = load(args.model)
-    data = load_dataset(args.dataset)
-    check_fits(net, data, args.model)
+    data = fitting_dataset(net, args.dataset, args.model)
     results = evaluate_test_set(net, data)
     if args.json:
         print_json({"model": args.model, "dataset": data.name, **results})

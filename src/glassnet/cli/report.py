@@ -9,11 +9,10 @@ import argparse
 from pathlib import Path
 
 from .. import report as html_report
-from ..datasets.loader import load as load_dataset
 from ..errors import GlassnetError, require
 from ..lr_finder import lr_find
 from ..serialization import load
-from .common import EXIT_OK, check_fits, dataset, number, print_json, subcommand
+from .common import EXIT_OK, dataset, fitting_dataset, number, print_json, subcommand
 
 
 def add(subparsers):
@@ -52,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     net = load(args.model)
     settings = net.metadata_.get("settings")
     settings = settings if isinstance(settings, dict) else {}
-    data = load_dataset(args.dataset or settings.get("dataset") or "digits")
-    check_fits(net, data, args.model)
+    data = fitting_dataset(net, args.dataset or settings.get("dataset") or "digits", args.model)
     output = Path(args.output) if args.output else Path(str(args.model).rstrip("/\\")).parent / "report.html"
     seed = args.seed if args.seed is not None else settings.get("seed")
     result = None
