@@ -105,3 +105,12 @@ def test_packed_accepts_pieces_on_cache_lines_and_refuses_a_piece_left_out():
     assert optimizers.packed([b, c]) is None           # the first piece must start the array
     assert optimizers.packed([a, b]) is None           # c left out at the end
     assert optimizers.packed([a, flat[8:20]]) is None  # a gap that does not end on a cache line
+
+
+@pytest.mark.parametrize("phase", [0, 8, 16, 24, 32, 40, 48, 56])
+def test_a_small_piece_left_out_is_noticed_wherever_the_array_starts(phase):
+    """Pieces one after the other: leaving out the last (32 bytes) must not pass for a cache line's padding."""
+    flat = aligned_zeros(10, np.float64, phase=phase)
+    a, b = flat[:6].reshape(2, 3), flat[6:]
+    assert optimizers.packed([a, b]) is flat
+    assert optimizers.packed([a]) is None and optimizers.packed([b]) is None and optimizers.packed([b, a]) is None

@@ -333,10 +333,11 @@ def packed(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
     """The 1-D array whose pieces ``arrays`` are, in order and covering all of it, or None.
 
     ``fit`` packs a network's parameters (and gradients) this way (``glassnet.training``), so an optimizer
-    can update all of them with one pass per operation. Each piece starts right where the previous one
-    ends or on the next cache line (:data:`glassnet._memory.ALIGN` bytes), and the array ends right after
-    the last piece or on the next cache line: the few numbers in between belong to no parameter (``fit``
-    keeps them 0, and an update leaves 0 there). A piece left out of ``arrays`` makes it None.
+    can update all of them with one pass per operation. Two layouts count: the pieces one right after the
+    other, or (as ``fit`` packs them) the array and every piece starting on a cache line
+    (:data:`glassnet._memory.ALIGN` bytes), each piece padded to the next line: the few numbers of padding
+    belong to no parameter (``fit`` keeps them 0, and an update leaves 0 there). A piece left out makes it
+    None: in the second layout it would start a cache line of its own.
     """
     layout = packed_offsets(arrays)
     return None if layout is None else layout[0]
@@ -349,14 +350,18 @@ def packed_offsets(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]]
         return None
     start, size = address(base), base.itemsize
     end, offsets = start, []  # type: tuple[int, list[int]]
+    consecutive, on_lines = True, start % ALIGN == 0                  # the two layouts, both possible so far
     for a in arrays:
         at = address(a)
-        allowed = (end,) if not offsets else (end, end + (-end % ALIGN))    # the first piece: at the start
-        if a.base is not base or not a.flags.c_contiguous or at not in allowed:
+        if a.base is not base or not a.flags.c_contiguous:
             return None
+        consecutive = consecutive and at == end
+        on_lines = on_lines and at == end + (-end % ALIGN)
         offsets.append((at - start) // size)
         end = at + a.size * size
-    return (base, offsets) if start + base.size * size in (end, end + (-end % ALIGN)) else None
+    stop = start + base.size * size
+    consecutive, on_lines = consecutive and stop == end, on_lines and stop == end + (-end % ALIGN)
+    return (base, offsets) if consecutive or on_lines else None
 
 
 #: The optimizers a user can name (``--optimizer``, the estimators, the app).
