@@ -203,6 +203,22 @@ def test_why_passes_connections_and_nudges_on_a_desktop(browser, live_server, ar
         box = p.page.locator("[data-testid='inside-terms-picture'] canvas").bounding_box()
         p.page.mouse.move(box["x"] + (col + 0.5) * box["width"] / 28, box["y"] + (row + 0.5) * box["height"] / 28)
         p.expect(term).to_have_class(re.compile(r"\bhover\b"))
+        terms = p.page.locator("[data-testid='inside-terms-1']")                      # "show all": 784 rows, linked too
+        terms.locator("xpath=..").locator("button.show-all").click()
+        p.expect(terms.locator("tbody tr")).to_have_count(784)
+        far = terms.locator("tbody tr").nth(300)
+        far.hover()
+        assert re.fullmatch(r"\d+,\d+", far.get_attribute("data-pixel") or "")
+        row, col = (int(v) for v in far.get_attribute("data-pixel").split(","))
+        assert far.locator("td").first.inner_text() == f"({row}, {col})"
+        canvas = p.page.locator("[data-testid='inside-terms-picture'] canvas")
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        p.page.mouse.move(box["x"] + (col + 0.5) * box["width"] / 28, box["y"] + (row + 0.5) * box["height"] / 28)
+        p.expect(far).to_have_class(re.compile(r"\bhover\b"))
+        p.expect("[data-testid='inside-term-readout']").to_contain_text(f"pixel ({row}, {col})")
+        terms.locator("xpath=..").locator("button.show-all").click()                 # back to the first rows
+        p.expect(terms.locator("tbody tr").first).to_have_attribute("data-pixel", re.compile(r"\d+,\d+"))
         p.expect("[data-testid='nudge-full-1']").not_to_have_attribute("open", "")      # full tables: folded
         text = p.page.locator("[data-testid='inside-backward']").inner_text()
         assert re.search(r"(?<![\w)])-\d|e-\d", text) is None and re.search(r"−\d", text)      # one minus sign

@@ -134,11 +134,11 @@ function termsPicture(terms, side, table) {
     if (rows) rows.highlight(pixel);
     if (pixel) readout.textContent = `pixel (${pixel[0]}, ${pixel[1]}): w·x = ${num(terms[pixel[0] * side + pixel[1]])}`;
   } });
-  const pixels = Array.from(table.querySelectorAll("tbody tr td:first-child"), (td) => {
-    const m = /\((\d+), (\d+)\)/.exec(td.textContent);
+  const pixelOf = (tr) => {                                // the row names its pixel: "(row, col)"
+    const m = /\((\d+), (\d+)\)/.exec(tr.cells[0] ? tr.cells[0].textContent : "");
     return m ? [Number(m[1]), Number(m[2])] : null;
-  });
-  rows = linkRows(table, pixels, (p) => fig.mark(p));
+  };
+  rows = linkRows(table, pixelOf, (p) => fig.mark(p));     // every row, also after "show all"
   return el("div", {}, fig.node, readout);
 }
 

@@ -60,27 +60,36 @@ export function pixelFigure(picture, size, { title = "", testid = null, onPixel 
 }
 
 /**
- * Link the rows of a table to pixels: hovering (or focusing) row k marks PIXELS[k] with ON(pixel), and
- * rowFor(pixel) gives back the row of a pixel (to highlight it the other way round).
+ * Link the rows of a table to pixels: hovering (or focusing) a row marks its pixel with ON(pixel), and
+ * highlight(pixel) marks the row of a pixel the other way round. PIXELS: the pixel of row k (an array), or a
+ * function (tr, k) -> pixel or null. A numberTable re-renders its rows ("show all"); the new rows are linked
+ * too (its "rows-rendered" event).
  */
 export function linkRows(table, pixels, on) {
-  const rows = Array.from(table.querySelectorAll("tbody tr"));
-  rows.forEach((tr, k) => {
-    if (!pixels[k]) return;
-    tr.classList.add("term-row");
-    tr.dataset.pixel = pixels[k].join(",");
-    tr.tabIndex = 0;
-    const enter = () => {
-      rows.forEach((other) => other.classList.toggle("hover", other === tr));
-      on(pixels[k]);
-    };
-    tr.addEventListener("mouseenter", enter);
-    tr.addEventListener("focus", enter);
-    tr.addEventListener("mouseleave", () => {
-      tr.classList.remove("hover");
-      on(null);
+  const pixelOf = typeof pixels === "function" ? pixels : (tr, k) => pixels[k];
+  let rows = [];
+  const bind = () => {
+    rows = Array.from(table.querySelectorAll("tbody tr"));
+    rows.forEach((tr, k) => {
+      const pixel = pixelOf(tr, k);
+      if (!pixel || tr.dataset.pixel) return;             // no pixel, or linked already
+      tr.classList.add("term-row");
+      tr.dataset.pixel = pixel.join(",");
+      tr.tabIndex = 0;
+      const enter = () => {
+        rows.forEach((other) => other.classList.toggle("hover", other === tr));
+        on(pixel);
+      };
+      tr.addEventListener("mouseenter", enter);
+      tr.addEventListener("focus", enter);
+      tr.addEventListener("mouseleave", () => {
+        tr.classList.remove("hover");
+        on(null);
+      });
     });
-  });
+  };
+  bind();
+  table.addEventListener("rows-rendered", bind);
   return {
     highlight(pixel) {
       const key = pixel ? pixel.join(",") : null;

@@ -323,6 +323,7 @@ export function numberTable(columns, rows, { limit = 12, caption = "", highlight
       body.append(el("tr", { class: cls }, row.map((cell) => el("td", {}, typeof cell === "number" ? num(cell) : cell))));
     });
     toggle.textContent = showAll ? `show the first ${limit}` : `show all ${rows.length} rows`;
+    table.dispatchEvent(new CustomEvent("rows-rendered", { bubbles: true }));   // linkRows links the new rows
   };
   toggle.addEventListener("click", () => {
     showAll = !showAll;
