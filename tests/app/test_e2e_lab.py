@@ -104,3 +104,40 @@ def test_the_lab_draws_three_readable_paths_with_true_labels(browser, live_serve
         assert problems == [], problems
     finally:
         context.close()
+
+
+def test_a_chart_note_keeps_its_colour_and_stays_off_the_legend_and_inside_the_chart(browser, live_server):
+    """lineChart's labelled dots ("start" in the plane panels): drawn where the legend is, at the right edge,
+    in the middle and at the bottom, the label stays off the legend, inside the chart, in its dot's colour."""
+    sync_api, b = browser
+    context = b.new_context(viewport={"width": 800, "height": 700})
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/#train", wait_until="load")
+        charts = page.evaluate("""async () => {
+          const w = await import(new URL("static/widgets.js", document.baseURI).href);
+          const out = [];
+          for (const [x, y] of [[0, 10], [10, 10], [5, 5], [0, 0], [10, 0]]) {
+            const s = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+            s.setAttribute("width", "360");
+            s.setAttribute("height", "260");
+            document.body.append(s);
+            w.lineChart(s, { width: 360, height: 260, series: [{ id: "a", label: "about right", colour: "#1f77b4",
+              points: [[0, 0], [10, 10]] }], notes: [{ x, y, text: "start", colour: "#334155" }] });
+            const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+            const label = s.querySelector(".note-label");
+            out.push({ at: [x, y], label: box(label), legend: box(s.querySelector(".legend")), frame: box(s),
+                       fill: getComputedStyle(label).fill });
+            s.remove();
+          }
+          return out;
+        }""")
+        assert len(charts) == 5
+        for c in charts:
+            label, legend, frame = c["label"], c["legend"], c["frame"]
+            overlap = label[0] < legend[2] and legend[0] < label[2] and label[1] < legend[3] and legend[1] < label[3]
+            assert not overlap, c
+            assert frame[0] <= label[0] and label[2] <= frame[2] and frame[1] <= label[1] and label[3] <= frame[3], c
+            assert c["fill"] == "rgb(51, 65, 85)", c                   # #334155, the dot's colour, not the red of a warning
+    finally:
+        context.close()

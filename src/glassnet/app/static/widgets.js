@@ -489,11 +489,6 @@ export function lineChart(target, options) {
     }
   }
   if (options.corner) target.append(svg("text", { class: "corner-note", x: W - m.right - 4, y: m.top + 24, "text-anchor": "end" }, options.corner));
-  for (const note of options.notes || []) {
-    if (!Number.isFinite(note.x) || !Number.isFinite(note.y)) continue;
-    target.append(svg("circle", { cx: sx(note.x), cy: sy(note.y), r: 6, class: "note-dot", fill: note.colour || "#d33" }));
-    target.append(svg("text", { class: "note-label", x: sx(note.x) + 8, y: sy(note.y) - 8 }, note.text));
-  }
   // legend
   const shown = series.filter((s) => s.label);
   let lx = m.left + 8;
@@ -503,6 +498,22 @@ export function lineChart(target, options) {
     const text = svg("text", { x: lx + 16, y: m.top + 8 }, s.label);
     legend.append(text);
     lx += 24 + 6.4 * s.label.length;
+  }
+  // labelled dots, in their own colour; a label goes below its dot when above it would cover the legend
+  // (or leave the chart), and to the left when it would run past the right edge
+  for (const note of options.notes || []) {
+    if (!Number.isFinite(note.x) || !Number.isFinite(note.y)) continue;
+    const cx = sx(note.x);
+    const cy = sy(note.y);
+    const colour = note.colour || "#d33";
+    const width = 7 * note.text.length;                       // 12px semibold: about 7px a character
+    const right = cx + 8 + width > W - m.right;
+    const left = right ? cx - 8 - width : cx + 8;
+    const onLegend = shown.length > 0 && cy - 8 - 12 < m.top + 10 && left < lx && left + width > m.left;
+    const below = onLegend || cy - 8 - 12 < 0;
+    target.append(svg("circle", { cx, cy, r: 6, class: "note-dot", fill: colour }));
+    target.append(svg("text", { class: "note-label", x: right ? cx - 8 : cx + 8, y: below ? cy + 20 : cy - 8,
+      "text-anchor": right ? "end" : "start", fill: colour }, note.text));
   }
   target.append(legend);
   return { sx, sy };
