@@ -138,6 +138,6 @@ def test_a_chart_note_keeps_its_colour_and_stays_off_the_legend_and_inside_the_c
             overlap = label[0] < legend[2] and legend[0] < label[2] and label[1] < legend[3] and legend[1] < label[3]
             assert not overlap, c
             assert frame[0] <= label[0] and label[2] <= frame[2] and frame[1] <= label[1] and label[3] <= frame[3], c
-            assert c["fill"] == "rgb(51, 65, 85)", c                   # #334155, the dot's colour, not the red of a warning
+            assert c["fill"] == "rgb(51, 65, 85)", c          # #334155: the dot's colour, not a warning's red
     finally:
         context.close()
